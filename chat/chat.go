@@ -244,3 +244,21 @@ func (s Secret) GoString() string { return s.String() }
 
 // LogValue redacts s in structured logs.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// RightsResolver tells what a user may do in a channel now. Adapters implement it, so a scheduled
+// command is checked against its author's rights when it runs, not only when it was scheduled.
+type RightsResolver interface {
+	Rights(ctx context.Context, ch ChannelRef, user UserRef) (Rights, error)
+}
+
+// PosterMux routes each notification to the Poster of its channel's platform.
+type PosterMux map[string]Poster
+
+// Post hands n to the Poster registered for ch.Platform.
+func (m PosterMux) Post(ctx context.Context, ch ChannelRef, n Notification) error {
+	p, ok := m[ch.Platform]
+	if !ok {
+		return fmt.Errorf("post to %s: no adapter for platform %q: %w", ch, ch.Platform, ErrChannelGone)
+	}
+	return p.Post(ctx, ch, n)
+}
