@@ -1,0 +1,191 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/meetbot/meetbot/chat"
+)
+
+// ErrNotFound is wrapped by errors for a link, schedule or value that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrWrongKey is wrapped by errors for a PIN sealed under another MEETBOT_SECRET_KEY (or altered at
+// rest): the link exists but its PIN cannot be read with the key the bot was started with.
+var ErrWrongKey = errors.New("PIN sealed under another MEETBOT_SECRET_KEY")
+
+// Store is everything meetbot keeps. Close releases the database; the Store must not be used after.
+type Store interface {
+	Links
+	Settings
+	Schedules
+	Audit
+	Leases
+	Rosters
+	KV
+	Close() error
+}
+
+// MeetingRef names one meeting: the platform's checkJoin server and the room number or alias.
+type MeetingRef struct {
+	APIServer string // base URL of the checkJoin server
+	Room      string // room number or alias as the user linked it
+}
+
+// Key returns a stable string naming m, used for leases and saved rosters.
+func (m MeetingRef) Key() string {
+	return strings.TrimRight(m.APIServer, "/") + "#" + m.Room
+}
+
+// String returns m's key.
+func (m MeetingRef) String() string { return m.Key() }
+
+// Link ties one chat channel to one meeting. Several channels may link the same meeting; a channel
+// links at most one.
+type Link struct {
+	Channel chat.ChannelRef
+	Meeting MeetingRef
+	Node    string      // mcuHost from checkJoin (bare host, host:port or URL)
+	Name    string      // the conference name from checkJoin
+	PIN     chat.Secret // the PIN the bot joins with; sealed at rest; may be empty
+	Role    string      // HOST or GUEST: the role the PIN gives the bot
+	Cloud   string      // public or private
+	// CloudSetByUser is true when the user named the cloud kind instead of it being detected.
+	CloudSetByUser bool
+	CreatedBy      string    // user id of who linked
+	CreatedAt      time.Time // set by PutLink when zero
+}
+
+// Links stores channel ↔ meeting links.
+type Links interface {
+	// PutLink creates or replaces the link of l.Channel. A zero CreatedAt is set to now.
+	PutLink(ctx context.Context, l Link) error
+	// GetLink returns the link of ch. If ch is not linked, the error wraps ErrNotFound; if its PIN
+	// cannot be unsealed with this store's key, the error wraps ErrWrongKey.
+	GetLink(ctx context.Context, ch chat.ChannelRef) (Link, error)
+	// DeleteLink removes the link of ch; if ch is not linked, the error wraps ErrNotFound.
+	DeleteLink(ctx context.Context, ch chat.ChannelRef) error
+	// LinksByMeeting returns every link to m, ordered by channel.
+	LinksByMeeting(ctx context.Context, m MeetingRef) ([]Link, error)
+	// AllLinks returns every link, ordered by meeting then channel.
+	AllLinks(ctx context.Context) ([]Link, error)
+}
+
+// ChannelSettings is what a channel wants to hear about its meeting.
+type ChannelSettings struct {
+	Joins         bool   // post joins
+	Leaves        bool   // post leaves
+	Presentations bool   // post presentation starts and stops
+	Chat          bool   // relay the meeting's chat
+	Threaded      bool   // one status message with replies in its thread, where the service has threads
+	TimeZone      string // IANA zone for schedules made here; empty = the bot's default
+}
+
+// DefaultSettings returns the settings of a channel that never changed them: joins, leaves and
+// presentations on, chat off, threaded on.
+func DefaultSettings() ChannelSettings {
+	return ChannelSettings{Joins: true, Leaves: true, Presentations: true, Chat: false, Threaded: true}
+}
+
+// Settings stores per-channel settings. They outlive links, so relinking keeps them.
+type Settings interface {
+	// GetSettings returns the settings of ch, or DefaultSettings when it has none.
+	GetSettings(ctx context.Context, ch chat.ChannelRef) (ChannelSettings, error)
+	// PutSettings replaces the settings of ch.
+	PutSettings(ctx context.Context, ch chat.ChannelRef, s ChannelSettings) error
+}
+
+// Schedule is a command to run later in a channel on its author's behalf, once or repeatedly.
+type Schedule struct {
+	ID        int64 // assigned by AddSchedule
+	Channel   chat.ChannelRef
+	Spec      string // a cron expression, or the one time as the user wrote it
+	TimeZone  string // IANA zone the spec is read in
+	Command   string // the command text, e.g. "lock"
+	CreatedBy chat.UserRef
+	Rights    chat.Rights // the author's rights when scheduling
+	OneTime   bool
+	NextRun   time.Time // zero when unknown or done
+	CreatedAt time.Time // set by AddSchedule when zero
+}
+
+// Schedules stores schedules and which runs of them have happened.
+type Schedules interface {
+	// AddSchedule stores s and returns it with its new ID (and CreatedAt when zero).
+	AddSchedule(ctx context.Context, s Schedule) (Schedule, error)
+	// DeleteSchedule removes schedule id of channel ch; if there is none, the error wraps
+	// ErrNotFound, so one channel cannot remove another's schedule.
+	DeleteSchedule(ctx context.Context, ch chat.ChannelRef, id int64) error
+	// ListSchedules returns the schedules of ch, ordered by ID.
+	ListSchedules(ctx context.Context, ch chat.ChannelRef) ([]Schedule, error)
+	// AllSchedules returns every schedule, ordered by ID.
+	AllSchedules(ctx context.Context) ([]Schedule, error)
+	// SetNextRun records when schedule id runs next; if there is none, the error wraps ErrNotFound.
+	SetNextRun(ctx context.Context, id int64, t time.Time) error
+	// ClaimRun claims the run of schedule id at slot for owner. It returns true to exactly one
+	// caller per (id, slot) across every replica sharing the database; the others get false. If
+	// the schedule does not exist, it returns false and an error wrapping ErrNotFound.
+	ClaimRun(ctx context.Context, id int64, slot time.Time, owner string) (bool, error)
+}
+
+// AuditEntry records one command a user ran and what came of it.
+type AuditEntry struct {
+	Time    time.Time // set by AppendAudit when zero
+	Channel chat.ChannelRef
+	User    chat.UserRef
+	Command string // the command text as typed (commands never carry PINs in clear here)
+	Outcome string // the reply's text or the error's reference
+	OK      bool
+}
+
+// Audit is the log of who ran what.
+type Audit interface {
+	// AppendAudit adds e to the log.
+	AppendAudit(ctx context.Context, e AuditEntry) error
+	// RecentAudit returns the latest n entries of ch, newest first. n <= 0 returns none.
+	RecentAudit(ctx context.Context, ch chat.ChannelRef, n int) ([]AuditEntry, error)
+}
+
+// Leases says which replica owns which meeting's listener. A lease has at most one owner at a
+// time; it lapses ttl after it was last claimed or renewed, judged by the database's clock.
+type Leases interface {
+	// ClaimLease takes key for owner for ttl and reports whether it did: true when the lease was
+	// free, expired or already owner's (its expiry is then extended), false when another owner
+	// holds it.
+	ClaimLease(ctx context.Context, key, owner string, ttl time.Duration) (bool, error)
+	// RenewLease extends owner's lease on key by ttl from now. False means owner no longer holds
+	// it: another owner claimed it after it lapsed, or it was released.
+	RenewLease(ctx context.Context, key, owner string, ttl time.Duration) (bool, error)
+	// ReleaseLease gives up owner's lease on key; releasing a lease one does not hold does nothing.
+	ReleaseLease(ctx context.Context, key, owner string) error
+	// LeaseHolder returns who holds key and until when; owner is "" (and err nil) when the lease
+	// is free or lapsed.
+	LeaseHolder(ctx context.Context, key string) (owner string, until time.Time, err error)
+}
+
+// RosterEntry is one participant as last seen by a meeting's listener.
+type RosterEntry struct {
+	UUID       string
+	Name       string
+	Role       string
+	Presenting bool
+}
+
+// Rosters keeps each meeting's last known roster, so a new listener (after a restart or on
+// another replica) reports only the joins and leaves that really happened meanwhile.
+type Rosters interface {
+	// SaveRoster replaces the saved roster of meetingKey (a MeetingRef.Key).
+	SaveRoster(ctx context.Context, meetingKey string, entries []RosterEntry) error
+	// LoadRoster returns the saved roster of meetingKey in the order saved; nil when none was saved.
+	LoadRoster(ctx context.Context, meetingKey string) ([]RosterEntry, error)
+}
+
+// KV keeps small named values, such as the Matrix sync token.
+type KV interface {
+	// GetValue returns the value of key; if it was never put, the error wraps ErrNotFound.
+	GetValue(ctx context.Context, key string) (string, error)
+	// PutValue sets key to value.
+	PutValue(ctx context.Context, key, value string) error
+}
