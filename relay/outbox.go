@@ -15,7 +15,7 @@ import (
 
 // Default pacing of one channel's outbox.
 const (
-	DefaultPace       = time.Second      // at most one post per channel per Pace
+	DefaultPace       = time.Second // at most one post per channel per Pace
 	defaultBackoff    = 500 * time.Millisecond
 	defaultMaxBackoff = 30 * time.Second
 )
