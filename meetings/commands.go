@@ -1,0 +1,431 @@
+package meetings
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+)
+
+// ServiceStatus is the answer of service_status: the meeting's lock and guests-muted state.
+type ServiceStatus struct {
+	Locked      bool
+	GuestsMuted bool
+}
+
+// LayoutOverride is one entry of override_layout (API section 4).
+type LayoutOverride struct {
+	Audience          string   // "hosts" for hosts, "" for guests
+	Actors            []string // uuids to show; empty means anyone
+	VADBackfill       bool     // fill places of departed actors by voice activity
+	Layout            string   // "1:0", "4:0", "1:7", "1:21", "2:21"
+	PlusN             string   // "off" or "auto"; empty means "off" with actors, "auto" without
+	ActorsOverlayText string   // empty means "auto"
+}
+
+// DialRequest is the body of dial (API section 4). Destination, Protocol and Role are required;
+// the rest is optional and left out when empty.
+type DialRequest struct {
+	Destination         string
+	Protocol            string // sip, h323, rtmp, mssip, phone, auto
+	Role                string // "guest" or "chair"
+	PresentationURL     string // RTMP only
+	Streaming           bool   // RTMP only: a streaming call
+	DTMFSequence        string
+	SourceDisplayName   string
+	Source              string
+	CallType            string // video, video-only, audio
+	KeepConferenceAlive string // keep_conference_alive, keep_conference_alive_if_multiple, keep_conference_alive_never
+	RemoteDisplayName   string
+}
+
+// TransferRequest moves a participant to another room with a role and that room's PIN.
+type TransferRequest struct {
+	Room string // the other room's number or alias
+	PIN  string
+	Role string // "chair" or "guest"
+}
+
+// CallRequest is the body of a participant's calls command: a WebRTC sub-call with an SDP offer,
+// or an RTMP one.
+type CallRequest struct {
+	CallType  string // "WEBRTC" or "RTMP"
+	SDP       string // WebRTC
+	Present   string // RTMP: "send" or "receive" for a presentation channel; empty for main
+	Streaming bool   // RTMP
+	Bandwidth int    // RTMP: maximum bandwidth; 0 for the default
+}
+
+// CallResult is the answer of calls: the new call's uuid and, for WebRTC, the SDP answer (send an
+// ack for the call before media flows), for RTMP the URLs to push to.
+type CallResult struct {
+	CallUUID  string
+	SDP       string
+	URL       string
+	SecureURL string
+}
+
+// Status returns the meeting's lock and guests-muted state (service_status).
+func (s *Session) Status(ctx context.Context) (ServiceStatus, error) {
+	const op = "service_status"
+	result, err := s.call(ctx, op, http.MethodGet, op, nil, true)
+	if err != nil {
+		return ServiceStatus{}, err
+	}
+	var st ServiceStatus
+	if err := eachMember(result, func(key, val []byte) error {
+		switch string(key) {
+		case "locked":
+			st.Locked = valBool(val)
+		case "guests_muted":
+			st.GuestsMuted = valBool(val)
+		}
+		return nil
+	}); err != nil {
+		return ServiceStatus{}, refusal(op, http.StatusOK, result)
+	}
+	return st, nil
+}
+
+// Lock locks the meeting: new guests wait until a host admits them (host only).
+func (s *Session) Lock(ctx context.Context) error { return s.command(ctx, "lock", "lock", nil, true) }
+
+// Unlock unlocks the meeting (host only).
+func (s *Session) Unlock(ctx context.Context) error {
+	return s.command(ctx, "unlock", "unlock", nil, true)
+}
+
+// StartService starts the meeting and admits every waiting guest (start_service, host only). A
+// private-cloud node answers without effect.
+func (s *Session) StartService(ctx context.Context) error {
+	return s.command(ctx, "start_service", "start_service", nil, true)
+}
+
+// MuteGuests mutes every guest (host only).
+func (s *Session) MuteGuests(ctx context.Context) error {
+	return s.command(ctx, "muteguests", "muteguests", nil, true)
+}
+
+// UnmuteGuests unmutes every guest (host only).
+func (s *Session) UnmuteGuests(ctx context.Context) error {
+	return s.command(ctx, "unmuteguests", "unmuteguests", nil, true)
+}
+
+// DisconnectAll disconnects everyone, this session included: it ends the meeting (conference
+// disconnect, host only).
+func (s *Session) DisconnectAll(ctx context.Context) error {
+	return s.command(ctx, "disconnect", "disconnect", nil, true)
+}
+
+// SendMessage sends a plain-text chat message to everyone (message).
+func (s *Session) SendMessage(ctx context.Context, text string) error {
+	return s.command(ctx, "message", "message", map[string]string{"type": "text/plain", "payload": text}, false)
+}
+
+// Participants returns the participant list (participants). Entries without a uuid are skipped.
+func (s *Session) Participants(ctx context.Context) ([]Participant, error) {
+	const op = "participants"
+	result, err := s.call(ctx, op, http.MethodGet, op, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	var ps []Participant
+	if isNull(result) {
+		return ps, nil
+	}
+	err = eachElement(result, func(val []byte) error {
+		p, err := DecodeParticipant(val)
+		if err != nil {
+			s.log.Warn("participant list entry skipped", "err", err)
+			return nil
+		}
+		ps = append(ps, p)
+		return nil
+	})
+	if err != nil {
+		return nil, refusal(op, http.StatusOK, result)
+	}
+	return ps, nil
+}
+
+// OverrideLayout sets the layout for hosts and/or guests (override_layout, host only; public
+// cloud only).
+func (s *Session) OverrideLayout(ctx context.Context, layouts ...LayoutOverride) error {
+	type layout struct {
+		Audience          string   `json:"audience"`
+		Actors            []string `json:"actors"`
+		VADBackfill       bool     `json:"vad_backfill"`
+		Layout            string   `json:"layout"`
+		PlusN             string   `json:"plus_n"`
+		ActorsOverlayText string   `json:"actors_overlay_text"`
+	}
+	body := struct {
+		Layouts []layout `json:"layouts"`
+	}{Layouts: make([]layout, 0, len(layouts))}
+	for _, l := range layouts {
+		e := layout{Audience: l.Audience, Actors: l.Actors, VADBackfill: l.VADBackfill, Layout: l.Layout,
+			PlusN: l.PlusN, ActorsOverlayText: l.ActorsOverlayText}
+		if e.Actors == nil {
+			e.Actors = []string{}
+		}
+		if e.PlusN == "" {
+			e.PlusN = "auto"
+			if len(e.Actors) > 0 {
+				e.PlusN = "off"
+			}
+		}
+		if e.ActorsOverlayText == "" {
+			e.ActorsOverlayText = "auto"
+		}
+		body.Layouts = append(body.Layouts, e)
+	}
+	return s.command(ctx, "override_layout", "override_layout", body, true)
+}
+
+// Dial calls an endpoint or user into the meeting (dial, host only) and returns the new
+// participants' uuids (normally one). The participant shows up at once as "connecting".
+func (s *Session) Dial(ctx context.Context, d DialRequest) ([]string, error) {
+	const op = "dial"
+	body := struct {
+		Role                string `json:"role"`
+		Destination         string `json:"destination"`
+		Protocol            string `json:"protocol"`
+		PresentationURL     string `json:"presentation_url,omitempty"`
+		Streaming           string `json:"streaming,omitempty"`
+		DTMFSequence        string `json:"dtmf_sequence,omitempty"`
+		SourceDisplayName   string `json:"source_display_name,omitempty"`
+		Source              string `json:"source,omitempty"`
+		CallType            string `json:"call_type,omitempty"`
+		KeepConferenceAlive string `json:"keep_conference_alive,omitempty"`
+		RemoteDisplayName   string `json:"remote_display_name,omitempty"`
+	}{d.Role, d.Destination, d.Protocol, d.PresentationURL, "", d.DTMFSequence, d.SourceDisplayName,
+		d.Source, d.CallType, d.KeepConferenceAlive, d.RemoteDisplayName}
+	if d.Streaming {
+		body.Streaming = "yes"
+	}
+	result, err := s.call(ctx, op, http.MethodPost, op, body, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := resultBool(op, result); err != nil {
+		return nil, err
+	}
+	var uuids []string
+	if err := eachElement(result, func(val []byte) error {
+		if u := valString(val); u != "" {
+			uuids = append(uuids, u)
+		}
+		return nil
+	}); err != nil {
+		return nil, refusal(op, http.StatusOK, result)
+	}
+	return uuids, nil
+}
+
+// Kick disconnects a participant (participant disconnect, host only).
+func (s *Session) Kick(ctx context.Context, uuid string) error {
+	return s.participant(ctx, uuid, "disconnect", nil, true)
+}
+
+// Mute mutes a participant's audio (host only). On a private-cloud node it mutes everyone but the
+// chair and the current speaker.
+func (s *Session) Mute(ctx context.Context, uuid string) error {
+	return s.participant(ctx, uuid, "mute", nil, true)
+}
+
+// Unmute unmutes a participant's audio (host only).
+func (s *Session) Unmute(ctx context.Context, uuid string) error {
+	return s.participant(ctx, uuid, "unmute", nil, true)
+}
+
+// VideoMute stops a participant's video (hard_vmute, host only).
+func (s *Session) VideoMute(ctx context.Context, uuid string) error {
+	return s.participant(ctx, uuid, "hard_vmute", nil, true)
+}
+
+// VideoUnmute allows a participant's video again (hard_uvmute, host only).
+func (s *Session) VideoUnmute(ctx context.Context, uuid string) error {
+	return s.participant(ctx, uuid, "hard_uvmute", nil, true)
+}
+
+// CancelDelay cancels a participant's delay (cancel_delay, host only).
+func (s *Session) CancelDelay(ctx context.Context, uuid string) error {
+	return s.participant(ctx, uuid, "cancel_delay", nil, true)
+}
+
+// ResumeDelay resumes a participant's delay (resume_delay, host only).
+func (s *Session) ResumeDelay(ctx context.Context, uuid string) error {
+	return s.participant(ctx, uuid, "resume_delay", nil, true)
+}
+
+// AllowPresentation lets a participant receive the presentation stream (allowrxpresentation).
+func (s *Session) AllowPresentation(ctx context.Context, uuid string) error {
+	return s.participant(ctx, uuid, "allowrxpresentation", nil, true)
+}
+
+// DenyPresentation stops a participant receiving the presentation stream (denyrxpresentation).
+func (s *Session) DenyPresentation(ctx context.Context, uuid string) error {
+	return s.participant(ctx, uuid, "denyrxpresentation", nil, true)
+}
+
+// SpotlightOn pins a participant in the layout (spotlighton, host only; public cloud only).
+func (s *Session) SpotlightOn(ctx context.Context, uuid string) error {
+	return s.participant(ctx, uuid, "spotlighton", nil, true)
+}
+
+// SpotlightOff unpins a participant (spotlightoff, host only; public cloud only).
+func (s *Session) SpotlightOff(ctx context.Context, uuid string) error {
+	return s.participant(ctx, uuid, "spotlightoff", nil, true)
+}
+
+// Admit lets a waiting guest into the locked meeting (participant unlock, host only).
+func (s *Session) Admit(ctx context.Context, uuid string) error {
+	return s.participant(ctx, uuid, "unlock", nil, true)
+}
+
+// SendDTMF sends DTMF digits to a participant (dtmf, host only).
+func (s *Session) SendDTMF(ctx context.Context, uuid, digits string) error {
+	return s.participant(ctx, uuid, "dtmf", map[string]string{"digits": digits}, false)
+}
+
+// SetRole changes a participant's role to "chair" or "guest" (role, host only).
+func (s *Session) SetRole(ctx context.Context, uuid, role string) error {
+	return s.participant(ctx, uuid, "role", map[string]string{"role": role}, true)
+}
+
+// Transfer moves a participant to another room with a role and that room's PIN (transfer, host
+// only).
+func (s *Session) Transfer(ctx context.Context, uuid string, t TransferRequest) error {
+	body := struct {
+		Role  string `json:"role"`
+		Alias string `json:"conference_alias"`
+		PIN   string `json:"pin,omitempty"`
+	}{t.Role, t.Room, t.PIN}
+	return s.participant(ctx, uuid, "transfer", body, false)
+}
+
+// AddCall adds a media channel (sub-call) for a WebRTC or RTMP participant (calls).
+func (s *Session) AddCall(ctx context.Context, uuid string, c CallRequest) (CallResult, error) {
+	const op = "calls"
+	body := struct {
+		CallType  string `json:"call_type"`
+		SDP       string `json:"sdp,omitempty"`
+		Present   string `json:"present,omitempty"`
+		Streaming *bool  `json:"streaming,omitempty"`
+		Bandwidth int    `json:"bandwidth,omitempty"`
+	}{CallType: c.CallType, SDP: c.SDP, Present: c.Present, Bandwidth: c.Bandwidth}
+	if c.Streaming || equalFoldStr(c.CallType, "RTMP") {
+		body.Streaming = &c.Streaming
+	}
+	result, err := s.call(ctx, op, http.MethodPost, participantPath(uuid, op), body, false)
+	if err != nil {
+		return CallResult{}, err
+	}
+	var r CallResult
+	if err := eachMember(result, func(key, val []byte) error {
+		switch string(key) {
+		case "call_uuid":
+			r.CallUUID = valString(val)
+		case "sdp":
+			r.SDP = valString(val)
+		case "url":
+			r.URL = valString(val)
+		case "secure_url":
+			r.SecureURL = valString(val)
+		}
+		return nil
+	}); err != nil || r.CallUUID == "" {
+		return CallResult{}, refusal(op, http.StatusOK, result)
+	}
+	return r, nil
+}
+
+// PresentationJPEG fetches the presentation frame of a presentation_frame event, by the event's
+// id (clarification 3).
+func (s *Session) PresentationJPEG(ctx context.Context, eventID string) ([]byte, error) {
+	const op = "presentation.jpeg"
+	var image []byte
+	err := s.c.observe(op, func() error {
+		for try := 0; ; try++ {
+			var gen uint64
+			resp, err := s.c.send(ctx, op, true, func() (*http.Request, func(), error) {
+				token, g, release, err := s.acquire(ctx)
+				if err != nil {
+					return nil, nil, err
+				}
+				gen = g
+				q := url.Values{"id": {eventID}, "token": {token}}
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+op+"?"+q.Encode(), nil)
+				if err != nil {
+					release()
+					return nil, nil, err
+				}
+				return req, release, nil
+			})
+			if err != nil {
+				return err
+			}
+			if e := classify(op, resp.status, resultOf(resp.body)); e != nil {
+				if e.Kind == ErrInvalidToken && try == 0 {
+					if err := s.renew(ctx, gen, renewRestart); err != nil {
+						return err
+					}
+					continue
+				}
+				return e
+			}
+			image = resp.body
+			return nil
+		}
+	})
+	return image, err
+}
+
+// command runs a conference command whose result is true or false.
+func (s *Session) command(ctx context.Context, op, path string, body any, idempotent bool) error {
+	method := http.MethodPost
+	result, err := s.call(ctx, op, method, path, body, idempotent)
+	if err != nil {
+		return err
+	}
+	return resultBool(op, result)
+}
+
+// participant runs a participant command whose result is true or false.
+func (s *Session) participant(ctx context.Context, uuid, op string, body any, idempotent bool) error {
+	if uuid == "" {
+		return &Error{Op: op, Reason: "no participant uuid", Kind: ErrBadRequest}
+	}
+	result, err := s.call(ctx, op, http.MethodPost, participantPath(uuid, op), body, idempotent)
+	if err != nil {
+		return err
+	}
+	return resultBool(op, result)
+}
+
+func participantPath(uuid, op string) string {
+	return "participants/" + url.PathEscape(uuid) + "/" + op
+}
+
+// resultBool reads a command's result: false (or "false") is ErrRefused, a string is a refusal
+// with that reason (clarification 6), anything else is success (a private node may answer 200
+// without a result).
+func resultBool(op string, result []byte) error {
+	t := trimSpace(result)
+	switch {
+	case string(t) == "false":
+		return &Error{Op: op, Status: http.StatusOK, Reason: "refused", Kind: ErrRefused}
+	case len(t) > 0 && t[0] == '"':
+		s, _ := jsonString(t)
+		switch {
+		case truthy(s):
+			return nil
+		case equalFoldStr(s, "false") || equalFoldStr(s, "no"):
+			return &Error{Op: op, Status: http.StatusOK, Reason: "refused", Kind: ErrRefused}
+		}
+		if s == "" {
+			s = "refused"
+		}
+		return &Error{Op: op, Status: http.StatusOK, Reason: s, Kind: ErrRefused}
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package meetings
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Participant is one person or endpoint in a meeting, as the participants command and the
+// participant_create/participant_update events describe it (API section 6). Its fields are all
+// comparable, so two snapshots can be compared with ==.
+type Participant struct {
+	UUID          string
+	DisplayName   string
+	Role          string // "chair" (host) or "guest"
+	ServiceType   string // "connecting", "waiting_room", "ivr", "conference", "gateway"
+	CallDirection string // "in" or "out"
+	Protocol      string
+	URI           string
+	LocalAlias    string
+	OverlayText   string
+	Vendor        string
+	Encryption    string // "On" or "Off"
+
+	IsMuted               bool
+	IsPresenting          bool
+	IsAudioOnly           bool
+	IsVideoCall           bool
+	IsExternal            bool
+	IsStreaming           bool // is_streaming_conference: a streaming or recording participant
+	HasMedia              bool
+	PresentationSupported bool
+	IsVideoMuted          bool // newer nodes only
+	RxPresentationAllowed bool // rx_presentation_policy ALLOW (the default when absent)
+
+	Spotlight int64 // 0, or the UNIX second it was spotlighted
+	StartTime int64 // UNIX second it joined
+}
+
+// IsHost reports whether p has the chair (host) role.
+func (p Participant) IsHost() bool { return equalFoldStr(p.Role, "chair") }
+
+// Waiting reports whether p waits in the waiting room of a locked meeting for a host to admit them.
+func (p Participant) Waiting() bool { return equalFoldStr(p.ServiceType, "waiting_room") }
+
+var errNoUUID = errors.New("participant without uuid")
+
+// DecodeParticipant decodes a participant object leniently (clarification 9): flags may be
+// booleans or "YES"/"NO" strings, numbers may be strings or floats, unknown fields are ignored.
+// It fails only when data is not one JSON object or the object has no uuid.
+func DecodeParticipant(data []byte) (Participant, error) {
+	p := Participant{RxPresentationAllowed: true}
+	err := eachMember(data, func(key, val []byte) error {
+		switch string(key) {
+		case "uuid":
+			p.UUID = valString(val)
+		case "display_name":
+			p.DisplayName = valString(val)
+		case "role":
+			p.Role = valString(val)
+		case "service_type":
+			p.ServiceType = valString(val)
+		case "call_direction":
+			p.CallDirection = valString(val)
+		case "protocol":
+			p.Protocol = valString(val)
+		case "uri":
+			p.URI = valString(val)
+		case "local_alias":
+			p.LocalAlias = valString(val)
+		case "overlay_text":
+			p.OverlayText = valString(val)
+		case "vendor":
+			p.Vendor = valString(val)
+		case "encryption":
+			p.Encryption = valString(val)
+		case "is_muted":
+			p.IsMuted = valBool(val)
+		case "is_presenting":
+			p.IsPresenting = valBool(val)
+		case "is_audio_only_call":
+			p.IsAudioOnly = valBool(val)
+		case "is_video_call":
+			p.IsVideoCall = valBool(val)
+		case "is_external":
+			p.IsExternal = valBool(val)
+		case "is_streaming_conference":
+			p.IsStreaming = valBool(val)
+		case "has_media":
+			p.HasMedia = valBool(val)
+		case "presentation_supported":
+			p.PresentationSupported = valBool(val)
+		case "is_video_muted":
+			p.IsVideoMuted = valBool(val)
+		case "rx_presentation_policy":
+			if s := valString(val); s != "" {
+				p.RxPresentationAllowed = !equalFoldStr(s, "DENY")
+			}
+		case "spotlight":
+			p.Spotlight = valInt(val)
+		case "start_time":
+			p.StartTime = valInt(val)
+		}
+		return nil
+	})
+	if err != nil {
+		return Participant{}, fmt.Errorf("decode participant: %w", err)
+	}
+	if p.UUID == "" {
+		return Participant{}, fmt.Errorf("decode participant: %w", errNoUUID)
+	}
+	return p, nil
+}
