@@ -1,0 +1,266 @@
+package sim
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configures a Server. The zero value gives the platform's own timings.
+type Options struct {
+	// TokenTTL is how long a token stays valid without a refresh; default 120 s.
+	TokenTTL time.Duration
+	// DialAnswerAfter is how long a dialled participant stays "connecting" before it answers; default 2 s.
+	DialAnswerAfter time.Duration
+	// DialTimeout is how long a dialled participant that never answers stays before it is removed;
+	// default 30 s.
+	DialTimeout time.Duration
+	// KeepAlive is the interval of the ":" comment lines on idle event streams; default 15 s.
+	KeepAlive time.Duration
+	// StreamBuffer is how many events may wait for one slow subscriber before its stream is
+	// dropped; default 256.
+	StreamBuffer int
+	// MaxRecorded bounds how many requests Requests keeps (the newest); default 10,000.
+	MaxRecorded int
+	// Logger receives warnings about unmodelled routes and debug lines; default discards.
+	Logger *slog.Logger
+	// Now is the clock tokens are judged by; default time.Now.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = 120 * time.Second
+	}
+	if o.DialAnswerAfter <= 0 {
+		o.DialAnswerAfter = 2 * time.Second
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 30 * time.Second
+	}
+	if o.KeepAlive <= 0 {
+		o.KeepAlive = 15 * time.Second
+	}
+	if o.StreamBuffer <= 0 {
+		o.StreamBuffer = 256
+	}
+	if o.MaxRecorded <= 0 {
+		o.MaxRecorded = 10000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Server is the simulated platform: an http.Handler serving checkJoin, every command under
+// /api/services/, the event streams, and the control surface under /_sim/. Create it with New;
+// it is safe for concurrent use.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	ctl  *http.ServeMux
+
+	mu       sync.Mutex
+	rooms    map[string]*Room // by number and by alias (lower-cased)
+	list     []*Room
+	faults   []*fault
+	latency  time.Duration
+	requests []RecordedRequest
+	// Hook, when set, sees every platform request before the simulator answers it; if it
+	// returns true it has written the answer itself.
+	hook func(w http.ResponseWriter, r *http.Request, op string) bool
+}
+
+type fault struct {
+	op     string
+	status int
+	n      int
+}
+
+// RecordedRequest is one platform request as the simulator saw it.
+type RecordedRequest struct {
+	Method      string
+	Op          string // "checkJoin", "new_session", "lock", "participant/mute", "events", …
+	Room        string // as written in the path
+	Participant string // the uuid in the path of a participant command
+	Body        []byte
+	TokenValid  bool
+	Time        time.Time
+}
+
+// New returns a Server with no rooms; add them with AddRoom.
+func New(opts Options) *Server {
+	opts = opts.withDefaults()
+	s := &Server{opts: opts, log: opts.Logger, rooms: map[string]*Room{}}
+	s.ctl = s.controlMux()
+	return s
+}
+
+// AddRoom creates a room, or replaces the configuration of the room with the same number or
+// alias (its people and streams stay). A room without a number gets one.
+func (s *Server) AddRoom(cfg RoomConfig) *Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cfg.Number == "" {
+		cfg.Number = strconv.Itoa(1000 + len(s.list) + 1)
+	}
+	if cfg.Name == "" {
+		cfg.Name = cfg.Alias
+		if cfg.Name == "" {
+			cfg.Name = "Room " + cfg.Number
+		}
+	}
+	var r *Room
+	if old := s.rooms[strings.ToLower(cfg.Number)]; old != nil {
+		r = old
+	} else if old := s.rooms[strings.ToLower(cfg.Alias)]; cfg.Alias != "" && old != nil {
+		r = old
+	}
+	if r == nil {
+		r = newRoom(s, cfg)
+		s.list = append(s.list, r)
+	} else {
+		r.mu.Lock()
+		r.cfg = cfg
+		r.mu.Unlock()
+	}
+	s.rooms[strings.ToLower(cfg.Number)] = r
+	if cfg.Alias != "" {
+		s.rooms[strings.ToLower(cfg.Alias)] = r
+	}
+	return r
+}
+
+// Room returns the room with this number or alias, or nil.
+func (s *Server) Room(numberOrAlias string) *Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rooms[strings.ToLower(numberOrAlias)]
+}
+
+// Rooms returns every room, in the order they were added.
+func (s *Server) Rooms() []*Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Room(nil), s.list...)
+}
+
+// FailNext makes the next n platform requests of operation op answer HTTP status with a
+// failure body instead of being served. op is a RecordedRequest.Op ("lock", "new_session",
+// "participant/mute", "events", "checkJoin") or "*" for any request. Faults queue in order.
+func (s *Server) FailNext(op string, status int, n int) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{op: op, status: status, n: n})
+}
+
+// ClearFaults forgets every queued FailNext and the latency.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+	s.latency = 0
+}
+
+// SetLatency makes every later platform request wait d before it is answered (0 = none).
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// ExpireTokens lapses every session in every room at once, as if none had refreshed in time:
+// each token answers 403 "Invalid token" from now on, each session's participant is dropped,
+// and its event streams receive a disconnect event with reason
+// "Timer expired awaiting token refresh" before they close.
+func (s *Server) ExpireTokens() {
+	for _, r := range s.Rooms() {
+		r.expireAll()
+	}
+}
+
+// SetHook installs fn to see every platform request (after recording, before faults); if fn
+// returns true it has answered the request itself. nil removes the hook.
+func (s *Server) SetHook(fn func(w http.ResponseWriter, r *http.Request, op string) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hook = fn
+}
+
+// Requests returns the platform requests served so far (the newest MaxRecorded), oldest first.
+func (s *Server) Requests() []RecordedRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]RecordedRequest(nil), s.requests...)
+}
+
+// ResetRequests forgets the recorded requests.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+}
+
+func (s *Server) record(rr RecordedRequest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.requests) >= s.opts.MaxRecorded {
+		n := copy(s.requests, s.requests[len(s.requests)-s.opts.MaxRecorded+1:])
+		s.requests = s.requests[:n]
+	}
+	s.requests = append(s.requests, rr)
+}
+
+// takeFault returns the status of a queued fault matching op, or 0.
+func (s *Server) takeFault(op string) (status int, latency time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.faults {
+		if f.op == op || f.op == "*" {
+			f.n--
+			if f.n <= 0 {
+				s.faults = append(s.faults[:i], s.faults[i+1:]...)
+			}
+			return f.status, s.latency
+		}
+	}
+	return 0, s.latency
+}
+
+func (s *Server) now() time.Time { return s.opts.Now() }
+
+// newUUID returns a random version 4 uuid.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// newToken returns an opaque random token shaped like the platform's (URL-escaped base64).
+func newToken() string {
+	var b [36]byte
+	_, _ = rand.Read(b[:])
+	return strings.ReplaceAll(base64.StdEncoding.EncodeToString(b[:]), "=", "%3D")
+}
+
+func sortParticipants(ps []Participant) {
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].seq < ps[j].seq })
+}
