@@ -1,0 +1,259 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/meetbot/meetbot/chat"
+)
+
+// Post sends one notification to a Slack channel (chat.Poster). The text is escaped for mrkdwn.
+//
+// With n.Threaded, while a meeting runs the channel has one "meeting in progress" message: the
+// first notification posts it, every notification goes into its thread, and the message is
+// edited in the background as the meeting changes; when the meeting ends it becomes a summary and
+// the next meeting starts a new one. Without n.Threaded, or with no meeting running, the
+// notification is a plain channel message.
+//
+// Post makes one chat.postMessage attempt for the notification and never retries it. Errors: a
+// *chat.RateLimitError when Slack asks to slow down; chat.ErrChannelGone when the channel or the
+// whole workspace can no longer be posted to (the bot was removed, the channel archived, the app
+// uninstalled or its token revoked); any other error may be retried by the caller.
+func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notification) error {
+	if ch.Platform != Platform || ch.Channel == "" {
+		return fmt.Errorf("post to %s: not a Slack channel: %w", ch, chat.ErrChannelGone)
+	}
+	if a.teamGone(ch.Workspace) {
+		return fmt.Errorf("post to %s: workspace stopped: %w", ch, chat.ErrChannelGone)
+	}
+	text := message{Text: truncateEscaped(escape(n.Text), maxMessageText)}
+	if !n.Threaded {
+		_, err := a.postMessage(ctx, ch, text, "")
+		return err
+	}
+
+	st := a.channelState(ch)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	ended := n.Meeting.Ended || slices.Contains(n.Kinds, chat.MeetingEnded)
+	if st.status == nil {
+		if ended || len(n.Meeting.Present) == 0 {
+			_, err := a.postMessage(ctx, ch, text, "")
+			return err
+		}
+		m := renderStatus(n.Meeting, a.now())
+		ts, err := a.postMessage(ctx, ch, m, "")
+		if err != nil {
+			return err
+		}
+		st.status = &statusMsg{ch: ch, ts: ts, have: keyOf(m)}
+	}
+	sm := st.status
+	if _, err := a.postMessage(ctx, ch, text, sm.ts); err != nil {
+		var se slackgo.SlackErrorResponse
+		if errors.As(err, &se) && (se.Err == "thread_not_found" || se.Err == "message_not_found") {
+			st.status = nil // someone deleted the status message: the retry starts a new one
+		}
+		return err
+	}
+	state := n.Meeting
+	if ended {
+		state.Ended = true
+		st.status = nil
+	}
+	a.editStatus(sm, renderStatus(state, a.now()))
+	return nil
+}
+
+// channelState is what Post remembers about one channel.
+type channelState struct {
+	team   string
+	mu     sync.Mutex // serialises posts to the channel
+	status *statusMsg // the open "meeting in progress" message, or nil
+}
+
+func (a *Adapter) channelState(ch chat.ChannelRef) *channelState {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st, ok := a.channels[ch.String()]
+	if !ok {
+		st = &channelState{team: ch.Workspace}
+		a.channels[ch.String()] = st
+	}
+	return st
+}
+
+func (a *Adapter) forgetChannel(ch chat.ChannelRef) {
+	a.mu.Lock()
+	delete(a.channels, ch.String())
+	a.mu.Unlock()
+}
+
+// postMessage makes one chat.postMessage attempt, into thread when thread is set, and returns the
+// message's ts. Errors are mapped as Post documents.
+func (a *Adapter) postMessage(ctx context.Context, ch chat.ChannelRef, m message, thread string) (string, error) {
+	opts := []slackgo.MsgOption{slackgo.MsgOptionText(m.Text, false), slackgo.MsgOptionDisableLinkUnfurl(),
+		slackgo.MsgOptionDisableMediaUnfurl()}
+	if len(m.Blocks) > 0 {
+		opts = append(opts, slackgo.MsgOptionBlocks(m.Blocks...))
+	}
+	if thread != "" {
+		opts = append(opts, slackgo.MsgOptionTS(thread))
+	}
+	_, ts, err := a.api.PostMessageContext(ctx, ch.Channel, opts...)
+	if err != nil {
+		return "", fmt.Errorf("post to %s: %w", ch, a.mapError(ch, err))
+	}
+	return ts, nil
+}
+
+// Slack error codes that mean a channel, or the whole workspace, is out of reach.
+var (
+	channelGoneCodes = []string{"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"}
+	teamGoneCodes    = []string{"account_inactive", "token_revoked", "invalid_auth", "not_authed",
+		"team_access_not_granted", "app_uninstalled", "team_not_found", "org_login_required"}
+)
+
+// defaultRetryAfter is the wait when Slack says "ratelimited" without a Retry-After.
+const defaultRetryAfter = time.Second
+
+// mapError turns a Web API error into what chat.Poster promises: *chat.RateLimitError for a rate
+// limit, chat.ErrChannelGone for a channel or workspace out of reach (which also stops the
+// workspace when its token is gone), else err itself.
+func (a *Adapter) mapError(ch chat.ChannelRef, err error) error {
+	var rl *slackgo.RateLimitedError
+	if errors.As(err, &rl) {
+		d := rl.RetryAfter
+		if d <= 0 {
+			d = defaultRetryAfter
+		}
+		return &chat.RateLimitError{RetryAfter: d, Err: err}
+	}
+	var sc slackgo.StatusCodeError
+	if errors.As(err, &sc) && sc.Code == http.StatusTooManyRequests {
+		return &chat.RateLimitError{RetryAfter: defaultRetryAfter, Err: err}
+	}
+	var se slackgo.SlackErrorResponse
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch {
+	case se.Err == "ratelimited" || se.Err == "rate_limited":
+		return &chat.RateLimitError{RetryAfter: defaultRetryAfter, Err: err}
+	case slices.Contains(channelGoneCodes, se.Err):
+		a.forgetChannel(ch)
+		return fmt.Errorf("%w: %w", chat.ErrChannelGone, err)
+	case slices.Contains(teamGoneCodes, se.Err):
+		a.markGone(ch.Workspace, se.Err)
+		return fmt.Errorf("%w: %w", chat.ErrChannelGone, err)
+	}
+	return err
+}
+
+// statusMsg is one "meeting in progress" message and the edits it still needs. Edits run in one
+// background goroutine per message, at most one every statusGap, always with the newest content.
+type statusMsg struct {
+	ch chat.ChannelRef
+	ts string
+
+	mu      sync.Mutex
+	want    *message
+	have    string // key of what the message shows now
+	running bool
+}
+
+// keyOf identifies a message's content, to skip edits that change nothing.
+func keyOf(m message) string {
+	b, err := json.Marshal(struct {
+		T string
+		B []slackgo.Block
+	}{m.Text, m.Blocks})
+	if err != nil {
+		return m.Text
+	}
+	return string(b)
+}
+
+// editStatus asks for sm to show m, starting its edit loop if idle.
+func (a *Adapter) editStatus(sm *statusMsg, m message) {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	sm.want = &m
+	if sm.running || keyOf(m) == sm.have {
+		return
+	}
+	sm.running = true
+	a.work.Add(1)
+	go func() {
+		defer a.work.Done()
+		a.statusLoop(a.base, sm)
+	}()
+}
+
+// statusLoop edits sm until it shows the newest wanted content, the adapter stops, or it gives up.
+func (a *Adapter) statusLoop(ctx context.Context, sm *statusMsg) {
+	var last time.Time
+	failures := 0
+	for {
+		if wait := a.statusGap - time.Since(last); !last.IsZero() && wait > 0 && !sleep(ctx, wait) {
+			break
+		}
+		sm.mu.Lock()
+		m := *sm.want
+		key := keyOf(m)
+		if key == sm.have {
+			sm.running = false
+			sm.mu.Unlock()
+			return
+		}
+		sm.mu.Unlock()
+
+		_, _, _, err := a.api.UpdateMessageContext(ctx, sm.ch.Channel, sm.ts,
+			slackgo.MsgOptionText(m.Text, false), slackgo.MsgOptionBlocks(m.Blocks...))
+		last = time.Now()
+		if err == nil {
+			failures = 0
+			sm.mu.Lock()
+			sm.have = key
+			sm.mu.Unlock()
+			continue
+		}
+		mapped := a.mapError(sm.ch, err)
+		var rl *chat.RateLimitError
+		var se slackgo.SlackErrorResponse
+		switch {
+		case errors.As(mapped, &rl):
+			if !sleep(ctx, rl.RetryAfter) {
+				break
+			}
+			continue
+		case errors.Is(mapped, chat.ErrChannelGone),
+			errors.As(err, &se) && (se.Err == "message_not_found" || se.Err == "cant_update_message"):
+			a.log.Warn("status message can no longer be edited", "channel", sm.ch.String(), "err", err)
+			failures = 5
+		default:
+			failures++
+			a.log.Warn("status message edit failed; will retry", "channel", sm.ch.String(), "err", err)
+		}
+		if failures >= 5 || ctx.Err() != nil {
+			if failures >= 5 {
+				a.log.Error("gave up editing status message", "channel", sm.ch.String(), "err", err)
+			}
+			break
+		}
+		if !sleep(ctx, time.Duration(failures)*time.Second) {
+			break
+		}
+	}
+	sm.mu.Lock()
+	sm.running = false
+	sm.mu.Unlock()
+}

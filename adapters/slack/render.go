@@ -1,0 +1,375 @@
+package slack
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	slackgo "github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackutilsx"
+
+	"github.com/meetbot/meetbot/chat"
+)
+
+// Slack's limits on what one message may hold.
+const (
+	maxBlocks       = 50    // blocks per message
+	maxSectionText  = 3000  // characters in one section's text
+	maxMessageText  = 39000 // characters of top-level text (Slack truncates at 40,000)
+	maxButtonLabel  = 75    // characters of a button's label
+	maxButtonsBlock = 25    // elements in one actions block
+	maxBlockID      = 255   // characters of a block_id
+	maxButtonValue  = 2000  // characters of a button's value
+	maxListedNames  = 40    // names shown in a status message before "and N more"
+)
+
+// message is a rendered Slack message: top-level mrkdwn text (also the notification fallback)
+// and optional Block Kit blocks.
+type message struct {
+	Text   string
+	Blocks []slackgo.Block
+}
+
+// escape makes plain text safe for mrkdwn: &, < and > become entities, so "<!channel>" or
+// "<@U123>" in a display name is shown as written and pings no one.
+func escape(s string) string { return slackutilsx.EscapeMessage(s) }
+
+// truncate cuts s to at most n characters (runes), ending with "…" when cut.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// truncateEscaped cuts escaped text without splitting an entity such as "&amp;".
+func truncateEscaped(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)[:n-1]
+	if i := strings.LastIndexByte(string(r), '&'); i >= 0 && !strings.Contains(string(r)[i:], ";") {
+		return string(r)[:i] + "…"
+	}
+	return string(r) + "…"
+}
+
+func mrkdwn(s string) *slackgo.TextBlockObject {
+	return slackgo.NewTextBlockObject(slackgo.MarkdownType, s, false, false)
+}
+
+func plain(s string) *slackgo.TextBlockObject {
+	return slackgo.NewTextBlockObject(slackgo.PlainTextType, s, false, false)
+}
+
+// Block ids carry what a button press needs to update its message: the kind of block and, for
+// table rows, the command whose reply the table was (to redraw it). Slack routes a press as a
+// block action only when its block has a block_id.
+const (
+	kindRow     = "r" // a table row's buttons
+	kindChoice  = "c" // candidates of an ambiguous request
+	kindConfirm = "k" // the confirm button of a dangerous command
+)
+
+func blockID(kind string, i int, source string) string {
+	id := "mb|" + kind + "|" + strconv.Itoa(i)
+	if source != "" && len(id)+1+len(source) <= maxBlockID {
+		id += "|" + source
+	}
+	return id
+}
+
+// parseBlockID reads what blockID wrote; ok is false for blocks of other origins.
+func parseBlockID(id string) (kind, source string, ok bool) {
+	parts := strings.SplitN(id, "|", 4)
+	if len(parts) < 3 || parts[0] != "mb" {
+		return "", "", false
+	}
+	if len(parts) == 4 {
+		source = parts[3]
+	}
+	return parts[1], source, true
+}
+
+// replyOptions says how to render a reply.
+type replyOptions struct {
+	// Requester is the Slack user id a public reply is attributed to ("<@U1> muted Bob").
+	Requester string
+	// Source is the command text whose reply this is, kept in row block ids so a button press can
+	// redraw the table.
+	Source string
+}
+
+// renderReply turns a chat.Reply into a Slack message. Text is escaped; a public reply is
+// attributed to the requester; tables, choices and confirmations become Block Kit.
+func renderReply(r chat.Reply, o replyOptions) message {
+	text := escape(r.Text)
+	if r.Failed && text != "" {
+		text = ":warning: " + text
+	}
+	if r.Public && o.Requester != "" {
+		text = strings.TrimSpace("<@" + o.Requester + "> " + text)
+	}
+	if r.Table == nil && len(r.Choices) == 0 && r.Confirm == nil {
+		return message{Text: truncateEscaped(text, maxMessageText)}
+	}
+	var blocks []slackgo.Block
+	for _, chunk := range splitText(text, maxSectionText) {
+		if len(blocks) >= 10 {
+			break
+		}
+		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(chunk), nil, nil))
+	}
+	if r.Table != nil {
+		blocks = append(blocks, tableBlocks(r.Table, o.Source, maxBlocks-len(blocks)-2)...)
+	}
+	if len(r.Choices) > 0 {
+		blocks = append(blocks, actionBlocks(kindChoice, r.Choices, "", maxBlocks-len(blocks)-1)...)
+	}
+	if r.Confirm != nil {
+		c := r.Confirm
+		if c.Prompt != "" {
+			blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(truncateEscaped(escape(c.Prompt), maxSectionText)), nil, nil))
+		}
+		label := c.Label
+		if label == "" {
+			label = "Confirm"
+		}
+		btn := button(kindConfirm, 0, 0, chat.Action{Label: label, Command: c.Command, Danger: true}, c.Prompt)
+		blocks = append(blocks, slackgo.NewActionBlock(blockID(kindConfirm, 0, ""), btn))
+	}
+	fallback := text
+	if fallback == "" && r.Confirm != nil {
+		fallback = escape(r.Confirm.Prompt)
+	}
+	return message{Text: truncateEscaped(fallback, maxSectionText), Blocks: blocks}
+}
+
+// splitText cuts text into chunks of at most n characters, at line breaks where it can.
+func splitText(text string, n int) []string {
+	var out []string
+	for text != "" {
+		if utf8.RuneCountInString(text) <= n {
+			out = append(out, text)
+			break
+		}
+		cut := len(string([]rune(text)[:n]))
+		if i := strings.LastIndexByte(text[:cut], '\n'); i > 0 {
+			cut = i
+		} else if i := strings.LastIndexByte(text[:cut], '&'); i > 0 && !strings.Contains(text[i:cut], ";") {
+			cut = i // do not split an entity
+		}
+		out = append(out, text[:cut])
+		text = strings.TrimPrefix(text[cut:], "\n")
+	}
+	return out
+}
+
+// rowLine renders one table row: the first cell in bold, then the other cells that say
+// something. A "yes" cell shows its column's name ("muted"), a "no" or empty cell is left out.
+func rowLine(cols, cells []string) string {
+	if len(cells) == 0 {
+		return ""
+	}
+	parts := []string{"*" + escape(strings.TrimSpace(cells[0])) + "*"}
+	for i := 1; i < len(cells); i++ {
+		v := strings.TrimSpace(cells[i])
+		col := ""
+		if i < len(cols) {
+			col = cols[i]
+		}
+		switch strings.ToLower(v) {
+		case "", "no", "false", "-":
+			continue
+		case "yes", "true", "✓":
+			if col != "" {
+				v = strings.ToLower(col)
+			}
+		}
+		parts = append(parts, escape(v))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// tableBlocks renders a table in at most budget blocks: a section per row, followed by an
+// actions block for rows with actions. Rows without actions are grouped several to a section.
+// Rows that do not fit are summed up in a last line.
+func tableBlocks(t *chat.Table, source string, budget int) []slackgo.Block {
+	var blocks []slackgo.Block
+	var lines []string
+	linesLen := 0
+	flush := func() {
+		if len(lines) > 0 {
+			blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(strings.Join(lines, "\n")), nil, nil))
+			lines, linesLen = nil, 0
+		}
+	}
+	shown := 0
+	for i, row := range t.Rows {
+		line := truncateEscaped(rowLine(t.Columns, row.Cells), maxSectionText)
+		pending := 0
+		if len(lines) > 0 {
+			pending = 1
+		}
+		if len(row.Actions) > 0 {
+			if len(blocks)+pending+2 > budget-1 {
+				break
+			}
+			flush()
+			blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(line), nil, nil))
+			var elems []slackgo.BlockElement
+			for j, act := range row.Actions {
+				if j == maxButtonsBlock {
+					break
+				}
+				elems = append(elems, button(kindRow, i, j, act, ""))
+			}
+			blocks = append(blocks, slackgo.NewActionBlock(blockID(kindRow, i, source), elems...))
+		} else {
+			if linesLen+len(line)+1 > maxSectionText {
+				if len(blocks)+1+1 > budget-1 {
+					break
+				}
+				flush()
+			}
+			if len(blocks)+1 > budget-1 {
+				break
+			}
+			lines = append(lines, line)
+			linesLen += len(line) + 1
+		}
+		shown++
+	}
+	flush()
+	if rest := len(t.Rows) - shown; rest > 0 {
+		blocks = append(blocks, slackgo.NewContextBlock("", mrkdwn(fmt.Sprintf("…and %d more not shown", rest))))
+	}
+	return blocks
+}
+
+// actionBlocks renders actions as buttons, 25 to an actions block, in at most budget blocks.
+func actionBlocks(kind string, acts []chat.Action, source string, budget int) []slackgo.Block {
+	var blocks []slackgo.Block
+	for start := 0; start < len(acts) && len(blocks) < budget; start += maxButtonsBlock {
+		end := min(start+maxButtonsBlock, len(acts))
+		var elems []slackgo.BlockElement
+		for j := start; j < end; j++ {
+			elems = append(elems, button(kind, len(blocks), j, acts[j], ""))
+		}
+		blocks = append(blocks, slackgo.NewActionBlock(blockID(kind, len(blocks), source), elems...))
+	}
+	return blocks
+}
+
+// button renders one action. Its value is the command to run. A dangerous action is red and
+// asks before it runs, with prompt as the question when given.
+func button(kind string, i, j int, act chat.Action, prompt string) *slackgo.ButtonBlockElement {
+	label := act.Label
+	if label == "" {
+		label = act.Command
+	}
+	actionID := fmt.Sprintf("mb-%s-%d-%d", kind, i, j)
+	b := slackgo.NewButtonBlockElement(actionID, truncate(act.Command, maxButtonValue), plain(truncate(label, maxButtonLabel)))
+	if act.Danger {
+		if prompt == "" {
+			prompt = label + "?"
+		}
+		b = b.WithStyle(slackgo.StyleDanger).WithConfirm(slackgo.NewConfirmationBlockObject(
+			plain("Are you sure?"), plain(truncate(prompt, 300)), plain(truncate(label, 30)), plain("Cancel")))
+	}
+	return b
+}
+
+// renderStatus renders the "meeting in progress" message of a threaded channel, or, once the
+// meeting has ended, its summary. now gives the meeting's duration.
+func renderStatus(m chat.MeetingState, now time.Time) message {
+	name := m.Name
+	if name == "" {
+		name = m.Room
+	}
+	if name == "" {
+		name = "the meeting"
+	}
+	if m.Ended {
+		return renderSummary(m, name, now)
+	}
+	head := fmt.Sprintf(":large_green_circle: *Meeting in progress:* %s", escape(name))
+	var facts []string
+	facts = append(facts, fmt.Sprintf("*In the meeting (%d):* %s", len(m.Present), nameList(m.Present, maxListedNames)))
+	if m.Presenter != "" {
+		facts = append(facts, "*Presenting:* "+escape(m.Presenter))
+	}
+	if m.Locked {
+		facts = append(facts, ":lock: Locked")
+	} else {
+		facts = append(facts, ":unlock: Not locked")
+	}
+	if m.GuestsMuted {
+		facts = append(facts, ":mute: Guests muted")
+	}
+	blocks := []slackgo.Block{
+		slackgo.NewSectionBlock(mrkdwn(head), nil, nil),
+		slackgo.NewSectionBlock(mrkdwn(truncateEscaped(strings.Join(facts, "\n"), maxSectionText)), nil, nil),
+	}
+	if !m.Started.IsZero() {
+		blocks = append(blocks, slackgo.NewContextBlock("", mrkdwn(fmt.Sprintf("Started <!date^%d^{time}|%s>",
+			m.Started.Unix(), m.Started.UTC().Format("15:04 UTC")))))
+	}
+	text := fmt.Sprintf("Meeting in progress: %s (%d in the meeting)", escape(name), len(m.Present))
+	return message{Text: text, Blocks: blocks}
+}
+
+func renderSummary(m chat.MeetingState, name string, now time.Time) message {
+	head := fmt.Sprintf(":white_check_mark: *Meeting ended:* %s", escape(name))
+	var facts []string
+	if !m.Started.IsZero() && now.After(m.Started) {
+		facts = append(facts, "*Duration:* "+duration(now.Sub(m.Started)))
+	}
+	facts = append(facts, fmt.Sprintf("*Attendance:* peak %d, %d in total", m.Peak, m.Total))
+	if len(m.Presenters) > 0 {
+		facts = append(facts, "*Presented:* "+nameList(m.Presenters, maxListedNames))
+	} else {
+		facts = append(facts, "*Presented:* nobody")
+	}
+	blocks := []slackgo.Block{
+		slackgo.NewSectionBlock(mrkdwn(head), nil, nil),
+		slackgo.NewSectionBlock(mrkdwn(truncateEscaped(strings.Join(facts, "\n"), maxSectionText)), nil, nil),
+	}
+	text := fmt.Sprintf("Meeting ended: %s (peak %d, %d in total)", escape(name), m.Peak, m.Total)
+	return message{Text: text, Blocks: blocks}
+}
+
+// nameList joins escaped names, at most max of them, then "and N more".
+func nameList(names []string, max int) string {
+	if len(names) == 0 {
+		return "nobody"
+	}
+	shown := names
+	if len(shown) > max {
+		shown = shown[:max]
+	}
+	parts := make([]string, len(shown))
+	for i, n := range shown {
+		parts[i] = escape(n)
+	}
+	s := strings.Join(parts, ", ")
+	if rest := len(names) - len(shown); rest > 0 {
+		s += fmt.Sprintf(" and %d more", rest)
+	}
+	return s
+}
+
+// duration renders d as people say it: "45 s", "12 min", "1 h 05 min".
+func duration(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	}
+	return fmt.Sprintf("%d h %02d min", int(d.Hours()), int(d.Minutes())%60)
+}
