@@ -167,10 +167,10 @@ type Leases interface {
 
 // RosterEntry is one participant as last seen by a meeting's listener.
 type RosterEntry struct {
-	UUID       string
-	Name       string
-	Role       string
-	Presenting bool
+	UUID       string `json:"uuid"`
+	Name       string `json:"name"`
+	Role       string `json:"role,omitempty"`
+	Presenting bool   `json:"presenting,omitempty"`
 }
 
 // Rosters keeps each meeting's last known roster, so a new listener (after a restart or on

@@ -322,8 +322,8 @@ func (d *DB) RecentAudit(ctx context.Context, ch chat.ChannelRef, n int) ([]stor
 }
 
 func checkTTL(ttl time.Duration) error {
-	if ttl <= 0 {
-		return fmt.Errorf("lease ttl %s: want > 0", ttl)
+	if ttl < time.Microsecond {
+		return fmt.Errorf("lease ttl %s: want at least 1µs", ttl)
 	}
 	return nil
 }
@@ -388,14 +388,6 @@ func (d *DB) LeaseHolder(ctx context.Context, key string) (string, time.Time, er
 	return owner, fromMicros(until), nil
 }
 
-// rosterEntry is how a store.RosterEntry is kept as JSON.
-type rosterEntry struct {
-	UUID       string `json:"uuid"`
-	Name       string `json:"name"`
-	Role       string `json:"role,omitempty"`
-	Presenting bool   `json:"presenting,omitempty"`
-}
-
 // SaveRoster replaces the saved roster of meetingKey.
 func (d *DB) SaveRoster(ctx context.Context, meetingKey string, entries []store.RosterEntry) error {
 	b, err := encodeRoster(entries)
@@ -429,21 +421,19 @@ func (d *DB) LoadRoster(ctx context.Context, meetingKey string) ([]store.RosterE
 }
 
 func encodeRoster(entries []store.RosterEntry) ([]byte, error) {
-	rs := make([]rosterEntry, len(entries))
-	for i, e := range entries {
-		rs[i] = rosterEntry(e)
+	if entries == nil {
+		entries = []store.RosterEntry{} // saved empty, unlike never saved
 	}
-	return json.Marshal(rs)
+	return json.Marshal(entries)
 }
 
 func decodeRoster(b []byte) ([]store.RosterEntry, error) {
-	var rs []rosterEntry
-	if err := json.Unmarshal(b, &rs); err != nil {
+	es := []store.RosterEntry{}
+	if err := json.Unmarshal(b, &es); err != nil {
 		return nil, err
 	}
-	es := make([]store.RosterEntry, len(rs))
-	for i, r := range rs {
-		es[i] = store.RosterEntry(r)
+	if es == nil {
+		es = []store.RosterEntry{}
 	}
 	return es, nil
 }
