@@ -1,0 +1,186 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// Clarifications 1 and 4: a subscription starts with the sync bracket, one participant_create
+// per present participant, and every event has an id and one JSON value as data.
+func TestStreamSyncAndFraming(t *testing.T) {
+	e := newEnv(t, Options{})
+	room := stdRoom(e)
+	room.Join(ParticipantSpec{Name: "Alice", Role: "chair"})
+	room.Join(ParticipantSpec{Name: "张伟"})
+	bot := e.open("1061", "meetbot", "1234")
+	hidden, _ := e.tryOpen("1061", "observer", "1234", true)
+
+	// The raw wire: field names, ids, data null, blank lines.
+	req, _ := http.NewRequest("GET", e.ts.URL+"/api/services/1061/events?token="+url.QueryEscape(bot.token), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, _ := io.ReadAtLeast(resp.Body, buf, len("event: participant_sync_begin\nid: 1\ndata: null\n\n"))
+	resp.Body.Close()
+	if got := string(buf[:n]); !strings.HasPrefix(got, "event: participant_sync_begin\nid: ") || !strings.Contains(got, "\ndata: null\n\n") {
+		t.Errorf("stream starts %q, want event:, id:, data: null and a blank line", got)
+	}
+
+	st := bot.stream()
+	ps := st.sync("participant_create")
+	if got, want := names(ps), []string{"Alice", "张伟", "meetbot"}; !cmp.Equal(got, want) {
+		t.Errorf("sync names = %v, want %v (the hidden session never listed)", got, want)
+	}
+	for _, p := range ps {
+		if p["is_muted"] != "NO" || p["has_media"] == nil || p["uuid"] == "" {
+			t.Errorf("participant object %v lacks the page's encodings", p)
+		}
+	}
+	_ = hidden
+
+	// Ids grow, so a client can tell events apart.
+	uuid := room.Join(ParticipantSpec{Name: "Bob"})
+	ev := st.next()
+	if ev.Name != "participant_create" || ev.participant()["display_name"] != "Bob" || ev.participant()["uuid"] != uuid {
+		t.Fatalf("after Join: %+v", ev)
+	}
+	first, _ := strconv.Atoi(ev.ID)
+	room.Leave(uuid)
+	ev = st.next()
+	if ev.Name != "participant_delete" || ev.Data != fmt.Sprintf(`{"uuid":%q}`, uuid) {
+		t.Errorf("after Leave: %+v", ev)
+	}
+	if second, _ := strconv.Atoi(ev.ID); second <= first {
+		t.Errorf("ids %s then %s, want growing ids", strconv.Itoa(first), ev.ID)
+	}
+}
+
+func TestKeepAliveComments(t *testing.T) {
+	e := newEnv(t, Options{KeepAlive: 20 * time.Millisecond})
+	stdRoom(e)
+	st := e.open("1061", "meetbot", "1234").stream()
+	st.sync("participant_create")
+	select {
+	case ev := <-st.events:
+		if ev.Name != ":" {
+			t.Errorf("idle stream sent %+v, want a comment line", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no keep-alive comment on an idle stream")
+	}
+}
+
+// A stream opened with an older token survives refreshes (clarification 5).
+func TestStreamSurvivesRefresh(t *testing.T) {
+	e := newEnv(t, Options{})
+	room := stdRoom(e)
+	bot := e.open("1061", "meetbot", "1234")
+	st := bot.stream()
+	st.sync("participant_create")
+	if a := bot.post("refresh_session", nil); a.Status != 200 {
+		t.Fatal(a.Status)
+	}
+	room.Join(ParticipantSpec{Name: "Carol"})
+	if ev := st.next(); ev.Name != "participant_create" {
+		t.Errorf("after a refresh the old stream got %+v, want participant_create", ev)
+	}
+}
+
+func TestDropAndByeStreams(t *testing.T) {
+	e := newEnv(t, Options{})
+	room := stdRoom(e)
+	bot := e.open("1061", "meetbot", "1234")
+	st := bot.stream()
+	st.sync("participant_create")
+	if n := room.DropStreams(); n != 1 {
+		t.Errorf("DropStreams closed %d, want 1", n)
+	}
+	if evs := st.closed(); len(evs) != 0 {
+		t.Errorf("a dropped stream sent %+v first, want nothing", evs)
+	}
+	// The client reconnects with the same token and gets a fresh sync.
+	st = bot.stream()
+	if ps := st.sync("participant_create"); len(ps) != 1 {
+		t.Errorf("resync has %d participants, want 1", len(ps))
+	}
+	room.ByeStreams()
+	evs := st.closed()
+	if len(evs) != 1 || evs[0].Name != "bye" || evs[0].Data != "null" {
+		t.Errorf("bye: %+v, want one bye with data null", evs)
+	}
+}
+
+// Clarification 2: refresh_token asks the client to refresh now.
+func TestRefreshTokenEvent(t *testing.T) {
+	e := newEnv(t, Options{})
+	room := stdRoom(e)
+	st := e.open("1061", "meetbot", "1234").stream()
+	st.sync("participant_create")
+	room.RequestRefresh()
+	if ev := st.next(); ev.Name != "refresh_token" || ev.Data != "null" {
+		t.Errorf("got %+v, want refresh_token with data null", ev)
+	}
+}
+
+func TestInjectRaw(t *testing.T) {
+	e := newEnv(t, Options{})
+	room := stdRoom(e)
+	st := e.open("1061", "meetbot", "1234").stream()
+	st.sync("participant_create")
+	room.InjectRaw("event: participant_update\ndata: {not json")
+	ev := st.next()
+	if ev.Name != "participant_update" || ev.Data != "{not json" {
+		t.Errorf("got %+v, want the malformed frame as written", ev)
+	}
+	room.Emit("conference_update", map[string]bool{"locked": true, "guests_muted": false})
+	if ev := st.next(); ev.Name != "conference_update" || ev.Data != `{"guests_muted":false,"locked":true}` {
+		t.Errorf("got %+v", ev)
+	}
+}
+
+// A subscriber that does not read is dropped; the room and other streams go on.
+func TestSlowSubscriberDropped(t *testing.T) {
+	e := newEnv(t, Options{StreamBuffer: 4})
+	room := stdRoom(e)
+	bot := e.open("1061", "meetbot", "1234")
+	fast := bot.stream()
+	fast.sync("participant_create")
+	// The slow one: the server side only, fed through a subscriber that is never drained.
+	slow := &subscriber{ch: make(chan []byte, 4)}
+	room.mu.Lock()
+	slow.sess = room.sessions[bot.token]
+	room.subs[slow] = struct{}{}
+	slow.sess.subs[slow] = struct{}{}
+	room.mu.Unlock()
+	for i := range 20 {
+		room.Join(ParticipantSpec{Name: fmt.Sprintf("P%d", i)})
+		if ev := fast.next(); ev.Name != "participant_create" {
+			t.Fatalf("fast stream got %+v", ev)
+		}
+	}
+	room.mu.Lock()
+	closed := slow.closed
+	room.mu.Unlock()
+	if !closed {
+		t.Error("a subscriber that never reads was not dropped")
+	}
+}
+
+func TestEventsNeedToken(t *testing.T) {
+	e := newEnv(t, Options{})
+	stdRoom(e)
+	a := e.do("GET", "/api/services/1061/events?token=nope", nil, nil)
+	if a.Status != 403 || a.str() != "Invalid token" {
+		t.Errorf("got %d %s, want 403 Invalid token", a.Status, a.Body)
+	}
+}
