@@ -232,6 +232,8 @@ func checkJoinKind(code, reason string) error {
 	switch {
 	case code == "404" || strings.Contains(low, "not found") || strings.Contains(low, "not exist"):
 		return ErrNotFound
+	case strings.Contains(low, "required") && (strings.Contains(low, "pin") || strings.Contains(low, "password")):
+		return ErrPINRequired
 	case strings.Contains(low, "pin") || strings.Contains(low, "password") || strings.Contains(low, "pwd"):
 		return ErrInvalidPIN
 	case code == "401" || code == "403":
