@@ -1,0 +1,143 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/meetings"
+	"golang.org/x/text/unicode/norm"
+)
+
+// person is what name resolution looks at in a participant.
+type person struct {
+	uuid string
+	name string
+}
+
+// fold prepares a name for case- and width-insensitive comparison.
+func fold(s string) string {
+	return strings.ToLower(norm.NFKC.String(s))
+}
+
+// match finds who query means among people, trying in order: the exact display name, the name in
+// any case or width, a uuid prefix (4 hex digits or more), a prefix of the name, a part of the
+// name. The first rule that matches anyone decides: one index is a match, several are ambiguous,
+// none means no one is called that.
+func match(query string, people []person) []int {
+	if query == "" {
+		return nil
+	}
+	var out []int
+	collect := func(ok func(p person, f string) bool) []int {
+		out = out[:0]
+		for i, p := range people {
+			if ok(p, fold(p.name)) {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	q := fold(query)
+	rules := []func(p person, f string) bool{
+		func(p person, _ string) bool { return p.name == query },
+		func(_ person, f string) bool { return f == q },
+		func(p person, _ string) bool { return isUUIDPrefix(q) && strings.HasPrefix(strings.ToLower(p.uuid), q) },
+		func(_ person, f string) bool { return strings.HasPrefix(f, q) },
+		func(_ person, f string) bool { return strings.Contains(f, q) },
+	}
+	for _, rule := range rules {
+		if m := collect(rule); len(m) > 0 {
+			return m
+		}
+	}
+	return nil
+}
+
+// isUUIDPrefix reports whether q (folded) may be the start of a participant uuid.
+func isUUIDPrefix(q string) bool {
+	if len(q) < 4 {
+		return false
+	}
+	for _, r := range q {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// shortID returns the shortest prefix of uuid, at least 8 characters, that no other participant's
+// uuid starts with: what choices and row actions put in their commands.
+func shortID(uuid string, roster []meetings.Participant) string {
+	for n := 8; n < len(uuid); n++ {
+		prefix := strings.ToLower(uuid[:n])
+		unique := true
+		for _, p := range roster {
+			if p.UUID != uuid && strings.HasPrefix(strings.ToLower(p.UUID), prefix) {
+				unique = false
+				break
+			}
+		}
+		if unique {
+			return uuid[:n]
+		}
+	}
+	return uuid
+}
+
+// roleName is how replies name a participant's role.
+func roleName(p meetings.Participant) string {
+	if p.IsHost() {
+		return "host"
+	}
+	return "guest"
+}
+
+// label names a participant in a list of choices: "Bob Smith (guest)".
+func label(p meetings.Participant) string {
+	extra := roleName(p)
+	if p.Waiting() {
+		extra += ", waiting"
+	}
+	return fmt.Sprintf("%s (%s)", p.DisplayName, extra)
+}
+
+// resolveArg finds the participant argument i of c names in the live roster. An unknown or
+// ambiguous name is an error the user sees (the choices, for an ambiguous one); nothing changes.
+func (r *Router) resolveArg(ctx context.Context, c *call, i int) (meetings.Participant, error) {
+	roster, err := r.roster(ctx, c)
+	if err != nil {
+		return meetings.Participant{}, err
+	}
+	query := c.word(i)
+	people := make([]person, len(roster))
+	for j, p := range roster {
+		people[j] = person{uuid: p.UUID, name: p.DisplayName}
+	}
+	m := match(query, people)
+	switch len(m) {
+	case 1:
+		return roster[m[0]], nil
+	case 0:
+		if len(roster) == 0 {
+			return meetings.Participant{}, userErrorf("No one called %q is in the meeting: it is empty.", query)
+		}
+		return meetings.Participant{}, userErrorf("No one called %q is in the meeting. Try: who", query)
+	}
+	words := append([]string{c.cmd.name}, texts(c.args)...)
+	if c.confirmed {
+		words = append(words, "confirm")
+	}
+	choices := make([]chat.Action, 0, len(m))
+	for _, j := range m {
+		words[i+1] = shortID(roster[j].UUID, roster)
+		choices = append(choices, chat.Action{Label: label(roster[j]), Command: Join(words...)})
+	}
+	text := fmt.Sprintf("%q matches %d people; which one?", query, len(m))
+	return meetings.Participant{}, &replyError{
+		reply:   chat.Reply{Text: text, Choices: choices, Failed: true},
+		outcome: fmt.Sprintf("%q is ambiguous", query),
+	}
+}

@@ -1,0 +1,78 @@
+package commands
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/meetbot/meetbot/meetings"
+)
+
+func TestMatch(t *testing.T) {
+	people := []person{
+		{uuid: "3f2a1b9c-0000-4000-8000-000000000001", name: "Bob Smith"},
+		{uuid: "3f2a77aa-0000-4000-8000-000000000002", name: "Bobby Tables"},
+		{uuid: "a1b2c3d4-0000-4000-8000-000000000003", name: "Alice Zhang"},
+		{uuid: "b0b0b0b0-0000-4000-8000-000000000004", name: "张伟"},
+		{uuid: "c0c0c0c0-0000-4000-8000-000000000005", name: "张三丰"},
+		{uuid: "d0d0d0d0-0000-4000-8000-000000000006", name: "Carol"},
+		{uuid: "e0e0e0e0-0000-4000-8000-000000000007", name: "carol"},
+		{uuid: "f0f0f0f0-0000-4000-8000-000000000008", name: "Ｄａｎ"},
+		{uuid: "01010101-0000-4000-8000-000000000009", name: "Zoë Ünal"},
+	}
+	tests := []struct {
+		name  string
+		query string
+		want  []int
+	}{
+		{"exact", "Bob Smith", []int{0}},
+		{"exact beats case-insensitive", "Carol", []int{5}},
+		{"case-insensitive", "ALICE ZHANG", []int{2}},
+		{"full width folds", "dan", []int{7}},
+		{"unique prefix", "ali", []int{2}},
+		{"ambiguous prefix", "bob", []int{0, 1}},
+		{"unique substring", "zhang", []int{2}},
+		{"ambiguous substring", "an", []int{2, 7}},
+		{"CJK prefix", "张伟", []int{3}},
+		{"CJK prefix of one character is ambiguous", "张", []int{3, 4}},
+		{"CJK substring", "三丰", []int{4}},
+		{"accented", "zoë", []int{8}},
+		{"uuid prefix", "3f2a1b", []int{0}},
+		{"uuid prefix upper case", "A1B2C3D4", []int{2}},
+		{"ambiguous uuid prefix", "3f2a", []int{0, 1}},
+		{"whole uuid", "b0b0b0b0-0000-4000-8000-000000000004", []int{3}},
+		{"unknown", "Mallory", nil},
+		{"empty", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := match(tt.query, people)
+			if len(got) == 0 {
+				got = nil
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("match(%q) (-want +got):\n%s", tt.query, diff)
+			}
+		})
+	}
+}
+
+func TestMatchCJKPrefixFindsUniqueName(t *testing.T) {
+	people := []person{{uuid: "1", name: "张伟"}, {uuid: "2", name: "Alice"}}
+	if got := match("张", people); len(got) != 1 || got[0] != 0 {
+		t.Errorf("match(张) = %v, want [0] (张伟)", got)
+	}
+}
+
+func TestShortIDIsUniqueInRoster(t *testing.T) {
+	roster := []meetings.Participant{
+		{UUID: "3f2a1b9c11-aaaa"},
+		{UUID: "3f2a1b9c22-bbbb"},
+		{UUID: "77777777-cccc"},
+	}
+	if got := shortID(roster[0].UUID, roster); got != "3f2a1b9c1" {
+		t.Errorf("shortID = %q, want 3f2a1b9c1", got)
+	}
+	if got := shortID(roster[2].UUID, roster); got != "77777777" {
+		t.Errorf("shortID = %q, want 77777777", got)
+	}
+}

@@ -1,0 +1,388 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/meetings"
+	"github.com/meetbot/meetbot/store"
+)
+
+// Meetings gives the core a session and the live roster of a linked meeting. relay.Supervisor
+// implements it; cmd/bot wires it in. Every method is safe for concurrent use.
+type Meetings interface {
+	// Session returns a session in link's meeting: the listener's own where this replica listens,
+	// else a pooled one. The core never closes it.
+	Session(ctx context.Context, link store.Link) (*meetings.Session, error)
+	// Roster returns the meeting's participants: the listener's live roster (from memory, no
+	// request), else the answer of one participants request.
+	Roster(ctx context.Context, link store.Link) ([]meetings.Participant, error)
+	// Follow starts (or joins) the meeting's listener after link was stored, taking s over: from
+	// then on the Meetings implementation owns s and closes it.
+	Follow(ctx context.Context, link store.Link, s *meetings.Session) error
+	// Unfollow is called after link was deleted: it stops the listener when no channel remains
+	// linked to the meeting and ends its session.
+	Unfollow(ctx context.Context, link store.Link) error
+}
+
+// Scheduler stores and runs schedules. scheduler.Scheduler implements it; cmd/bot wires it in.
+type Scheduler interface {
+	// Add validates s.Spec in s.TimeZone (a 5-field cron line or a one-time "2006-01-02 15:04"),
+	// refuses a past time, computes NextRun, stores the schedule and starts it. Errors about the
+	// spec offer UserMessage() string.
+	Add(ctx context.Context, s store.Schedule) (store.Schedule, error)
+	// Remove deletes schedule id of ch; the error wraps store.ErrNotFound when ch has no such one.
+	Remove(ctx context.Context, ch chat.ChannelRef, id int64) error
+	// List returns the schedules of ch, ordered by id.
+	List(ctx context.Context, ch chat.ChannelRef) ([]store.Schedule, error)
+}
+
+// Config is what a Router needs. Store, Client and Meetings are required.
+type Config struct {
+	Store     store.Store
+	Client    *meetings.Client
+	Meetings  Meetings
+	Scheduler Scheduler // nil: the schedule commands answer that schedules are off
+	// APIServer is the checkJoin server's base URL, recorded in each link's MeetingRef.
+	APIServer string
+	// BotName is the display name the bot joins meetings with ("meetbot" when empty).
+	BotName string
+	// DefaultCloud is the node kind ("public" or "private", from MEET_CLOUD) for links whose kind
+	// the user did not name and detection could not tell. Empty means public.
+	DefaultCloud string
+	// DefaultTimeZone is the IANA zone of schedules in channels that set none (SCHEDULE_TZ);
+	// empty means UTC.
+	DefaultTimeZone string
+	Logger          *slog.Logger     // nil: discard
+	Now             func() time.Time // nil: time.Now
+	// Observer, when set, is called once per request with the command's name ("unknown" for an
+	// unknown command), its outcome ("ok", "failed", "refused", "error", "panic") and how long it
+	// took, for metrics.
+	Observer func(command, outcome string, d time.Duration)
+}
+
+// Router is the command core: it parses a request, checks rights and node support from the
+// registry, runs the command and answers with a reply. It is safe for concurrent use.
+type Router struct {
+	cfg Config
+	reg *registry
+	log *slog.Logger
+}
+
+var _ chat.Handler = (*Router)(nil)
+
+// New returns a Router for cfg.
+func New(cfg Config) *Router {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.BotName == "" {
+		cfg.BotName = "meetbot"
+	}
+	if cfg.DefaultCloud != string(meetings.PrivateCloud) {
+		cfg.DefaultCloud = string(meetings.PublicCloud)
+	}
+	return &Router{cfg: cfg, reg: newRegistry(), log: cfg.Logger}
+}
+
+// call is one request being handled: the parsed command and what the dispatcher loaded for it. It
+// lives for one request and is never shared.
+type call struct {
+	req       chat.Request
+	cmd       *command
+	args      []Token
+	skip      int        // how many bare words of req.Text precede args (the command word, /meet)
+	confirmed bool       // the request ended with the word confirm
+	link      store.Link // loaded when cmd.needsLink
+	private   bool       // the linked meeting runs on a private-cloud node
+}
+
+// word returns argument i's text, or "".
+func (c *call) word(i int) string {
+	if i < len(c.args) {
+		return c.args[i].Text
+	}
+	return ""
+}
+
+// kw returns argument i folded as a keyword, or "" when it is absent or quoted.
+func (c *call) kw(i int) string {
+	if i < len(c.args) && !c.args[i].Quoted {
+		return keyword(c.args[i].Text)
+	}
+	return ""
+}
+
+// group returns the group keyword (guests, all) argument i stands for, or "".
+func (c *call) group(i int) string {
+	k := c.kw(i)
+	if k != "" && slices.Contains(c.cmd.groups, k) {
+		return k
+	}
+	return ""
+}
+
+// text returns the command as the user gave it, with secrets masked, for the audit log and logs.
+func (c *call) text() string {
+	words := append([]string{c.cmd.name}, texts(c.args)...)
+	if c.cmd.secretArgs != nil {
+		for _, i := range c.cmd.secretArgs(texts(c.args)) {
+			words[i+1] = "****"
+		}
+	}
+	if c.confirmed {
+		words = append(words, "confirm")
+	}
+	return Join(words...)
+}
+
+// Handle runs one request and returns the reply. It never fails: every failure is a reply.
+func (r *Router) Handle(ctx context.Context, req chat.Request) chat.Reply {
+	start := time.Now()
+	c, reply, ok := r.parse(req)
+	name := "unknown"
+	if c != nil {
+		name = c.cmd.name
+	}
+	outcome := "failed"
+	if ok {
+		reply, outcome = r.dispatch(ctx, c)
+	}
+	if r.cfg.Observer != nil {
+		r.cfg.Observer(name, outcome, time.Since(start))
+	}
+	return reply
+}
+
+// parse finds the command of req. When it cannot, it returns the reply that says why.
+func (r *Router) parse(req chat.Request) (*call, chat.Reply, bool) {
+	toks := Tokenize(req.Text)
+	skip := 1
+	if len(toks) > 0 && !toks[0].Quoted {
+		// "/meet mute Bob" typed whole into a console or a Matrix room.
+		if k := keyword(toks[0].Text); k == "/meet" || k == "!meet" {
+			toks, skip = toks[1:], 2
+		}
+	}
+	if len(toks) == 0 {
+		return nil, r.helpAll(false), false
+	}
+	cmd, ok := r.reg.lookup(toks[0].Text)
+	if !ok || toks[0].Quoted {
+		return nil, unknownReply(r.reg, toks[0].Text), false
+	}
+	c := &call{req: req, cmd: cmd, args: toks[1:], skip: skip}
+	// The trailing word confirm confirms a command that asks first.
+	if n := len(c.args); n > 0 && c.kw(n-1) == "confirm" && (cmd.confirm || cmd.private.support == confirmOnly) {
+		c.args, c.confirmed = c.args[:n-1], true
+	}
+	return c, chat.Reply{}, true
+}
+
+// unknownReply answers an unknown command word with the nearest command.
+func unknownReply(g *registry, word string) chat.Reply {
+	if len([]rune(word)) > 40 {
+		word = string([]rune(word)[:40]) + "…"
+	}
+	if near := g.nearest(word); near != "" {
+		return failed("Unknown command %q. Did you mean %s? Try: help", word, near)
+	}
+	return failed("Unknown command %q. Try: help", word)
+}
+
+// failed returns a private reply with one line, marked as failed.
+func failed(format string, args ...any) chat.Reply {
+	return chat.Reply{Text: fmt.Sprintf(format, args...), Failed: true}
+}
+
+// dispatch checks c against the registry (rights, arguments, link, node kind), runs its handler,
+// writes the audit entry and returns the reply with its outcome for the Observer.
+func (r *Router) dispatch(ctx context.Context, c *call) (chat.Reply, string) {
+	reply, err := r.check(ctx, c)
+	outcome := "refused"
+	if err == nil && reply == nil {
+		var rep chat.Reply
+		rep, err = r.run(ctx, c)
+		reply = &rep
+		outcome = "ok"
+	}
+	if err != nil {
+		var rerr *replyError
+		switch {
+		case errors.As(err, &rerr):
+			reply = &rerr.reply
+		default:
+			rep := r.errorReply(c, err)
+			reply = &rep
+			if rep.Text != "" && strings.HasPrefix(rep.Text, "Something went wrong") {
+				outcome = "error"
+			}
+		}
+		if outcome == "ok" {
+			outcome = "failed"
+		}
+	}
+	if reply.Failed && outcome == "ok" {
+		outcome = "failed"
+	}
+	if c.cmd.changes {
+		r.auditEntry(ctx, c, *reply, err)
+	}
+	return *reply, outcome
+}
+
+// check applies the registry's rules to c before its handler runs. It returns a reply when the
+// command must not run (a confirmation to ask), or an error.
+func (r *Router) check(ctx context.Context, c *call) (*chat.Reply, error) {
+	cmd := c.cmd
+	if c.req.Rights < cmd.rights {
+		return nil, userErrorf("You need %s rights for %s.", cmd.rights, cmd.name)
+	}
+	if len(c.args) < cmd.minArgs || (cmd.maxArgs >= 0 && len(c.args) > cmd.maxArgs) {
+		hint := ""
+		if cmd.nameArg >= 0 {
+			hint = ` Put a name with spaces in quotes: mute "Alice Zhang".`
+		}
+		return nil, userErrorf("Usage: %s.%s", strings.Join(cmd.usage, " | "), hint)
+	}
+	if !cmd.needsLink {
+		return nil, nil
+	}
+	link, err := r.cfg.Store.GetLink(ctx, c.req.Channel)
+	if err != nil {
+		return nil, fmt.Errorf("get link of %s: %w", c.req.Channel, err)
+	}
+	c.link = link
+	c.private = link.Cloud == string(meetings.PrivateCloud)
+	if !c.private {
+		return nil, nil
+	}
+	switch rule := cmd.private; rule.support {
+	case unsupported:
+		return nil, userErrorf("This meeting runs on a private-cloud node, which does not support %s.", rule.what)
+	case noEffect:
+		return nil, userErrorf("%s has no effect on a private-cloud node, so nothing was done.", upperFirst(rule.what))
+	case confirmOnly:
+		if c.confirmed || cmd.nameArg < 0 || c.group(cmd.nameArg) != "" {
+			return nil, nil
+		}
+		p, err := r.resolveArg(ctx, c, cmd.nameArg)
+		if err != nil {
+			return nil, err
+		}
+		roster, _ := r.roster(ctx, c)
+		words := append([]string{cmd.name}, texts(c.args)...)
+		words[cmd.nameArg+1] = shortID(p.UUID, roster)
+		words = append(words, "confirm")
+		return &chat.Reply{
+			Confirm: &chat.Confirm{
+				Prompt: fmt.Sprintf("This meeting runs on a private-cloud node, where %s %s %s anyway?",
+					rule.what, upperFirst(cmd.name), p.DisplayName),
+				Command: Join(words...),
+				Label:   upperFirst(cmd.name),
+			},
+		}, nil
+	}
+	return nil, nil
+}
+
+// run calls c's handler, turning a panic into an error with a reference.
+func (r *Router) run(ctx context.Context, c *call) (reply chat.Reply, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			ref := newRef()
+			r.log.ErrorContext(ctx, "command panicked", "ref", ref, "command", c.text(),
+				"channel", c.req.Channel.String(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			reply = failed("Something went wrong (ref %s)", ref)
+			err = nil
+		}
+	}()
+	return c.cmd.run(r, ctx, c)
+}
+
+// errorReply turns a handler's error into the reply: its safe line, or a reference logged once.
+func (r *Router) errorReply(c *call, err error) chat.Reply {
+	if msg, ok := safeMessage(err); ok {
+		return chat.Reply{Text: msg, Failed: true}
+	}
+	ref := newRef()
+	r.log.Error("command failed", "ref", ref, "command", c.text(), "channel", c.req.Channel.String(),
+		"user", c.req.User.ID, "err", err)
+	return failed("Something went wrong (ref %s)", ref)
+}
+
+// auditEntry records a command that changes a meeting or the channel, with its outcome.
+func (r *Router) auditEntry(ctx context.Context, c *call, reply chat.Reply, err error) {
+	ok := err == nil && !reply.Failed && reply.Confirm == nil
+	outcome := "ok"
+	switch {
+	case reply.Confirm != nil:
+		outcome = "asked to confirm"
+	case !ok:
+		outcome = firstLine(reply.Text)
+	}
+	e := store.AuditEntry{Time: r.cfg.Now(), Channel: c.req.Channel, User: c.req.User, Command: c.text(), Outcome: outcome, OK: ok}
+	if c.req.Scheduled {
+		e.Command = "(scheduled) " + e.Command
+	}
+	// The audit entry is written even when the request's context has just ended.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.cfg.Store.AppendAudit(actx, e); err != nil {
+		r.log.Warn("audit entry lost", "command", e.Command, "channel", c.req.Channel.String(), "err", err)
+	}
+}
+
+// skipWords returns s without its first n words, which must be bare (unquoted), and without the
+// spaces around the rest.
+func skipWords(s string, n int) string {
+	for range n {
+		s = strings.TrimLeftFunc(s, isSep)
+		if i := strings.IndexFunc(s, isSep); i >= 0 {
+			s = s[i:]
+		} else {
+			s = ""
+		}
+	}
+	return strings.TrimFunc(s, isSep)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// session returns the session of c's linked meeting.
+func (r *Router) session(ctx context.Context, c *call) (*meetings.Session, error) {
+	s, err := r.cfg.Meetings.Session(ctx, c.link)
+	if err != nil {
+		return nil, fmt.Errorf("session for %s: %w", c.link.Meeting, err)
+	}
+	return s, nil
+}
+
+// roster returns the live roster of c's linked meeting.
+func (r *Router) roster(ctx context.Context, c *call) ([]meetings.Participant, error) {
+	ps, err := r.cfg.Meetings.Roster(ctx, c.link)
+	if err != nil {
+		return nil, fmt.Errorf("roster of %s: %w", c.link.Meeting, err)
+	}
+	return ps, nil
+}
