@@ -65,9 +65,9 @@ type fakeSlack struct {
 	webhooks chan webhookCall
 
 	// Socket Mode
-	envelopes chan string      // frames the test wants sent after hello
-	acks      chan socketAck   // acks the client sent
-	wsConns   chan struct{}    // one per websocket connection
+	envelopes chan string    // frames the test wants sent after hello
+	acks      chan socketAck // acks the client sent
+	wsConns   chan struct{}  // one per websocket connection
 	upgrader  websocket.Upgrader
 }
 

@@ -315,4 +315,3 @@ func TestEvents(t *testing.T) {
 		}
 	})
 }
-
