@@ -1,10 +1,15 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/meetbot/meetbot/chat"
 	"github.com/meetbot/meetbot/store"
 	"github.com/meetbot/meetbot/store/storetest"
 )
@@ -20,3 +25,97 @@ func newTestDB(tb testing.TB) storetest.Opener {
 func TestConformance(t *testing.T) { storetest.Run(t, newTestDB) }
 
 func BenchmarkHotReads(b *testing.B) { storetest.Bench(b, newTestDB) }
+
+func TestMigrations(t *testing.T) {
+	storetest.RunMigrations(t, func(tb testing.TB) storetest.VersionedOpener {
+		path := filepath.Join(tb.TempDir(), "meetbot.db")
+		return func(ctx context.Context, key []byte, target int) (store.Store, error) {
+			return open(ctx, path, key, nil, target)
+		}
+	})
+}
+
+func TestSchemaVersion(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "meetbot.db")
+	key := storetest.NewKey(t)
+	d, err := Open(ctx, path, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	if err := d.db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if v != storetest.Versions {
+		t.Errorf("schema version after Open = %d, want %d", v, storetest.Versions)
+	}
+	// A database from a newer meetbot is refused rather than misread.
+	if _, err := d.db.ExecContext(ctx, `UPDATE schema_version SET version = 99`); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if d, err := Open(ctx, path, key, nil); err == nil {
+		d.Close()
+		t.Fatal("Open of a database at schema version 99 succeeded")
+	} else if !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open of a newer database: %v, want it to say the schema is newer", err)
+	}
+}
+
+// TestPINSealedAtRest checks that the PIN is nowhere in the database files, and that a sealed PIN
+// copied to another channel's row does not open there.
+func TestPINSealedAtRest(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "meetbot.db")
+	d, err := Open(ctx, path, storetest.NewKey(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	const pin = "8675309123"
+	from := chat.ChannelRef{Platform: "slack", Workspace: "T1", Channel: "C1"}
+	to := chat.ChannelRef{Platform: "slack", Workspace: "T1", Channel: "C2"}
+	m := store.MeetingRef{APIServer: "https://api.example.com", Room: "1234"}
+	if err := d.PutLink(ctx, store.Link{Channel: from, Meeting: m, PIN: pin, Role: "HOST"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.db.ExecContext(ctx, `PRAGMA wal_checkpoint(FULL)`); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "meetbot.db*"))
+	if len(files) == 0 {
+		t.Fatal("no database files")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(pin)) {
+			t.Errorf("%s holds the PIN in clear", filepath.Base(f))
+		}
+	}
+
+	if _, err := d.db.ExecContext(ctx, `UPDATE links SET channel = ? WHERE channel = ?`, to.Channel, from.Channel); err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.GetLink(ctx, to)
+	if !errors.Is(err, store.ErrWrongKey) {
+		t.Fatalf("GetLink of a row whose sealed PIN was moved from another channel: %v, want ErrWrongKey", err)
+	}
+	if strings.Contains(err.Error(), pin) {
+		t.Errorf("error reveals the PIN: %v", err)
+	}
+}
+
+func TestOpenBadPath(t *testing.T) {
+	key := storetest.NewKey(t)
+	for _, p := range []string{"", "file:x.db", "x.db?mode=ro", "x#y"} {
+		if d, err := Open(t.Context(), p, key, nil); err == nil {
+			d.Close()
+			t.Errorf("Open(%q) succeeded, want an error", p)
+		}
+	}
+}
