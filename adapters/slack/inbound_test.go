@@ -209,7 +209,7 @@ func TestButtonPress(t *testing.T) {
 			t.Errorf("channel message = %+v, want in_channel %q", pub, "<@UHOST> muted Bob")
 		}
 		upd := f.nextWebhook(t)
-		if !upd.ReplaceOriginal || !strings.Contains(string(upd.Blocks), `"Unmute"`) || !strings.Contains(string(upd.Blocks), "*Bob* · muted") {
+		if !upd.ReplaceOriginal || !strings.Contains(unescapedJSON(string(upd.Blocks)), `"Unmute"`) || !strings.Contains(unescapedJSON(string(upd.Blocks)), "*Bob* · muted") {
 			t.Errorf("table not redrawn with Bob muted: %+v", upd)
 		}
 	})
