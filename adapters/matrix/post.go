@@ -1,0 +1,136 @@
+package matrix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/meetbot/meetbot/chat"
+)
+
+// noticeContent is an m.notice with an HTML body and an empty m.mentions: intentional mentions
+// with nobody named, so no text in it can ping anyone.
+func noticeContent(m message) *event.MessageEventContent {
+	return &event.MessageEventContent{
+		MsgType:       event.MsgNotice,
+		Body:          m.Plain,
+		Format:        event.FormatHTML,
+		FormattedBody: m.HTML,
+		Mentions:      &event.Mentions{},
+	}
+}
+
+// Post sends a notification to a Matrix room as an m.notice. It implements chat.Poster: a rate
+// limit (M_LIMIT_EXCEEDED) returns a *chat.RateLimitError with the homeserver's retry_after_ms; a
+// room the bot cannot post in any more (M_FORBIDDEN, unknown room) returns chat.ErrChannelGone.
+// Transient failures are retried a little with the same transaction id, which cannot post twice.
+func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notification) error {
+	if ch.Platform != Platform {
+		return fmt.Errorf("post to %s: not a Matrix room: %w", ch, chat.ErrChannelGone)
+	}
+	room := id.RoomID(ch.Channel)
+	_, err := a.cli.SendMessageEvent(ctx, room, event.EventMessage, noticeContent(renderNotification(n)))
+	if err != nil {
+		return fmt.Errorf("post to %s: %w", room, classify(err))
+	}
+	return nil
+}
+
+// classify maps a homeserver error to the chat package's errors the relay decides on.
+func classify(err error) error {
+	if wait, ok := rateLimited(err); ok {
+		return &chat.RateLimitError{RetryAfter: wait, Err: err}
+	}
+	if errors.Is(err, mautrix.MForbidden) || errors.Is(err, mautrix.MNotFound) {
+		return fmt.Errorf("%w: %w", chat.ErrChannelGone, err)
+	}
+	return err
+}
+
+// rateLimited reports whether err is a rate limit and how long the homeserver asks to wait: its
+// retry_after_ms, else its Retry-After header, else one second.
+func rateLimited(err error) (time.Duration, bool) {
+	var herr mautrix.HTTPError
+	if !errors.As(err, &herr) {
+		return 0, false
+	}
+	limited := herr.IsStatus(http.StatusTooManyRequests) || herr.RespError != nil && herr.RespError.ErrCode == mautrix.MLimitExceeded.ErrCode
+	if !limited {
+		return 0, false
+	}
+	if herr.RespError != nil {
+		if ms, ok := herr.RespError.ExtraData["retry_after_ms"].(float64); ok && ms > 0 {
+			return time.Duration(ms) * time.Millisecond, true
+		}
+	}
+	if herr.Response != nil {
+		if s, err := strconv.Atoi(herr.Response.Header.Get("Retry-After")); err == nil && s > 0 {
+			return time.Duration(s) * time.Second, true
+		}
+	}
+	return time.Second, true
+}
+
+// transient reports whether err is worth another try: a rate limit, a 5xx or a network failure.
+func transient(err error) bool {
+	if _, ok := rateLimited(err); ok {
+		return true
+	}
+	var herr mautrix.HTTPError
+	if errors.As(err, &herr) {
+		if herr.Response == nil {
+			return herr.WrappedError != nil // network error
+		}
+		return herr.Response.StatusCode >= 500
+	}
+	return false
+}
+
+const maxAttempts = 4
+
+// retry runs f until it succeeds, fails for good, or maxAttempts tries have failed, waiting as a
+// rate limit asks or backing off after other transient failures.
+func retry(ctx context.Context, log *slog.Logger, what string, f func() error) error {
+	backoff := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil || attempt == maxAttempts || !transient(err) {
+			return err
+		}
+		wait := backoff
+		if w, ok := rateLimited(err); ok {
+			wait = min(w, 30*time.Second)
+		}
+		backoff *= 2
+		log.Warn(what+" failed, retrying", "err", err, "in", wait, "attempt", attempt)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// sendPatiently sends content to room, retrying rate limits and transient failures a few times
+// under one transaction id, so the room never sees the message twice.
+func (a *Adapter) sendPatiently(ctx context.Context, room id.RoomID, content *event.MessageEventContent) (id.EventID, error) {
+	txn := a.cli.TxnID()
+	var eventID id.EventID
+	err := retry(ctx, a.log.With("room", room), "send message", func() error {
+		resp, err := a.cli.SendMessageEvent(ctx, room, event.EventMessage, content, mautrix.ReqSendEvent{TransactionID: txn})
+		if err != nil {
+			return err
+		}
+		eventID = resp.EventID
+		return nil
+	})
+	return eventID, err
+}

@@ -1,0 +1,266 @@
+// Package dendritetest runs a real Matrix homeserver (Dendrite v0.13.8) on loopback for integration
+// tests, and creates users on it with shared-secret registration.
+//
+// scripts/test installs Dendrite once into .tools/bin and exports MEETBOT_TEST_DENDRITE with that
+// folder. Without it, tests skip with a clear line, unless MEETBOT_TEST_REQUIRE_ALL=true, when they
+// fail. One server per test package (started from TestMain with Launch) keeps tests fast: it answers
+// in about half a second.
+package dendritetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
+	"maunium.net/go/mautrix/synapseadmin"
+)
+
+// EnvDir names the environment variable that holds the folder with the dendrite, generate-config
+// and generate-keys binaries.
+const EnvDir = "MEETBOT_TEST_DENDRITE"
+
+// EnvRequireAll names the environment variable that, set to "true", turns a missing Dendrite from a
+// skip into a failure.
+const EnvRequireAll = "MEETBOT_TEST_REQUIRE_ALL"
+
+// SharedSecret is the registration secret of the configuration generate-config -ci writes.
+const SharedSecret = "complement"
+
+// ServerName is the homeserver's name: users are @name:localhost.
+const ServerName = "localhost"
+
+// ErrNotInstalled is returned by Launch when no Dendrite binaries are found.
+var ErrNotInstalled = errors.New("dendritetest: Dendrite is not installed (set " + EnvDir + "; scripts/test installs it)")
+
+// Required reports whether a missing Dendrite must fail the tests rather than skip them.
+func Required() bool { return os.Getenv(EnvRequireAll) == "true" }
+
+// Server is one running Dendrite process and its files.
+type Server struct {
+	// URL is the client-server API base, e.g. http://127.0.0.1:34567.
+	URL string
+
+	bin, dir, addr string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *os.File
+}
+
+// Launch generates keys and a configuration in dir, starts Dendrite on a free loopback port and
+// waits until it answers. It returns ErrNotInstalled when the binaries are missing.
+func Launch(ctx context.Context, dir string) (*Server, error) {
+	bin := os.Getenv(EnvDir)
+	if bin == "" {
+		return nil, ErrNotInstalled
+	}
+	for _, name := range []string{"dendrite", "generate-config", "generate-keys"} {
+		if _, err := os.Stat(filepath.Join(bin, name)); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNotInstalled, err)
+		}
+	}
+	s := &Server{bin: bin, dir: dir}
+	if err := s.configure(ctx); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s.addr = fmt.Sprintf("127.0.0.1:%d", port)
+	s.URL = "http://" + s.addr
+	if err := s.start(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Start launches a Dendrite for one test in t.TempDir() and stops it when the test ends. It skips
+// the test when Dendrite is not installed, or fails it when EnvRequireAll is "true".
+func Start(t testing.TB) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Launch(ctx, t.TempDir())
+	if errors.Is(err, ErrNotInstalled) {
+		if Required() {
+			t.Fatalf("%v (required: %s=true)", err, EnvRequireAll)
+		}
+		t.Skipf("SKIP: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("stop dendrite: %v", err)
+		}
+	})
+	return s
+}
+
+func (s *Server) configure(ctx context.Context) error {
+	keys := exec.CommandContext(ctx, filepath.Join(s.bin, "generate-keys"), "-private-key", filepath.Join(s.dir, "matrix_key.pem"))
+	if out, err := keys.CombinedOutput(); err != nil {
+		return fmt.Errorf("generate-keys: %w: %s", err, out)
+	}
+	gen := exec.CommandContext(ctx, filepath.Join(s.bin, "generate-config"), "-ci", "-dir", s.dir, "-server", ServerName)
+	cfg, err := gen.Output()
+	if err != nil {
+		return fmt.Errorf("generate-config: %w", err)
+	}
+	text := string(cfg)
+	for _, edit := range [][2]string{
+		{"disable_federation: false", "disable_federation: true"},
+		{"registration_disabled: false", "registration_disabled: true"},
+		{"private_key: matrix_key.pem", "private_key: " + filepath.Join(s.dir, "matrix_key.pem")},
+	} {
+		if !strings.Contains(text, edit[0]) {
+			return fmt.Errorf("generate-config: output lacks %q", edit[0])
+		}
+		text = strings.Replace(text, edit[0], edit[1], 1)
+	}
+	return os.WriteFile(filepath.Join(s.dir, "dendrite.yaml"), []byte(text), 0o600)
+}
+
+func (s *Server) start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	logf, err := os.OpenFile(filepath.Join(s.dir, "dendrite.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(s.bin, "dendrite"), "-config", filepath.Join(s.dir, "dendrite.yaml"), "-http-bind-address", s.addr)
+	cmd.Dir = s.dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start dendrite: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	s.cmd, s.done, s.log = cmd, done, logf
+	if err := s.waitReady(ctx, done); err != nil {
+		_ = cmd.Process.Kill()
+		<-done
+		logf.Close()
+		return fmt.Errorf("%w; log: %s", err, s.tail())
+	}
+	return nil
+}
+
+func (s *Server) waitReady(ctx context.Context, done <-chan struct{}) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/_matrix/client/versions", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-done:
+			return errors.New("dendrite exited before answering")
+		case <-ctx.Done():
+			return fmt.Errorf("dendrite did not answer at %s: %w", s.URL, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Stop ends the Dendrite process (SIGTERM, then SIGKILL after five seconds). It is idempotent.
+func (s *Server) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return nil
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd = nil
+	return s.log.Close()
+}
+
+// Restart stops Dendrite and starts it again on the same port with the same databases, as a
+// homeserver restart in production would.
+func (s *Server) Restart(ctx context.Context) error {
+	if err := s.Stop(); err != nil {
+		return err
+	}
+	return s.start(ctx)
+}
+
+// Log returns the last part of Dendrite's log, for failure messages.
+func (s *Server) Log() string { return s.tail() }
+
+func (s *Server) tail() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "dendrite.log"))
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// User is an account created on the test server, already logged in on one device.
+type User struct {
+	UserID      id.UserID
+	DeviceID    id.DeviceID
+	AccessToken string
+	Password    string
+}
+
+// RegisterUser creates the user @name:localhost with shared-secret registration and returns its
+// credentials. Admin makes it a server admin.
+func (s *Server) RegisterUser(ctx context.Context, name string, admin bool) (User, error) {
+	cli, err := mautrix.NewClient(s.URL, "", "")
+	if err != nil {
+		return User{}, err
+	}
+	password := "pw-" + name + "-secret"
+	resp, err := (&synapseadmin.Client{Client: cli}).SharedSecretRegister(ctx, SharedSecret, synapseadmin.ReqSharedSecretRegister{
+		Username: name, Password: password, Admin: admin,
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("register %s: %w", name, err)
+	}
+	return User{UserID: resp.UserID, DeviceID: resp.DeviceID, AccessToken: resp.AccessToken, Password: password}, nil
+}
+
+// Client returns a mautrix client logged in as u, with an in-memory sync store.
+func (s *Server) Client(u User) (*mautrix.Client, error) {
+	cli, err := mautrix.NewClient(s.URL, u.UserID, u.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	cli.DeviceID = u.DeviceID
+	return cli, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
