@@ -65,15 +65,8 @@ type noLock struct{}
 // Unlock does nothing.
 func (noLock) Unlock(context.Context) error { return nil }
 
-// nextSlot names the slot of a run starting at now, or the pending late slot.
+// nextSlot names the slot of a run gocron starts at now.
 func (e *entry) nextSlot(now time.Time) time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.lateSlot.IsZero() {
-		slot := e.lateSlot.Truncate(time.Minute)
-		e.lateSlot = time.Time{}
-		return slot
-	}
 	return e.spec.slotAt(now.Add(slotTolerance))
 }
 

@@ -2,6 +2,8 @@ package scheduler
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,9 +82,8 @@ type entry struct {
 	spec  Spec
 	log   *slog.Logger
 
-	mu       sync.Mutex
-	lateSlot time.Time   // a slot to claim on the next Lock instead of the one the clock names
-	claimed  []time.Time // slots claimed by Lock, taken by the job in order
+	mu      sync.Mutex
+	claimed []time.Time // slots claimed by Lock, taken by the job in order
 }
 
 // New returns a Scheduler; it does nothing until Run.
@@ -94,7 +95,9 @@ func New(cfg Config) (*Scheduler, error) {
 		cfg.DefaultTZ = time.UTC
 	}
 	if cfg.ReplicaID == "" {
-		cfg.ReplicaID = "replica-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		cfg.ReplicaID = "replica-" + hex.EncodeToString(b[:])
 	}
 	if cfg.Reload <= 0 {
 		cfg.Reload = 5 * time.Second
@@ -206,7 +209,7 @@ func (s *Scheduler) Add(ctx context.Context, sched store.Schedule) (store.Schedu
 	gs := s.gs
 	s.mu.Unlock()
 	if gs != nil {
-		if err := s.register(stored, spec, false); err != nil {
+		if _, err := s.register(stored, spec); err != nil {
 			if derr := s.cfg.Store.DeleteSchedule(ctx, stored.Channel, stored.ID); derr != nil {
 				s.log.Error("drop schedule that could not start", "schedule", stored.ID, "err", derr)
 			}
@@ -310,16 +313,16 @@ func idFromJobName(name string) (int64, bool) {
 	return id, err == nil
 }
 
-// register adds a gocron job for sc. runLate runs it once now as well, for a slot the bot
-// restarted just after; a one-time schedule whose moment has passed always runs at once.
-func (s *Scheduler) register(sc store.Schedule, spec Spec, runLate bool) error {
+// register adds a gocron job for sc and returns its entry. A one-time schedule whose moment has
+// passed (by less than lateGrace: load decides) runs at once.
+func (s *Scheduler) register(sc store.Schedule, spec Spec) (*entry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.gs == nil {
-		return nil // Run is not running: it loads the schedule when it starts
+		return nil, nil // Run is not running: it loads the schedule when it starts
 	}
-	if _, ok := s.jobs[sc.ID]; ok {
-		return nil
+	if e, ok := s.jobs[sc.ID]; ok {
+		return e, nil
 	}
 	e := &entry{sched: sc, spec: spec,
 		log: s.log.With("schedule", sc.ID, "channel", sc.Channel.String())}
@@ -345,20 +348,11 @@ func (s *Scheduler) register(sc store.Schedule, spec Spec, runLate bool) error {
 		// the location set directly, so Next here and in List agree to the minute.
 		opts = append(opts, gocron.WithCronImplementation(specCron{spec}))
 	}
-	if runLate && !spec.OneTime {
-		e.lateSlot = sc.NextRun
-	}
-	job, err := s.gs.NewJob(def, gocron.NewTask(s.runJob, e), opts...)
-	if err != nil {
-		return fmt.Errorf("gocron job: %w", err)
+	if _, err := s.gs.NewJob(def, gocron.NewTask(s.runJob, e), opts...); err != nil {
+		return nil, fmt.Errorf("gocron job: %w", err)
 	}
 	s.jobs[sc.ID] = e
-	if runLate && !spec.OneTime {
-		if err := job.RunNow(); err != nil {
-			e.log.Warn("run late slot", "err", err)
-		}
-	}
-	return nil
+	return e, nil
 }
 
 // unregister stops schedule id's gocron job, if any.
@@ -444,17 +438,44 @@ func (s *Scheduler) load(ctx context.Context, sc store.Schedule) error {
 	case due.IsZero():
 		// A cron expression that never fires again: nothing to register.
 		return nil
-	case !due.Before(now):
-		return s.register(sc, spec, false)
+	case !due.Before(now) || sc.OneTime && now.Sub(due) <= lateGrace:
+		_, err := s.register(sc, spec)
+		return err
 	case now.Sub(due) <= lateGrace:
-		return s.register(sc, spec, true)
+		e, err := s.register(sc, spec)
+		if err != nil || e == nil {
+			return err
+		}
+		s.runLate(ctx, e, due)
+		return nil
 	}
 	s.reportMissed(ctx, sc, spec, due, now)
 	if sc.OneTime {
 		s.settle(sc.ID)
 		return nil
 	}
-	return s.register(sc, spec, false)
+	_, err = s.register(sc, spec)
+	return err
+}
+
+// runLate runs cron schedule e's slot due, which the bot (re)started just after, if no replica
+// claimed it; gocron's timers only look ahead.
+func (s *Scheduler) runLate(ctx context.Context, e *entry, due time.Time) {
+	slot := due.Truncate(time.Minute)
+	s.late.Add(1)
+	go func() {
+		defer s.late.Done()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RunTimeout)
+		defer cancel()
+		won, err := s.cfg.Store.ClaimRun(ctx, e.sched.ID, slot, s.cfg.ReplicaID)
+		if err != nil {
+			e.log.Warn("claim late run", "slot", slot, "err", err)
+			return
+		}
+		if won {
+			s.run(ctx, e, slot)
+		}
+	}()
 }
 
 // settle marks a schedule this replica must not load again.
