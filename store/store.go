@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -56,6 +57,20 @@ type Link struct {
 	CloudSetByUser bool
 	CreatedBy      string    // user id of who linked
 	CreatedAt      time.Time // set by PutLink when zero
+}
+
+// LogValue describes l for structured logs without its PIN: a handler that marshals the struct
+// itself (slog's JSON handler) would otherwise print the PIN, since encoding/json ignores the
+// redacting String method of chat.Secret.
+func (l Link) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("channel", l.Channel.String()),
+		slog.String("meeting", l.Meeting.Key()),
+		slog.String("node", l.Node),
+		slog.String("role", l.Role),
+		slog.String("cloud", l.Cloud),
+		slog.Bool("pin_set", l.PIN != ""),
+	)
 }
 
 // Links stores channel ↔ meeting links.
