@@ -1,0 +1,273 @@
+package relay
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/meetings"
+	"github.com/meetbot/meetbot/meetings/sim"
+	"github.com/meetbot/meetbot/store"
+	"github.com/meetbot/meetbot/store/postgres"
+	"github.com/meetbot/meetbot/store/sqlite"
+)
+
+var testKey = []byte("0123456789abcdef0123456789abcdef")
+
+// harness is the platform simulator on loopback, a client of it, a store and a recording Poster
+// shared by every Supervisor of the test (the chat service).
+type harness struct {
+	t      *testing.T
+	sim    *sim.Server
+	srv    *httptest.Server
+	client *meetings.Client
+	store  store.Store
+	rec    *recorder
+	obs    *countingObserver
+}
+
+func newHarness(t *testing.T, st store.Store) *harness {
+	t.Helper()
+	s := sim.New(sim.Options{})
+	srv := httptest.NewServer(s)
+	t.Cleanup(func() {
+		s.Close()
+		srv.Close()
+	})
+	c, err := meetings.NewClient(srv.URL, meetings.ClientOptions{
+		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond, RetryBackoff: 5 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st == nil {
+		st = openSQLite(t)
+	}
+	return &harness{t: t, sim: s, srv: srv, client: c, store: st, rec: newRecorder(), obs: &countingObserver{}}
+}
+
+func openSQLite(t testing.TB) store.Store {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), sqlite.Memory, testKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// openPostgres opens a PostgreSQL store in a schema of the test's own, dropped when it ends; it
+// returns an opener so several replicas get their own connection pools.
+func openPostgres(t *testing.T) func() store.Store {
+	t.Helper()
+	url := os.Getenv("MEETBOT_TEST_POSTGRES_URL")
+	if url == "" {
+		if os.Getenv("MEETBOT_TEST_REQUIRE_ALL") == "true" {
+			t.Fatal("MEETBOT_TEST_POSTGRES_URL is not set and MEETBOT_TEST_REQUIRE_ALL=true: PostgreSQL tests must run")
+		}
+		t.Skip("MEETBOT_TEST_POSTGRES_URL is not set; skipping the replica tests")
+	}
+	ctx := context.Background()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	schema := "relay_" + hex.EncodeToString(b[:])
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect to MEETBOT_TEST_POSTGRES_URL: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return func() store.Store {
+		cfg, err := pgxpool.ParseConfig(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.ConnConfig.RuntimeParams["search_path"] = schema
+		db, err := postgres.OpenConfig(ctx, cfg, testKey, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}
+}
+
+// node is the simulator's host:port, as checkJoin gives it.
+func (h *harness) node() string { return strings.TrimPrefix(h.srv.URL, "http://") }
+
+// room adds room number with host PIN 1234 and guest PIN 5678.
+func (h *harness) room(number string) *sim.Room {
+	return h.sim.AddRoom(sim.RoomConfig{Number: number, Name: "Room " + number, HostPIN: "1234", GuestPIN: "5678"})
+}
+
+// link stores a link of channel name to room number, as the link command would.
+func (h *harness) link(name, number string) store.Link {
+	h.t.Helper()
+	l := store.Link{
+		Channel: chat.ChannelRef{Platform: "console", Channel: name},
+		Meeting: store.MeetingRef{APIServer: h.srv.URL, Room: number},
+		Node:    h.node(), Name: "Room " + number, PIN: "1234", Role: "HOST", Cloud: "public", CreatedBy: "tester",
+	}
+	if err := h.store.PutLink(context.Background(), l); err != nil {
+		h.t.Fatal(err)
+	}
+	return l
+}
+
+// open opens the session the link command would hand to Follow.
+func (h *harness) open(l store.Link) *meetings.Session {
+	h.t.Helper()
+	s, err := h.client.Open(context.Background(), meetings.Room{Node: l.Node, Alias: l.Meeting.Room},
+		meetings.SessionOptions{DisplayName: "meetbot", PIN: l.PIN.Reveal(), Hidden: true})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return s
+}
+
+// running is a Supervisor running in the background.
+type running struct {
+	*Supervisor
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// supervisor starts a Supervisor with short timings on st (the harness's store when nil).
+func (h *harness) supervisor(id string, st store.Store, tune func(*Supervisor)) *running {
+	h.t.Helper()
+	if st == nil {
+		st = h.store
+	}
+	s := &Supervisor{
+		Store: st, Client: h.client, Poster: h.rec, ReplicaID: id, BotName: "meetbot",
+		Logger: discard(), Observer: h.obs,
+		LeaseTTL: time.Second, Resync: 100 * time.Millisecond, Pace: 20 * time.Millisecond,
+		SaveInterval: 20 * time.Millisecond,
+	}
+	if testing.Verbose() && os.Getenv("RELAY_LOG") != "" {
+		s.Logger = testLogger(h.t, id)
+	}
+	if tune != nil {
+		tune(s)
+	}
+	s.init()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{Supervisor: s, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- s.Run(ctx) }()
+	h.t.Cleanup(func() { r.stop() })
+	return r
+}
+
+// stop shuts r down gracefully and waits for Run to return.
+func (r *running) stop() {
+	r.cancel()
+	<-r.done
+	r.done <- nil // later stops return at once
+}
+
+// kill stops r as a crash would: no leases released, no sessions ended, nothing more posted.
+func (r *running) kill() {
+	r.abandon.Store(true)
+	r.stop()
+}
+
+// listens reports whether r listens to l's meeting and its roster has its baseline.
+func (r *running) listens(l store.Link) bool {
+	r.mu.Lock()
+	li := r.lis[l.Meeting.Key()]
+	r.mu.Unlock()
+	if li == nil {
+		return false
+	}
+	_, ok := li.participants()
+	return ok
+}
+
+// savedRoster returns the names in the saved roster of l's meeting.
+func (h *harness) savedRoster(l store.Link) []string {
+	es, err := h.store.LoadRoster(context.Background(), l.Meeting.Key())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name)
+	}
+	return names
+}
+
+// lines returns every line posted to ch so far.
+func (h *harness) lines(ch chat.ChannelRef) []string {
+	var ls []string
+	for _, t := range h.rec.texts(ch) {
+		ls = append(ls, strings.Split(t, "\n")...)
+	}
+	return ls
+}
+
+// countingObserver counts the Observer hooks.
+type countingObserver struct {
+	posted, failed, reconnects atomic.Int64
+	mu                         sync.Mutex
+	latencies                  []time.Duration
+}
+
+func (o *countingObserver) NotificationPosted(_ chat.ChannelRef, events int, latency time.Duration) {
+	o.posted.Add(1)
+	o.mu.Lock()
+	o.latencies = append(o.latencies, latency)
+	o.mu.Unlock()
+}
+func (o *countingObserver) PostFailed(chat.ChannelRef, error) { o.failed.Add(1) }
+func (o *countingObserver) StreamReconnected(string)          { o.reconnects.Add(1) }
+func (o *countingObserver) Listening(int)                     {}
+
+func ch(name string) chat.ChannelRef { return chat.ChannelRef{Platform: "console", Channel: name} }
+
+func join1(r *sim.Room, name string) string {
+	return r.Join(sim.ParticipantSpec{Name: name, Role: "guest"})
+}
+
+func sameLines(got, want []string) bool {
+	return fmt.Sprint(got) == fmt.Sprint(want)
+}
+
+// tWriter sends log lines to the test's log (RELAY_LOG=1 go test -v).
+type tWriter struct {
+	t      *testing.T
+	prefix string
+}
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(w.prefix + strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func testLogger(t *testing.T, id string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t, id + ": "}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

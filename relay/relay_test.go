@@ -1,0 +1,319 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/meetings/sim"
+	"github.com/meetbot/meetbot/store"
+)
+
+// follow links channel name to room number and hands the link command's session to r.Follow,
+// then waits until r listens with the meeting's baseline.
+func (h *harness) follow(r *running, name, number string) store.Link {
+	h.t.Helper()
+	l := h.link(name, number)
+	if err := r.Follow(context.Background(), l, h.open(l)); err != nil {
+		h.t.Fatal(err)
+	}
+	eventually(h.t, "listener primed", func() bool { return r.listens(l) })
+	return l
+}
+
+// expect waits until ch's lines are want, then checks that nothing more arrives in a short while.
+func (h *harness) expect(c chat.ChannelRef, want ...string) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(h.lines(c)) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := h.lines(c); !sameLines(got, want) {
+		h.t.Fatalf("lines posted to %s:\n got %q\nwant %q", c, got, want)
+	}
+}
+
+func TestLinkAnnouncesNothingThenExactNotifications(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1001")
+	alice := join1(room, "Alice")
+	bob := join1(room, "Bob")
+	r := h.supervisor("r1", nil, nil)
+	l := h.follow(r, "team", "1001")
+
+	carol := room.Join(sim.ParticipantSpec{Name: "Carol", Role: "chair"})
+	h.expect(l.Channel, "Carol joined (host)")
+	room.Leave(bob)
+	h.expect(l.Channel, "Carol joined (host)", "Bob left")
+	room.Present(alice, true)
+	h.expect(l.Channel, "Carol joined (host)", "Bob left", "Alice started presenting")
+	room.Present(alice, false)
+	h.expect(l.Channel, "Carol joined (host)", "Bob left", "Alice started presenting", "Alice stopped presenting")
+
+	ps, err := r.Roster(context.Background(), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.DisplayName)
+	}
+	if fmt.Sprint(names) != "[Alice Carol]" {
+		t.Errorf("roster for commands = %v, want [Alice Carol] (no bot)", names)
+	}
+
+	room.Leave(alice)
+	room.Leave(carol)
+	eventually(t, "meeting ended", func() bool {
+		ls := h.lines(l.Channel)
+		return len(ls) > 0 && strings.HasPrefix(ls[len(ls)-1], "The meeting ended")
+	})
+	ls := h.lines(l.Channel)
+	counts, _ := tally(ls)
+	if counts["left"] != 3 {
+		t.Errorf("lines %q: want Bob, Alice and Carol to have left", ls)
+	}
+	end := ls[len(ls)-1]
+	if !strings.Contains(end, "3 at most, 3 people in all; Alice presented") {
+		t.Errorf("summary = %q, want 3 at most, 3 people, Alice presented", end)
+	}
+}
+
+func TestSettingsAndChat(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1002")
+	alice := join1(room, "Alice")
+	r := h.supervisor("r1", nil, nil)
+	l := h.follow(r, "team", "1002")
+	ctx := context.Background()
+	if err := h.store.PutSettings(ctx, l.Channel, store.ChannelSettings{Joins: false, Leaves: true, Chat: true, Threaded: true}); err != nil {
+		t.Fatal(err)
+	}
+	join1(room, "Bob") // joins are off: not posted
+	room.Chat(alice, "hello <!channel>")
+	h.expect(l.Channel, "Alice: hello <!channel>")
+
+	// The bot's own `say` is not echoed back.
+	sess, err := r.Session(ctx, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.SendMessage(ctx, "from the bot"); err != nil {
+		t.Fatal(err)
+	}
+	room.Chat(alice, "after")
+	h.expect(l.Channel, "Alice: hello <!channel>", "Alice: after")
+	h.rec.mu.Lock()
+	threaded := h.rec.posts[l.Channel][0].Threaded
+	h.rec.mu.Unlock()
+	if !threaded {
+		t.Error("Threaded not copied from the channel's settings")
+	}
+}
+
+func TestJoinStormOfFiveHundred(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1003")
+	h.rec.hook = func(ctx context.Context, _ chat.ChannelRef, _ int, _ chat.Notification) error {
+		time.Sleep(50 * time.Millisecond) // a slow chat service
+		return nil
+	}
+	r := h.supervisor("r1", nil, func(s *Supervisor) { s.Pace = time.Second })
+	l := h.follow(r, "team", "1003")
+	const n = 500
+	for i := range n {
+		join1(room, fmt.Sprintf("Person %03d", i))
+	}
+	eventually(t, "every join posted", func() bool {
+		counts, _ := tally(h.lines(l.Channel))
+		return counts["joined"] >= n
+	})
+	time.Sleep(100 * time.Millisecond)
+	texts := h.rec.texts(l.Channel)
+	counts, shown := tally(texts)
+	if counts["joined"] != n {
+		t.Errorf("posts account for %d joins, want exactly %d", counts["joined"], n)
+	}
+	for name, k := range shown["joined"] {
+		if k != 1 {
+			t.Errorf("%s named %d times", name, k)
+		}
+	}
+	if len(texts) > 10 {
+		t.Errorf("a storm of %d joins took %d messages, want a few", n, len(texts))
+	}
+	t.Logf("%d joins in %d messages: %q", n, len(texts), texts)
+}
+
+func TestRateLimitedChannelDelaysAndCoalesces(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1004")
+	h.rec.hook = func(ctx context.Context, _ chat.ChannelRef, call int, _ chat.Notification) error {
+		if call <= 2 {
+			return &chat.RateLimitError{RetryAfter: 150 * time.Millisecond, Err: errors.New("ratelimited")}
+		}
+		return nil
+	}
+	r := h.supervisor("r1", nil, nil)
+	l := h.follow(r, "team", "1004")
+	ids := []string{join1(room, "Alice"), join1(room, "Bob"), join1(room, "Carol")}
+	room.Leave(ids[1])
+	eventually(t, "posted", func() bool {
+		counts, _ := tally(h.lines(l.Channel))
+		return counts["joined"] == 3 && counts["left"] == 1
+	})
+	time.Sleep(100 * time.Millisecond)
+	counts, shown := tally(h.lines(l.Channel))
+	if counts["joined"] != 3 || counts["left"] != 1 || shown["joined"]["Bob"] != 1 || shown["left"]["Bob"] != 1 {
+		t.Errorf("lines %q: want Alice, Bob, Carol joined once and Bob left once", h.lines(l.Channel))
+	}
+	if h.rec.callCount(l.Channel) < 3 {
+		t.Errorf("Post called %d times, want the two refusals then the post", h.rec.callCount(l.Channel))
+	}
+}
+
+// Clarification 4: a reconnect's sync reports who joined and left during the gap, once.
+func TestDroppedStreamReportsTheGapOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1005")
+	join1(room, "Alice")
+	bob := join1(room, "Bob")
+	r := h.supervisor("r1", nil, nil)
+	l := h.follow(r, "team", "1005")
+	before := h.obs.reconnects.Load()
+
+	h.sim.FailNext("events", 503, 3) // keep the stream down a while
+	room.DropStreams()
+	join1(room, "Carol")
+	room.Leave(bob)
+	eventually(t, "stream back", func() bool { return h.obs.reconnects.Load() > before })
+	eventually(t, "gap reported", func() bool { return len(h.lines(l.Channel)) >= 2 })
+	time.Sleep(100 * time.Millisecond)
+	counts, shown := tally(h.lines(l.Channel))
+	if counts["joined"] != 1 || shown["joined"]["Carol"] != 1 || counts["left"] != 1 || shown["left"]["Bob"] != 1 {
+		t.Errorf("lines %q: want Carol joined and Bob left, once each, Alice not re-announced", h.lines(l.Channel))
+	}
+}
+
+func TestRestartReportsOnlyTheGap(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1006")
+	join1(room, "Alice")
+	bob := join1(room, "Bob")
+	r1 := h.supervisor("r1", nil, func(s *Supervisor) { s.LeaseTTL = time.Minute })
+	l := h.follow(r1, "team", "1006")
+	eventually(t, "roster saved", func() bool { return len(h.savedRoster(l)) == 2 })
+	r1.stop()
+	if owner, _, _ := h.store.LeaseHolder(context.Background(), leasePrefix+l.Meeting.Key()); owner != "" {
+		t.Errorf("lease still held by %q after a graceful stop", owner)
+	}
+
+	join1(room, "Carol")
+	room.Leave(bob)
+	r2 := h.supervisor("r2", nil, func(s *Supervisor) { s.LeaseTTL = time.Minute })
+	eventually(t, "resumed", func() bool { return r2.listens(l) })
+	eventually(t, "gap reported", func() bool { return len(h.lines(l.Channel)) >= 2 })
+	time.Sleep(100 * time.Millisecond)
+	if got, want := h.lines(l.Channel), []string{"Carol joined (guest)", "Bob left"}; !sameLines(got, want) {
+		t.Errorf("after restart posted %q, want %q", got, want)
+	}
+}
+
+func TestResumeOfStoredLinkWithoutRosterIsSilent(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1007")
+	join1(room, "Alice")
+	l := h.link("team", "1007") // linked by an earlier run that never listened
+	r := h.supervisor("r1", nil, nil)
+	eventually(t, "resumed", func() bool { return r.listens(l) })
+	join1(room, "Bob")
+	h.expect(l.Channel, "Bob joined (guest)")
+}
+
+func TestTwoChannelsShareOneListener(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1008")
+	r := h.supervisor("r1", nil, nil)
+	a := h.follow(r, "a", "1008")
+	b := h.follow(r, "b", "1008")
+	join1(room, "Alice")
+	h.expect(a.Channel, "Alice joined (guest)")
+	h.expect(b.Channel, "Alice joined (guest)")
+
+	ctx := context.Background()
+	if err := h.store.DeleteLink(ctx, a.Channel); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Unfollow(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	join1(room, "Bob")
+	h.expect(b.Channel, "Alice joined (guest)", "Bob joined (guest)")
+	h.expect(a.Channel, "Alice joined (guest)")
+
+	if err := h.store.DeleteLink(ctx, b.Channel); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Unfollow(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Listening()) != 0 {
+		t.Errorf("still listening to %v after the last unlink", r.Listening())
+	}
+	if owner, _, _ := h.store.LeaseHolder(ctx, leasePrefix+b.Meeting.Key()); owner != "" {
+		t.Errorf("lease still held by %q after the last unlink", owner)
+	}
+}
+
+func TestNonOwnerServesCommands(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1009")
+	join1(room, "Alice")
+	owner := h.supervisor("owner", nil, func(s *Supervisor) { s.LeaseTTL = time.Minute })
+	l := h.follow(owner, "team", "1009")
+	other := h.supervisor("other", nil, func(s *Supervisor) { s.LeaseTTL = time.Minute })
+	ctx := context.Background()
+	ps, err := other.Roster(ctx, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 1 || ps[0].DisplayName != "Alice" {
+		t.Errorf("non-owner roster = %v, want Alice alone", ps)
+	}
+	s1, err := other.Session(ctx, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := other.Session(ctx, l)
+	if s1 != s2 {
+		t.Error("the pooled session was not reused")
+	}
+	if err := s1.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !room.State().Locked {
+		t.Error("a command through the non-owner's session did not reach the meeting")
+	}
+	if len(other.Listening()) != 0 {
+		t.Errorf("non-owner listens to %v", other.Listening())
+	}
+}
+
+func TestGracefulShutdownHandsOver(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1010")
+	join1(room, "Alice")
+	// A lease this long would block a takeover for a minute unless it is handed back.
+	a := h.supervisor("a", nil, func(s *Supervisor) { s.LeaseTTL = time.Minute })
+	l := h.follow(a, "team", "1010")
+	b := h.supervisor("b", nil, func(s *Supervisor) { s.LeaseTTL = time.Minute })
+	eventually(t, "roster saved", func() bool { return len(h.savedRoster(l)) == 1 })
+	a.stop()
+	eventually(t, "b takes over", func() bool { return b.listens(l) })
+	join1(room, "Bob")
+	h.expect(l.Channel, "Bob joined (guest)")
+}
