@@ -225,7 +225,11 @@ func tableBlocks(t *chat.Table, source string, budget int) []slackgo.Block {
 				if j == maxButtonsBlock {
 					break
 				}
-				elems = append(elems, button(kindRow, i, j, act, ""))
+				prompt := ""
+				if act.Danger && len(row.Cells) > 0 {
+					prompt = act.Label + " " + row.Cells[0] + "?"
+				}
+				elems = append(elems, button(kindRow, i, j, act, prompt))
 			}
 			blocks = append(blocks, slackgo.NewActionBlock(blockID(kindRow, i, source), elems...))
 		} else {
