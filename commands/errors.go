@@ -37,6 +37,11 @@ type replyError struct {
 
 func (e *replyError) Error() string { return e.outcome }
 
+// panicError stands for a handler that panicked; the panic is logged with its stack under ref.
+type panicError struct{ ref string }
+
+func (e *panicError) Error() string { return "handler panicked (ref " + e.ref + ")" }
+
 // safeMessage returns the line to show for err and whether it is safe to show. Errors that are not
 // safe are answered with a reference and logged.
 func safeMessage(err error) (string, bool) {

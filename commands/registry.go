@@ -190,7 +190,7 @@ func newRegistry() *registry {
 			needsLink: true, schedulable: true, run: (*Router).who,
 		},
 		{
-			name: "mute", section: "People", rights: chat.Host, minArgs: 1, maxArgs: 2, nameArg: 0,
+			name: "mute", section: "People", rights: chat.Host, minArgs: 1, maxArgs: 1, nameArg: 0,
 			usage:   []string{"mute <name>", "mute guests"},
 			summary: "mute a participant's audio, or every guest",
 			help: "Mutes one participant's audio, or with guests every guest at once (hosts keep talking). " +

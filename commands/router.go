@@ -224,7 +224,11 @@ func (r *Router) dispatch(ctx context.Context, c *call) (chat.Reply, string) {
 		default:
 			rep := r.errorReply(c, err)
 			reply = &rep
-			if rep.Text != "" && strings.HasPrefix(rep.Text, "Something went wrong") {
+			var pe *panicError
+			switch {
+			case errors.As(err, &pe):
+				outcome = "panic"
+			case strings.HasPrefix(rep.Text, "Something went wrong"):
 				outcome = "error"
 			}
 		}
@@ -303,8 +307,7 @@ func (r *Router) run(ctx context.Context, c *call) (reply chat.Reply, err error)
 			ref := newRef()
 			r.log.ErrorContext(ctx, "command panicked", "ref", ref, "command", c.text(),
 				"channel", c.req.Channel.String(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			reply = failed("Something went wrong (ref %s)", ref)
-			err = nil
+			reply, err = chat.Reply{}, &panicError{ref: ref}
 		}
 	}()
 	return c.cmd.run(r, ctx, c)
@@ -314,6 +317,10 @@ func (r *Router) run(ctx context.Context, c *call) (reply chat.Reply, err error)
 func (r *Router) errorReply(c *call, err error) chat.Reply {
 	if msg, ok := safeMessage(err); ok {
 		return chat.Reply{Text: msg, Failed: true}
+	}
+	var pe *panicError
+	if errors.As(err, &pe) {
+		return failed("Something went wrong (ref %s)", pe.ref) // logged with the stack already
 	}
 	ref := newRef()
 	r.log.Error("command failed", "ref", ref, "command", c.text(), "channel", c.req.Channel.String(),

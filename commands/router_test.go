@@ -1,0 +1,656 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/meetings/sim"
+	"github.com/meetbot/meetbot/store"
+)
+
+func TestLink(t *testing.T) {
+	ctx := context.Background()
+	t.Run("RightPIN", func(t *testing.T) {
+		f := newFixture(t)
+		rep := f.do(chat.Admin, "link "+pubRoom+" "+hostPIN)
+		if rep.Failed || !rep.Public {
+			t.Fatalf("link failed: %+v", rep)
+		}
+		mustContain(t, rep, "Team Room", "Present: Alice Zhang, Bob Smith, Bobby Tables and 张伟")
+		if strings.Contains(rep.Text, hostPIN) || strings.Contains(rep.Text, "joined") {
+			t.Errorf("link reply %q echoes the PIN or announces people as joining", rep.Text)
+		}
+		l, err := f.store.GetLink(ctx, f.ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.PIN.Reveal() != hostPIN || l.Cloud != "public" || l.CloudSetByUser || l.Role != "HOST" || l.Name != "Team Room" || l.Meeting.Room != pubRoom {
+			t.Errorf("stored link %+v", l)
+		}
+		if len(f.meet.followed) != 1 {
+			t.Errorf("Follow called %d times, want 1", len(f.meet.followed))
+		}
+		es, err := f.store.RecentAudit(ctx, f.ch, 5)
+		if err != nil || len(es) != 1 {
+			t.Fatalf("audit = %+v, %v", es, err)
+		}
+		if es[0].Command != "link "+pubRoom+" ****" || !es[0].OK || es[0].Outcome != "ok" {
+			t.Errorf("audit entry %+v, want link 1061 **** ok", es[0])
+		}
+		if strings.Contains(f.logs.String(), hostPIN) {
+			t.Error("the log holds the PIN")
+		}
+	})
+	t.Run("WrongPIN", func(t *testing.T) {
+		f := newFixture(t)
+		rep := f.do(chat.Admin, "link "+pubRoom+" 9999")
+		if !rep.Failed || rep.Public {
+			t.Fatalf("reply %+v, want a private failure", rep)
+		}
+		mustContain(t, rep, "Invalid PIN")
+		if strings.Contains(rep.Text, "9999") {
+			t.Errorf("reply %q echoes the PIN", rep.Text)
+		}
+		if _, err := f.store.GetLink(ctx, f.ch); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetLink after a wrong PIN: %v, want not found", err)
+		}
+		es, _ := f.store.RecentAudit(ctx, f.ch, 5)
+		if len(es) != 1 || es[0].OK || !strings.Contains(es[0].Outcome, "Invalid PIN") || strings.Contains(es[0].Command, "9999") {
+			t.Errorf("audit %+v, want one failed entry without the PIN", es)
+		}
+	})
+	t.Run("UnknownRoom", func(t *testing.T) {
+		f := newFixture(t)
+		rep := f.do(chat.Admin, "link 4040")
+		if !rep.Failed {
+			t.Fatalf("reply %+v, want a failure", rep)
+		}
+		if !strings.HasPrefix(rep.Text, "The platform answered: ") {
+			t.Errorf("reply %q does not give the platform's reason", rep.Text)
+		}
+		if _, err := f.store.GetLink(ctx, f.ch); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetLink after an unknown room: %v, want not found", err)
+		}
+		if len(f.meet.followed) != 0 {
+			t.Error("Follow was called for an unknown room")
+		}
+	})
+	t.Run("PrivateDetected", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, privRoom+" "+hostPIN)
+		l, _ := f.store.GetLink(ctx, f.ch)
+		if l.Cloud != "private" || l.CloudSetByUser {
+			t.Errorf("link to a private node: cloud %q, set by user %v", l.Cloud, l.CloudSetByUser)
+		}
+	})
+	t.Run("UserSaysPublic", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, privRoom+" "+hostPIN+" PUBLIC")
+		l, _ := f.store.GetLink(ctx, f.ch)
+		if l.Cloud != "public" || !l.CloudSetByUser {
+			t.Errorf("cloud %q, set by user %v; want public by the user", l.Cloud, l.CloudSetByUser)
+		}
+	})
+	t.Run("UserSaysPrivateWithoutPIN", func(t *testing.T) {
+		f := newFixture(t)
+		f.sim.AddRoom(sim.RoomConfig{Number: "7000", Name: "Open Room"})
+		f.link(t, "7000 private")
+		l, _ := f.store.GetLink(ctx, f.ch)
+		if l.Cloud != "private" || !l.CloudSetByUser || l.PIN != "" {
+			t.Errorf("link %+v, want private by the user and no PIN", l)
+		}
+	})
+	t.Run("GuestPINWarns", func(t *testing.T) {
+		f := newFixture(t)
+		rep := f.do(chat.Admin, "link "+pubRoom+" "+guestPIN)
+		mustContain(t, rep, "guest rights")
+	})
+	t.Run("AlreadyLinked", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, pubRoom+" "+hostPIN)
+		rep := f.do(chat.Admin, "link "+privRoom+" "+hostPIN)
+		if !rep.Failed {
+			t.Fatalf("second link: %+v", rep)
+		}
+		mustContain(t, rep, "already linked", "unlink")
+		if l, _ := f.store.GetLink(ctx, f.ch); l.Meeting.Room != pubRoom {
+			t.Errorf("the link changed to %s", l.Meeting.Room)
+		}
+	})
+	t.Run("Unlink", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, pubRoom+" "+hostPIN)
+		rep := f.do(chat.Admin, "unlink")
+		if rep.Failed || !rep.Public {
+			t.Fatalf("unlink: %+v", rep)
+		}
+		if _, err := f.store.GetLink(ctx, f.ch); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetLink after unlink: %v", err)
+		}
+		if len(f.meet.unfollowed) != 1 {
+			t.Errorf("Unfollow called %d times", len(f.meet.unfollowed))
+		}
+		rep = f.do(chat.Host, "mute Bob")
+		if rep.Text != notLinked {
+			t.Errorf("mute after unlink: %q", rep.Text)
+		}
+	})
+}
+
+func TestParticipantCommands(t *testing.T) {
+	f := newFixture(t)
+	f.link(t, pubRoom+" "+hostPIN)
+
+	t.Run("MuteByQuotedName", func(t *testing.T) {
+		rep := f.do(chat.Host, `mute "Bob Smith"`)
+		if rep.Failed || !rep.Public || rep.Text != "muted Bob Smith" {
+			t.Fatalf("reply %+v", rep)
+		}
+		if !simParticipant(t, f.pub, f.people["Bob Smith"]).Muted {
+			t.Error("Bob Smith is not muted in the meeting")
+		}
+	})
+	t.Run("AmbiguousChangesNothing", func(t *testing.T) {
+		f.sim.ResetRequests()
+		rep := f.do(chat.Host, "unmute bob")
+		if len(rep.Choices) != 2 || rep.Public {
+			t.Fatalf("reply %+v, want two private choices", rep)
+		}
+		if got := f.participantOps(); len(got) != 0 {
+			t.Errorf("an ambiguous name called %v", got)
+		}
+		want := []chat.Action{
+			{Label: "Bob Smith (guest)", Command: "unmute " + shortID(f.people["Bob Smith"], nil)},
+			{Label: "Bobby Tables (guest)", Command: "unmute " + shortID(f.people["Bobby Tables"], nil)},
+		}
+		if !slices.Equal(rep.Choices, want) {
+			t.Errorf("choices %+v, want %+v", rep.Choices, want)
+		}
+		// Running a choice does what it says.
+		rep = f.do(chat.Host, rep.Choices[0].Command)
+		if rep.Text != "unmuted Bob Smith" || simParticipant(t, f.pub, f.people["Bob Smith"]).Muted {
+			t.Errorf("choice: %+v", rep)
+		}
+	})
+	t.Run("UnknownChangesNothing", func(t *testing.T) {
+		f.sim.ResetRequests()
+		rep := f.do(chat.Host, "kick Mallory")
+		if !rep.Failed || rep.Public {
+			t.Fatalf("reply %+v", rep)
+		}
+		mustContain(t, rep, `No one called "Mallory"`)
+		if got := f.ops(); len(got) != 0 {
+			t.Errorf("an unknown name called %v", got)
+		}
+	})
+	t.Run("KickCJKPrefix", func(t *testing.T) {
+		rep := f.do(chat.Host, "kick 张")
+		if rep.Text != "disconnected 张伟" {
+			t.Fatalf("reply %+v", rep)
+		}
+		if _, ok := f.pub.Participant(f.people["张伟"]); ok {
+			t.Error("张伟 is still in the meeting")
+		}
+		f.refresh(t)
+	})
+	t.Run("FullWidthCommandAndUUIDPrefix", func(t *testing.T) {
+		rep := f.do(chat.Host, "ＶＭＵＴＥ\u3000"+f.people["Alice Zhang"][:8])
+		if rep.Text != "stopped Alice Zhang's video" || !simParticipant(t, f.pub, f.people["Alice Zhang"]).VideoMuted {
+			t.Fatalf("reply %+v", rep)
+		}
+	})
+	t.Run("DTMF", func(t *testing.T) {
+		f.do(chat.Host, "dtmf tables 12#")
+		if got := simParticipant(t, f.pub, f.people["Bobby Tables"]).DTMF; got != "12#" {
+			t.Errorf("DTMF = %q", got)
+		}
+		rep := f.do(chat.Host, "dtmf tables 12x")
+		if !rep.Failed {
+			t.Errorf("bad digits: %+v", rep)
+		}
+	})
+	t.Run("Role", func(t *testing.T) {
+		f.do(chat.Host, "role tables chair")
+		if got := simParticipant(t, f.pub, f.people["Bobby Tables"]).Role; got != "chair" {
+			t.Errorf("role = %q", got)
+		}
+	})
+	t.Run("Presentation", func(t *testing.T) {
+		f.do(chat.Host, "presentation deny alice")
+		if simParticipant(t, f.pub, f.people["Alice Zhang"]).RxPresentationAllowed {
+			t.Error("Alice still receives the presentation")
+		}
+	})
+	t.Run("TransferNeverShowsPIN", func(t *testing.T) {
+		f.sim.ResetRequests()
+		rep := f.do(chat.Host, "transfer tables "+privRoom+" "+hostPIN+" as chair")
+		if rep.Failed || strings.Contains(rep.Text, hostPIN) {
+			t.Errorf("reply %+v", rep)
+		}
+		es, _ := f.store.RecentAudit(context.Background(), f.ch, 1)
+		if len(es) != 1 || es[0].Command != "transfer tables "+privRoom+" **** as chair" || !es[0].OK {
+			t.Errorf("audit %+v", es)
+		}
+	})
+}
+
+func TestConferenceCommands(t *testing.T) {
+	f := newFixture(t)
+	f.link(t, pubRoom+" "+hostPIN)
+
+	t.Run("MuteGuests", func(t *testing.T) {
+		rep := f.do(chat.Host, "mute GUESTS")
+		if rep.Text != "muted all guests" || !f.pub.State().GuestsMuted {
+			t.Errorf("reply %+v, guests muted %v", rep, f.pub.State().GuestsMuted)
+		}
+	})
+	t.Run("QuotedGuestsIsAName", func(t *testing.T) {
+		f.sim.ResetRequests()
+		rep := f.do(chat.Host, `unmute "guests"`)
+		mustContain(t, rep, `No one called "guests"`)
+		if ops := f.ops(); len(ops) != 0 {
+			t.Errorf("called %v", ops)
+		}
+	})
+	t.Run("Lock", func(t *testing.T) {
+		rep := f.do(chat.Host, "lock")
+		if !rep.Public || !f.pub.State().Locked {
+			t.Errorf("reply %+v, locked %v", rep, f.pub.State().Locked)
+		}
+	})
+	t.Run("AdmitAll", func(t *testing.T) {
+		carol := f.pub.Join(sim.ParticipantSpec{Name: "Carol", Waiting: true})
+		f.refresh(t)
+		rep := f.do(chat.Host, "admit all")
+		if rep.Text != "admitted Carol" {
+			t.Errorf("reply %+v", rep)
+		}
+		if p := simParticipant(t, f.pub, carol); p.ServiceType != "conference" {
+			t.Errorf("Carol is %s", p.ServiceType)
+		}
+		f.refresh(t)
+		if rep := f.do(chat.Host, "admit all"); !rep.Failed {
+			t.Errorf("admit all with no one waiting: %+v", rep)
+		}
+	})
+	t.Run("DialAsGuest", func(t *testing.T) {
+		f.sim.ResetRequests()
+		rep := f.do(chat.Host, "dial bob@example.com sip as guest name Bob's Laptop")
+		if rep.Failed || !rep.Public {
+			t.Fatalf("reply %+v", rep)
+		}
+		reqs := f.sim.Requests()
+		i := slices.IndexFunc(reqs, func(r sim.RecordedRequest) bool { return r.Op == "dial" })
+		if i < 0 {
+			t.Fatalf("no dial request in %v", f.ops())
+		}
+		body := string(reqs[i].Body)
+		for _, want := range []string{`"destination":"bob@example.com"`, `"protocol":"sip"`, `"role":"guest"`, `"remote_display_name":"Bob's Laptop"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("dial body %s lacks %s", body, want)
+			}
+		}
+	})
+	t.Run("Say", func(t *testing.T) {
+		f.do(chat.Host, `say  Hello, "everyone"  — 你好`)
+		msgs := f.pub.State().Messages
+		if len(msgs) == 0 || msgs[len(msgs)-1].Payload != `Olivia: Hello, "everyone"  — 你好` {
+			t.Errorf("messages %+v", msgs)
+		}
+	})
+	t.Run("Layout", func(t *testing.T) {
+		rep := f.do(chat.Host, "layout １：７")
+		ls := f.pub.State().Layouts
+		if rep.Failed || len(ls) != 2 || ls[0].Layout != "1:7" || ls[1].Layout != "1:7" {
+			t.Errorf("reply %+v, layouts %+v", rep, ls)
+		}
+		if rep := f.do(chat.Host, "layout 3:3"); !rep.Failed {
+			t.Errorf("bad layout: %+v", rep)
+		}
+	})
+	t.Run("EndAsksToConfirm", func(t *testing.T) {
+		f.sim.ResetRequests()
+		rep := f.do(chat.Host, "end")
+		if rep.Confirm == nil || rep.Confirm.Command != "end confirm" || rep.Public {
+			t.Fatalf("reply %+v, want a private confirmation", rep)
+		}
+		if ops := f.ops(); len(ops) != 0 {
+			t.Errorf("end without confirm called %v", ops)
+		}
+		rep = f.do(chat.Host, rep.Confirm.Command)
+		if !rep.Public || !slices.Contains(f.ops(), "disconnect") {
+			t.Errorf("end confirm: %+v, ops %v", rep, f.ops())
+		}
+	})
+}
+
+func TestWho(t *testing.T) {
+	f := newFixture(t)
+	f.link(t, pubRoom+" "+hostPIN)
+	f.pub.Join(sim.ParticipantSpec{Name: "Carol", Waiting: true})
+	f.refresh(t)
+	rep := f.do(chat.Host, "LIST")
+	if rep.Table == nil || len(rep.Table.Rows) != 5 {
+		t.Fatalf("reply %+v", rep)
+	}
+	carol := rep.Table.Rows[4]
+	if carol.Cells[0] != "Carol" || carol.Cells[4] != "waiting" {
+		t.Errorf("Carol's row %+v", carol)
+	}
+	var labels []string
+	for _, a := range carol.Actions {
+		labels = append(labels, a.Label)
+	}
+	if !slices.Equal(labels, []string{"Mute", "Admit", "Kick"}) {
+		t.Errorf("Carol's actions %v", labels)
+	}
+	rep = f.do(chat.Member, "who")
+	for _, row := range rep.Table.Rows {
+		if len(row.Actions) > 0 {
+			t.Errorf("a member sees actions: %+v", row)
+		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		rights chat.Rights
+		text   string
+		want   string
+	}{
+		{chat.Member, "mute Bob", "You need host rights for mute."},
+		{chat.Host, "link 1061 1234", "You need channel admin rights for link."},
+		{chat.Anyone, "who", "You need member rights for who."},
+		{chat.Host, "mute Bob", notLinked},
+		{chat.Host, "mtue Bob", `Unknown command "mtue". Did you mean mute? Try: help`},
+		{chat.Host, "frobnicate", `Unknown command "frobnicate". Try: help`},
+		{chat.Host, "mute Alice Zhang", `Usage: mute <name> | mute guests. Put a name with spaces in quotes: mute "Alice Zhang".`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			f.sim.ResetRequests()
+			rep := f.do(tt.rights, tt.text)
+			if rep.Text != tt.want || !rep.Failed || rep.Public {
+				t.Errorf("reply %+v, want private failure %q", rep, tt.want)
+			}
+			if ops := f.ops(); len(ops) != 0 {
+				t.Errorf("called %v", ops)
+			}
+		})
+	}
+	es, _ := f.store.RecentAudit(context.Background(), f.ch, 10)
+	if len(es) == 0 || es[len(es)-1].Outcome != "You need host rights for mute." {
+		t.Errorf("the refused mute is not audited: %+v", es)
+	}
+}
+
+func TestHelpReplies(t *testing.T) {
+	f := newFixture(t)
+	rep := f.do(chat.Anyone, "help mute")
+	if rep.Failed || rep.Public || !strings.HasPrefix(rep.Text, "mute <name>") {
+		t.Errorf("help mute: %+v", rep)
+	}
+	if rep := f.do(chat.Anyone, ""); !strings.HasPrefix(rep.Text, "Commands") {
+		t.Errorf("empty request: %+v", rep)
+	}
+	f.link(t, privRoom+" "+hostPIN)
+	rep = f.do(chat.Anyone, "/meet help")
+	mustContain(t, rep, "private-cloud node", "* layout")
+}
+
+// Every command on each kind of node: is the platform called, and what is the user told.
+func TestNodeKinds(t *testing.T) {
+	type want struct {
+		op   string // the platform operation called; "" = none
+		says string // part of the reply
+	}
+	const refused = "This meeting runs on a private-cloud node, which does not support"
+	tests := []struct {
+		text          string
+		public, priva want
+	}{
+		{"status", want{"service_status", "present"}, want{"service_status", "private-cloud node"}},
+		{"who", want{"", "people in"}, want{"", "people in"}},
+		{"mute Bobby", want{"participant/mute", "muted Bobby Tables"}, want{"", "silences everyone but the chair"}},
+		{"mute Bobby confirm", want{"participant/mute", "muted Bobby Tables"}, want{"participant/mute", "muted Bobby Tables"}},
+		{"mute guests", want{"muteguests", "muted all guests"}, want{"muteguests", "muted all guests"}},
+		{"unmute Bobby", want{"participant/unmute", "unmuted"}, want{"participant/unmute", "unmuted"}},
+		{"unmute guests", want{"unmuteguests", "unmuted all guests"}, want{"unmuteguests", "unmuted all guests"}},
+		{"vmute Bobby", want{"participant/hard_vmute", "stopped"}, want{"participant/hard_vmute", "stopped"}},
+		{"unvmute Bobby", want{"participant/hard_uvmute", "allowed"}, want{"participant/hard_uvmute", "allowed"}},
+		{"end", want{"", ""}, want{"", ""}},
+		{"lock", want{"lock", "locked"}, want{"lock", "locked"}},
+		{"unlock", want{"unlock", "unlocked"}, want{"unlock", "unlocked"}},
+		{"admit Bobby", want{"", "not waiting"}, want{"", refused + " admitting waiting guests."}},
+		{"admit all", want{"", "No one is waiting"}, want{"", refused + " admitting waiting guests."}},
+		{"start", want{"start_service", "started"}, want{"", "Start has no effect on a private-cloud node"}},
+		{"dial 10.0.0.9 h323", want{"dial", "dialling"}, want{"dial", "dialling"}},
+		{"dial 10.0.0.9 sip", want{"dial", "dialling"}, want{"dial", "dialling"}},
+		{"dial rtmp://x/y rtmp", want{"dial", "dialling"}, want{"", "dials only over sip or h323, not rtmp"}},
+		{"dial 1062", want{"dial", "dialling"}, want{"", "dials only over sip or h323, not auto"}},
+		{"spotlight Bobby", want{"participant/spotlighton", "spotlighted"}, want{"", refused + " spotlight."}},
+		{"unspotlight Bobby", want{"participant/spotlightoff", "spotlight off"}, want{"", refused + " spotlight."}},
+		{"layout 2:21 hosts", want{"override_layout", "for hosts"}, want{"", refused + " layouts."}},
+		{"say hi", want{"message", "said"}, want{"message", "said"}},
+		{"dtmf Bobby 1", want{"participant/dtmf", "sent the tones"}, want{"participant/dtmf", "sent the tones"}},
+		{"role Bobby guest", want{"participant/role", "a guest"}, want{"", refused + " changing roles."}},
+		{"transfer 张 " + privRoom + " " + hostPIN, want{"participant/transfer", "moved 张伟"}, want{"", refused + " transfers."}},
+		{"presentation allow Bobby", want{"participant/allowrxpresentation", "receive"}, want{"participant/allowrxpresentation", "receive"}},
+		{"delay cancel Bobby", want{"participant/cancel_delay", "cancelled"}, want{"participant/cancel_delay", "cancelled"}},
+		{"delay resume Bobby", want{"participant/resume_delay", "resumed"}, want{"participant/resume_delay", "resumed"}},
+		{"kick Bobby", want{"participant/disconnect", "disconnected Bobby"}, want{"participant/disconnect", "disconnected Bobby"}},
+	}
+	for _, kind := range []string{"public", "private"} {
+		t.Run(kind, func(t *testing.T) {
+			f := newFixture(t)
+			room := pubRoom
+			if kind == "private" {
+				room = privRoom
+			}
+			f.link(t, room+" "+hostPIN)
+			for _, tt := range tests {
+				w := tt.public
+				if kind == "private" {
+					w = tt.priva
+				}
+				f.sim.ResetRequests()
+				rep := f.do(chat.Host, tt.text)
+				ops := f.ops()
+				switch {
+				case w.op == "" && len(ops) != 0:
+					t.Errorf("%s: called %v, want nothing", tt.text, ops)
+				case w.op != "" && !slices.Contains(ops, w.op):
+					t.Errorf("%s: called %v, want %s (reply %q)", tt.text, ops, w.op, rep.Text)
+				}
+				text := rep.Text
+				if rep.Confirm != nil {
+					text += rep.Confirm.Prompt
+				}
+				if !strings.Contains(text, w.says) {
+					t.Errorf("%s: reply %q, want %q", tt.text, text, w.says)
+				}
+			}
+		})
+	}
+}
+
+func TestPrivateMuteConfirmsWithUUID(t *testing.T) {
+	f := newFixture(t)
+	f.link(t, privRoom+" "+hostPIN)
+	rep := f.do(chat.Host, "mute 张伟")
+	if rep.Confirm == nil {
+		t.Fatalf("reply %+v, want a confirmation", rep)
+	}
+	want := "mute " + shortID(f.private["张伟"], nil) + " confirm"
+	if rep.Confirm.Command != want {
+		t.Errorf("confirm command %q, want %q", rep.Confirm.Command, want)
+	}
+	if p := simParticipant(t, f.priv, f.private["张伟"]); p.Muted || f.priv.State().PrivateMuteAll {
+		t.Error("mute ran before it was confirmed")
+	}
+	if rep := f.do(chat.Host, rep.Confirm.Command); rep.Text != "muted 张伟" || !f.priv.State().PrivateMuteAll {
+		t.Errorf("confirmed mute: %+v", rep)
+	}
+}
+
+func TestChannelSettings(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	mustContain(t, f.do(chat.Admin, "notify"), "joins on", "chat off", "thread on")
+	if rep := f.do(chat.Admin, "notify chat on"); !rep.Public {
+		t.Errorf("notify chat on: %+v", rep)
+	}
+	f.do(chat.Admin, "notify thread off")
+	s, _ := f.store.GetSettings(ctx, f.ch)
+	if !s.Chat || s.Threaded || !s.Joins {
+		t.Errorf("settings %+v", s)
+	}
+	if rep := f.do(chat.Admin, "notify chat maybe"); !rep.Failed {
+		t.Errorf("bad notify: %+v", rep)
+	}
+	f.do(chat.Admin, "timezone Asia/Shanghai")
+	if s, _ := f.store.GetSettings(ctx, f.ch); s.TimeZone != "Asia/Shanghai" {
+		t.Errorf("time zone %q", s.TimeZone)
+	}
+	if rep := f.do(chat.Admin, "timezone Mars/Olympus"); !rep.Failed {
+		t.Errorf("bad zone: %+v", rep)
+	}
+	rep := f.do(chat.Admin, "audit 3")
+	if rep.Table == nil || len(rep.Table.Rows) != 3 || rep.Table.Rows[0].Cells[2] != "timezone Mars/Olympus" {
+		t.Errorf("audit: %+v", rep.Table)
+	}
+}
+
+func TestSchedule(t *testing.T) {
+	f := newFixture(t)
+	f.link(t, pubRoom+" "+hostPIN)
+	f.do(chat.Admin, "timezone Europe/Berlin")
+
+	rep := f.do(chat.Host, `schedule "0 9 * * 1-5" mute guests`)
+	if rep.Failed || !rep.Public {
+		t.Fatalf("schedule: %+v", rep)
+	}
+	if len(f.sched.added) != 1 {
+		t.Fatalf("added %+v", f.sched.added)
+	}
+	got := f.sched.added[0]
+	if got.Spec != "0 9 * * 1-5" || got.Command != "mute guests" || got.TimeZone != "Europe/Berlin" || got.Rights != chat.Host || got.CreatedBy != f.user {
+		t.Errorf("schedule %+v", got)
+	}
+	// Unquoted five cron fields work too.
+	if rep := f.do(chat.Host, "schedule 30 17 * * 5 lock"); rep.Failed || f.sched.added[1].Spec != "30 17 * * 5" {
+		t.Errorf("unquoted cron: %+v", rep)
+	}
+	for _, tt := range []struct {
+		rights chat.Rights
+		text   string
+		says   string
+	}{
+		{chat.Host, `schedule "0 9 * * *" frobnicate`, "Unknown command"},
+		{chat.Host, `schedule "0 9 * * *" link 1061 1234`, "link cannot be scheduled"},
+		{chat.Host, `schedule "0 9 * * *" layout`, "Usage: layout"},
+		{chat.Member, `schedule "0 9 * * *" lock`, "You need host rights for schedule."},
+	} {
+		if rep := f.do(tt.rights, tt.text); !rep.Failed || !strings.Contains(rep.Text, tt.says) {
+			t.Errorf("%s: %+v, want %q", tt.text, rep, tt.says)
+		}
+	}
+	rep = f.do(chat.Host, `schedule "2030-01-01 18:00" end`)
+	if rep.Confirm == nil || rep.Confirm.Command != `schedule "2030-01-01 18:00" end confirm` {
+		t.Fatalf("schedule end: %+v", rep)
+	}
+	if rep := f.do(chat.Host, rep.Confirm.Command); rep.Failed || f.sched.added[2].Command != "end confirm" || !f.sched.added[2].OneTime {
+		t.Errorf("confirmed: %+v %+v", rep, f.sched.added)
+	}
+	if rep := f.do(chat.Host, "schedules"); rep.Table == nil || len(rep.Table.Rows) != 3 {
+		t.Errorf("schedules: %+v", rep)
+	}
+	if rep := f.do(chat.Host, "unschedule 2"); rep.Failed {
+		t.Errorf("unschedule: %+v", rep)
+	}
+	if rep := f.do(chat.Host, "unschedule 2"); !strings.Contains(rep.Text, "no schedule #2") {
+		t.Errorf("unschedule twice: %+v", rep)
+	}
+	f.sched.err = &userError{msg: "That time is in the past."}
+	if rep := f.do(chat.Host, `schedule "2001-01-01 10:00" lock`); rep.Text != "That time is in the past." {
+		t.Errorf("scheduler's own message: %+v", rep)
+	}
+}
+
+func TestUnsafeErrorsAnswerWithRef(t *testing.T) {
+	f := newFixture(t)
+	f.link(t, pubRoom+" "+hostPIN)
+	var outcomes []string
+	var mu sync.Mutex
+	observe := func(cmd, outcome string, d time.Duration) {
+		mu.Lock()
+		outcomes = append(outcomes, cmd+" "+outcome)
+		mu.Unlock()
+	}
+	for _, tt := range []struct {
+		name string
+		m    errorsMeetings
+		want string
+	}{
+		{"Error", errorsMeetings{testMeetings: f.meet, err: errors.New("database on fire")}, "mute error"},
+		{"Panic", errorsMeetings{testMeetings: f.meet, panic: true}, "mute panic"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := New(Config{Store: f.store, Client: f.client, Meetings: tt.m, Logger: f.router.log, Observer: observe})
+			rep := r.Handle(context.Background(), chat.Request{Channel: f.ch, User: f.user, Rights: chat.Host, Text: "mute Bob"})
+			if !rep.Failed || !strings.HasPrefix(rep.Text, "Something went wrong (ref ") {
+				t.Fatalf("reply %+v", rep)
+			}
+			ref := strings.TrimSuffix(strings.TrimPrefix(rep.Text, "Something went wrong (ref "), ")")
+			if n := strings.Count(f.logs.String(), "ref="+ref); n != 1 {
+				t.Errorf("ref %s logged %d times:\n%s", ref, n, f.logs.String())
+			}
+			if strings.Contains(rep.Text, "fire") || strings.Contains(rep.Text, "exploded") {
+				t.Errorf("reply leaks the error: %q", rep.Text)
+			}
+		})
+	}
+	if !strings.Contains(f.logs.String(), "goroutine") {
+		t.Error("the panic was logged without its stack")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(outcomes, []string{"mute error", "mute panic"}) {
+		t.Errorf("observer saw %v", outcomes)
+	}
+}
+
+func TestPlatformReasonsAreShown(t *testing.T) {
+	f := newFixture(t)
+	f.link(t, pubRoom+" "+guestPIN)
+	rep := f.do(chat.Host, "lock")
+	if !rep.Failed || !strings.HasPrefix(rep.Text, "The platform answered: ") {
+		t.Errorf("a guest bot locking: %+v", rep)
+	}
+	if f.pub.State().Locked {
+		t.Error("the meeting got locked")
+	}
+}
+
+func TestConcurrentRequests(t *testing.T) {
+	f := newFixture(t)
+	f.link(t, pubRoom+" "+hostPIN)
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			text := []string{"mute Bob Smith", `mute "Bob Smith"`, "who", "status", "unmute tables", "help mute"}[i%6]
+			rep := f.do(chat.Host, text)
+			if rep.Text == "" {
+				t.Errorf("%s: empty reply", text)
+			}
+		})
+	}
+	wg.Wait()
+}
