@@ -84,7 +84,9 @@ func RunMigrations(t *testing.T, newDB MigrationFactory) {
 }
 
 // seed writes, through s at schema version v, something into every table v has, and returns a
-// check that it is all still there.
+// check that it is all still there. It writes through the Store methods, which is sound while no
+// migration alters a table an earlier one made; a migration that does must seed its older shape
+// with the backend's own SQL instead.
 func seed(t *testing.T, s store.Store, v int) func(*testing.T, store.Store) {
 	t.Helper()
 	ctx := t.Context()

@@ -39,6 +39,7 @@ func Open(ctx context.Context, url string, key []byte, logger *slog.Logger) (sto
 		if err != nil {
 			return nil, fmt.Errorf("STORE_URL (postgres): %w", err)
 		}
+		logger.Info("store opened", "backend", "postgres")
 		return s, nil
 	case strings.HasPrefix(url, "sqlite:"):
 		path := strings.TrimPrefix(url, "sqlite:")
@@ -49,6 +50,7 @@ func Open(ctx context.Context, url string, key []byte, logger *slog.Logger) (sto
 		if err != nil {
 			return nil, fmt.Errorf("STORE_URL (sqlite): %w", err)
 		}
+		logger.Info("store opened", "backend", "sqlite", "path", path)
 		return s, nil
 	}
 	scheme, _, ok := strings.Cut(url, ":")
