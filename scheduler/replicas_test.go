@@ -1,0 +1,201 @@
+package scheduler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jonboulle/clockwork"
+
+	"github.com/meetbot/meetbot/store"
+	"github.com/meetbot/meetbot/store/postgres"
+)
+
+// replicaStores returns a function opening one more handle on a database shared by the test's
+// replicas, as separate processes would: PostgreSQL (a schema of the test's own) when
+// MEETBOT_TEST_POSTGRES_URL is set, else a SQLite file. Under MEETBOT_TEST_REQUIRE_ALL=true,
+// PostgreSQL is required.
+func replicaStores(t *testing.T) (name string, open func() Store) {
+	t.Helper()
+	url := os.Getenv("MEETBOT_TEST_POSTGRES_URL")
+	if url == "" {
+		if os.Getenv("MEETBOT_TEST_REQUIRE_ALL") == "true" {
+			t.Fatal("MEETBOT_TEST_POSTGRES_URL is not set and MEETBOT_TEST_REQUIRE_ALL=true: replicas must be tested on PostgreSQL")
+		}
+		path := filepath.Join(t.TempDir(), "meetbot.db")
+		return "sqlite", func() Store { return openSQLite(t, path, testKey()) }
+	}
+	ctx := context.Background()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	schema := "sched_" + hex.EncodeToString(b[:])
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect to MEETBOT_TEST_POSTGRES_URL: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return "postgres", func() Store {
+		cfg, err := pgxpool.ParseConfig(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.ConnConfig.RuntimeParams["search_path"] = schema
+		db, err := postgres.OpenConfig(ctx, cfg, testKey(), nil)
+		if err != nil {
+			t.Fatalf("open postgres: %v", err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}
+}
+
+// claims counts every replica's claims, per slot.
+type claims struct {
+	mu       sync.Mutex
+	tries    map[time.Time]int
+	wins     map[time.Time]int
+	attempts int
+}
+
+func (c *claims) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.attempts
+}
+
+// countingStore passes everything to the replica's store and counts its claims in c.
+type countingStore struct {
+	Store
+	c *claims
+}
+
+func (s countingStore) ClaimRun(ctx context.Context, id int64, slot time.Time, owner string) (bool, error) {
+	won, err := s.Store.ClaimRun(ctx, id, slot, owner)
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	s.c.attempts++
+	s.c.tries[slot.UTC()]++
+	if won {
+		s.c.wins[slot.UTC()]++
+	}
+	return won, err
+}
+
+// TestReplicasRunEachSlotOnce runs three replicas on one database whose clocks disagree by 25
+// seconds each way. Each fires every slot by its own clock, the replica ahead first and the one
+// behind after the others have claimed and finished, which is when a lock held only during the
+// run would be free again. Every slot still runs exactly once.
+func TestReplicasRunEachSlotOnce(t *testing.T) {
+	backend, open := replicaStores(t)
+	t.Logf("replicas share a %s store", backend)
+	counts := &claims{tries: map[time.Time]int{}, wins: map[time.Time]int{}}
+
+	real := at(8, 59).Add(30 * time.Second)
+	skews := []time.Duration{0, 25 * time.Second, -25 * time.Second}
+	var reps []*harness
+	var raw []Store
+	for i, skew := range skews {
+		raw = append(raw, open())
+		st := countingStore{raw[i], counts}
+		reps = append(reps, newHarness(t, st, clockwork.NewFakeClockAt(real.Add(skew)), func(c *Config) {
+			c.ReplicaID = fmt.Sprintf("replica-%d", i)
+			c.Reload = time.Hour // the schedule is stored before the replicas start
+		}))
+	}
+	sc := reps[0].add(t, "* * * * *", "lock") // every minute
+	for _, r := range reps {
+		r.start(t, 1)
+	}
+
+	slots := []time.Time{at(9, 0), at(9, 1), at(9, 2), at(9, 3), at(9, 4)}
+	last := slots[len(slots)-1]
+	// fired is how many (replica, slot) runs the replicas' clocks have reached.
+	fired := func() int {
+		n := 0
+		for _, r := range reps {
+			for _, s := range slots {
+				if !s.After(r.clock.Now()) {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	// Real time passes in 10-second steps; after each, every replica that reached a slot has
+	// claimed it (or found it claimed) before time moves on.
+	for !real.After(last.Add(30 * time.Second)) {
+		for _, r := range reps {
+			blockUntil(t, r.clock, 2) // reload ticker and the armed timer of the next run
+		}
+		for _, r := range reps {
+			r.clock.Advance(10 * time.Second)
+		}
+		real = real.Add(10 * time.Second)
+		want := fired()
+		eventually(t, fmt.Sprintf("%d claims", want), func() bool { return counts.total() >= want })
+	}
+
+	counts.mu.Lock()
+	for _, s := range slots {
+		if counts.tries[s] != len(reps) || counts.wins[s] != 1 {
+			t.Errorf("slot %s: %d replicas tried, %d won; want %d tried, 1 won",
+				s.Format(time.TimeOnly), counts.tries[s], counts.wins[s], len(reps))
+		}
+	}
+	if len(counts.tries) != len(slots) {
+		t.Errorf("claims named slots %v, want exactly %v", counts.tries, slots)
+	}
+	counts.mu.Unlock()
+
+	eventually(t, "every slot's post", func() bool {
+		n := 0
+		for _, r := range reps {
+			n += len(r.rec.texts())
+		}
+		return n >= len(slots)
+	})
+	var runs, posts int
+	for _, r := range reps {
+		runs += len(r.rec.requests())
+		posts += len(r.rec.texts())
+	}
+	if runs != len(slots) || posts != len(slots) {
+		t.Errorf("%d runs and %d posts across replicas, want %d of each", runs, posts, len(slots))
+	}
+	// The replica whose clock is ahead reaches each slot first and runs it.
+	if n := len(reps[1].rec.requests()); n != len(slots) {
+		t.Errorf("the replica ahead ran %d slots, want all %d", n, len(slots))
+	}
+	eventually(t, "one audit entry per slot", func() bool {
+		a, _ := raw[0].(store.Audit).RecentAudit(context.Background(), room, 20)
+		return len(a) == len(slots)
+	})
+	want := fmt.Sprintf("Scheduled #%d (lock): locked the meeting", sc.ID)
+	for _, text := range reps[1].rec.texts() {
+		if text != want {
+			t.Errorf("post %q, want %q", text, want)
+		}
+	}
+}
