@@ -20,9 +20,25 @@ import (
 // DefaultURL is the STORE_URL used when the setting is empty.
 const DefaultURL = "sqlite:data/meetbot.db"
 
+// URLError reports a STORE_URL that names no store Open can open: the setting itself is wrong,
+// not the database behind it. Reason never repeats the URL, which may hold a password.
+type URLError struct {
+	Reason string // e.g. `unsupported scheme "mysql": want sqlite:PATH, sqlite::memory: or postgres://…`
+	Err    error  // the cause, if any
+}
+
+// Error names the setting and the reason.
+func (e *URLError) Error() string { return "STORE_URL: " + e.Reason }
+
+// Unwrap returns the cause.
+func (e *URLError) Unwrap() error { return e.Err }
+
+const want = "want sqlite:PATH, sqlite::memory: or postgres://…"
+
 // Open opens the store url names, sealing PINs under key (MEETBOT_SECRET_KEY decoded with
-// store.ParseSecretKey), and brings its schema up to date. Errors name the STORE_URL setting and
-// never repeat a URL that could hold a password. logger may be nil.
+// store.ParseSecretKey), and brings its schema up to date. If url itself is wrong, the error is
+// a *URLError; other errors (the database cannot be reached, its schema is newer) name STORE_URL
+// too. No error repeats a URL that could hold a password. logger may be nil.
 func Open(ctx context.Context, url string, key []byte, logger *slog.Logger) (store.Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -33,9 +49,12 @@ func Open(ctx context.Context, url string, key []byte, logger *slog.Logger) (sto
 	url = strings.TrimSpace(url)
 	switch {
 	case url == "":
-		return nil, errors.New("STORE_URL is empty: want sqlite:PATH, sqlite::memory: or postgres://…")
+		return nil, &URLError{Reason: "empty: " + want}
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		s, err := postgres.Open(ctx, url, key, logger.With("store", "postgres"))
+		if errors.Is(err, postgres.ErrBadURL) {
+			return nil, &URLError{Reason: "not a valid PostgreSQL URL (not shown: it may hold a password)", Err: err}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("STORE_URL (postgres): %w", err)
 		}
@@ -44,7 +63,10 @@ func Open(ctx context.Context, url string, key []byte, logger *slog.Logger) (sto
 	case strings.HasPrefix(url, "sqlite:"):
 		path := strings.TrimPrefix(url, "sqlite:")
 		if path == "" {
-			return nil, errors.New("STORE_URL sqlite: names no file: want sqlite:PATH or sqlite::memory:")
+			return nil, &URLError{Reason: "sqlite: names no file: want sqlite:PATH or sqlite::memory:"}
+		}
+		if path != sqlite.Memory && (strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:")) {
+			return nil, &URLError{Reason: fmt.Sprintf("sqlite path %q: want a plain file path without ? or #", path)}
 		}
 		s, err := sqlite.Open(ctx, path, key, logger.With("store", "sqlite"))
 		if err != nil {
@@ -55,7 +77,7 @@ func Open(ctx context.Context, url string, key []byte, logger *slog.Logger) (sto
 	}
 	scheme, _, ok := strings.Cut(url, ":")
 	if !ok || strings.ContainsAny(scheme, "/@") {
-		scheme = "(none)"
+		return nil, &URLError{Reason: "no scheme: " + want}
 	}
-	return nil, fmt.Errorf("STORE_URL has unsupported scheme %q: want sqlite:PATH, sqlite::memory: or postgres://…", scheme)
+	return nil, &URLError{Reason: fmt.Sprintf("unsupported scheme %q: %s", scheme, want)}
 }

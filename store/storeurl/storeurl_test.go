@@ -139,14 +139,17 @@ func TestOpenErrors(t *testing.T) {
 		name, url string
 		key       []byte
 		want      string // the error names this
+		urlErr    bool   // the error is a *URLError
 	}{
-		{"empty", "", key, "STORE_URL"},
-		{"unknown scheme", "mysql://root:hunter2@db/meetbot", key, `STORE_URL has unsupported scheme "mysql"`},
-		{"no scheme", "data/meetbot.db", key, "STORE_URL"},
-		{"sqlite without path", "sqlite:", key, "STORE_URL"},
-		{"bad postgres url", "postgres://u:hunter2@host:notaport/db", key, "STORE_URL (postgres)"},
-		{"short key", "sqlite::memory:", key[:16], "MEETBOT_SECRET_KEY"},
-		{"no key", "sqlite::memory:", nil, "MEETBOT_SECRET_KEY"},
+		{"empty", "", key, "STORE_URL", true},
+		{"unknown scheme", "mysql://root:hunter2@db/meetbot", key, `STORE_URL: unsupported scheme "mysql"`, true},
+		{"no scheme", "data/meetbot.db", key, "STORE_URL", true},
+		{"sqlite without path", "sqlite:", key, "STORE_URL", true},
+		{"sqlite uri", "sqlite:file:x.db?mode=ro", key, "STORE_URL", true},
+		{"bad postgres url", "postgres://u:hunter2@host:notaport/db", key, "STORE_URL", true},
+		{"sqlite folder is a file", "sqlite:" + filepath.Join(blocker(t), "meetbot.db"), key, "STORE_URL (sqlite)", false},
+		{"short key", "sqlite::memory:", key[:16], "MEETBOT_SECRET_KEY", false},
+		{"no key", "sqlite::memory:", nil, "MEETBOT_SECRET_KEY", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,9 +161,22 @@ func TestOpenErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Open(%q) error %q does not name %q", tt.url, err, tt.want)
 			}
+			var ue *URLError
+			if errors.As(err, &ue) != tt.urlErr {
+				t.Errorf("Open(%q) error %v: *URLError %v, want %v", tt.url, err, !tt.urlErr, tt.urlErr)
+			}
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Errorf("Open error reveals the password: %v", err)
 			}
 		})
 	}
+}
+
+// blocker returns a path that is a file, so nothing can be made under it.
+func blocker(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
