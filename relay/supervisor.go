@@ -57,6 +57,7 @@ type Supervisor struct {
 	mu      sync.Mutex // guards what follows
 	lis     map[string]*Listener
 	backoff map[string]retry // meetings whose listener failed, by key
+	orphans map[string]int   // meetings seen without a lease holder, by key: rounds in a row
 	stopped bool
 	pool    *pool
 
@@ -73,6 +74,7 @@ func (s *Supervisor) init() {
 		s.base, s.cancel = context.WithCancel(context.Background())
 		s.lis = map[string]*Listener{}
 		s.backoff = map[string]retry{}
+		s.orphans = map[string]int{}
 		s.pool = &pool{sup: s, entries: map[string]*pooled{}}
 	})
 }
@@ -154,12 +156,15 @@ func (s *Supervisor) shutdown() {
 		s.cancel()
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	s.leave(ctx) // the others count one replica fewer at once
+	cancel()
 	var wg sync.WaitGroup
 	for _, l := range lis {
 		wg.Go(func() { s.finish(l, drain, true) })
 	}
 	wg.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
 	s.pool.closeAll(ctx)
 	cancel()
 	s.cancel()
@@ -212,6 +217,7 @@ func (s *Supervisor) sync(ctx context.Context) {
 		}
 		byMeeting[k] = append(byMeeting[k], l)
 	}
+	replicas := s.liveReplicas(ctx)
 	s.startMu.Lock()
 	defer s.startMu.Unlock()
 	s.mu.Lock()
@@ -249,13 +255,19 @@ func (s *Supervisor) sync(ctx context.Context) {
 		}
 		free = append(free, k)
 	}
+	mine := len(s.lis)
 	s.mu.Unlock()
 	for _, l := range gone {
 		s.finish(l, drain, true)
 	}
+	target := fairShare(len(byMeeting), replicas)
+	claimed := 0
 	for _, k := range free {
 		if ctx.Err() != nil {
 			return
+		}
+		if mine >= target && !s.orphaned(ctx, k) {
+			continue
 		}
 		ok, err := s.Store.ClaimLease(ctx, leasePrefix+k, s.ReplicaID, s.leaseTTL())
 		if err != nil {
@@ -271,12 +283,53 @@ func (s *Supervisor) sync(ctx context.Context) {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			_ = s.Store.ReleaseLease(rctx, leasePrefix+k, s.ReplicaID)
 			cancel()
+			continue
+		}
+		mine++
+		claimed++
+	}
+	// More than a fair share (one spare): hand one meeting over, without a gap, per round.
+	if mine > target+1 {
+		s.mu.Lock()
+		var pick *Listener
+		for k, l := range s.lis {
+			if pick == nil || k > pick.key {
+				pick = l
+			}
+		}
+		if pick != nil {
+			delete(s.lis, pick.key)
+		}
+		s.mu.Unlock()
+		if pick != nil {
+			pick.log.Info("handing meeting over to balance replicas", "mine", mine, "fair_share", target, "replicas", replicas)
+			s.finish(pick, drain, true)
+			gone = append(gone, pick)
 		}
 	}
-	if len(gone) > 0 || len(free) > 0 {
+	if len(gone) > 0 || claimed > 0 {
 		s.report()
 	}
 }
+
+// orphaned reports whether meeting k has had no lease holder for orphanRounds resyncs in a row:
+// a replica over its fair share then takes it anyway, so no meeting stays unheard because the
+// replicas' counts disagree for a while.
+func (s *Supervisor) orphaned(ctx context.Context, k string) bool {
+	owner, _, err := s.Store.LeaseHolder(ctx, leasePrefix+k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil || owner != "" {
+		delete(s.orphans, k)
+		return false
+	}
+	s.orphans[k]++
+	return s.orphans[k] >= orphanRounds
+}
+
+// orphanRounds is how many resyncs a meeting must be seen without a lease holder before a replica
+// over its fair share takes it.
+const orphanRounds = 3
 
 // fail delays the next attempt at meeting k, doubling up to a minute.
 func (s *Supervisor) fail(k string) {
@@ -338,6 +391,7 @@ func (s *Supervisor) startListener(link store.Link, sess *meetings.Session, link
 	s.mu.Lock()
 	s.lis[l.key] = l
 	delete(s.backoff, l.key)
+	delete(s.orphans, l.key)
 	s.mu.Unlock()
 	l.start(s.base, chans)
 }
