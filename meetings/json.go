@@ -15,7 +15,7 @@ import (
 
 var errSyntax = errors.New("malformed JSON")
 
-const maxDepth = 64
+const maxDepth = 10000 // as encoding/json
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
@@ -264,7 +264,8 @@ func jsonString(val []byte) (string, bool) {
 		}
 	}
 	if !utf8.Valid(val) {
-		return strings.ToValidUTF8(string(val[1:len(val)-1]), "\uFFFD"), true
+		s, err := unquote(val) // replaces invalid bytes as encoding/json does
+		return s, err == nil
 	}
 	return string(val[1 : len(val)-1]), true
 }
