@@ -53,6 +53,8 @@ type webhookCall struct {
 type fakeSlack struct {
 	t   *testing.T
 	srv *httptest.Server
+	// responseURLBase replaces the server's response_url base (fuzzing and benchmarks, no server).
+	responseURLBase string
 
 	mu       sync.Mutex
 	calls    []apiCall
@@ -102,7 +104,18 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 
 func (f *fakeSlack) apiURL() string { return f.srv.URL + "/api/" }
 
-func (f *fakeSlack) responseURL(id string) string { return f.srv.URL + "/response/" + id }
+func (f *fakeSlack) responseURL(id string) string {
+	if f.responseURLBase != "" {
+		return f.responseURLBase + id
+	}
+	return f.srv.URL + "/response/" + id
+}
+
+func slashBodyFor(f *fakeSlack, text string) string { return slashBody(f, testChan, "U1", text, "r") }
+
+func pressPayloadFor(f *fakeSlack, blockID, value string) string {
+	return pressPayload(f, "U1", blockID, value, "r", "")
+}
 
 // on overrides a Web API method; n counts that method's calls from 1.
 func (f *fakeSlack) on(method string, h func(n int, form url.Values) (int, http.Header, string)) {
