@@ -89,12 +89,11 @@ func (r *Router) link(ctx context.Context, c *call) (chat.Reply, error) {
 		closeSession()
 		return chat.Reply{}, fmt.Errorf("put link: %w", err)
 	}
+	// Follow owns s from here on, whatever it returns. When it fails, the link stays: the
+	// Meetings implementation keeps its listeners in step with the stored links and picks it up.
 	if err := r.cfg.Meetings.Follow(ctx, l, s); err != nil {
-		if derr := r.cfg.Store.DeleteLink(ctx, l.Channel); derr != nil {
-			r.log.Error("link left behind after follow failed", "channel", l.Channel.String(), "err", derr)
-		}
-		closeSession()
-		return chat.Reply{}, fmt.Errorf("follow %s: %w", l.Meeting, err)
+		r.log.Warn("follow after link; the stored link is picked up later", "meeting", l.Meeting.String(),
+			"channel", l.Channel.String(), "err", err)
 	}
 
 	var b strings.Builder

@@ -236,9 +236,16 @@ func (r *Router) dispatch(ctx context.Context, c *call) (chat.Reply, string) {
 			outcome = "failed"
 		}
 	}
+	if c.req.Scheduled && reply.Confirm != nil {
+		// No one is there to confirm a scheduled run.
+		rep := failed("Not run, since it asks to confirm: %s Schedule it with confirm at the end.", reply.Confirm.Prompt)
+		reply = &rep
+	}
 	if reply.Failed && outcome == "ok" {
 		outcome = "failed"
 	}
+	r.log.DebugContext(ctx, "command", "command", c.text(), "channel", c.req.Channel.String(),
+		"user", c.req.User.ID, "outcome", outcome)
 	if c.cmd.changes {
 		r.auditEntry(ctx, c, *reply, err)
 	}
@@ -316,6 +323,9 @@ func (r *Router) run(ctx context.Context, c *call) (reply chat.Reply, err error)
 // errorReply turns a handler's error into the reply: its safe line, or a reference logged once.
 func (r *Router) errorReply(c *call, err error) chat.Reply {
 	if msg, ok := safeMessage(err); ok {
+		if errors.Is(err, meetings.ErrForbidden) && strings.EqualFold(c.link.Role, "GUEST") {
+			msg += " The bot is in this meeting as a guest; link again with the host PIN to use host commands."
+		}
 		return chat.Reply{Text: msg, Failed: true}
 	}
 	var pe *panicError

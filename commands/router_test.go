@@ -631,7 +631,7 @@ func TestPlatformReasonsAreShown(t *testing.T) {
 	f := newFixture(t)
 	f.link(t, pubRoom+" "+guestPIN)
 	rep := f.do(chat.Host, "lock")
-	if !rep.Failed || !strings.HasPrefix(rep.Text, "The platform answered: ") {
+	if !rep.Failed || !strings.HasPrefix(rep.Text, "The platform answered: ") || !strings.Contains(rep.Text, "host PIN") {
 		t.Errorf("a guest bot locking: %+v", rep)
 	}
 	if f.pub.State().Locked {
@@ -653,4 +653,43 @@ func TestConcurrentRequests(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestScheduledRunNeverWaitsForConfirmation(t *testing.T) {
+	f := newFixture(t)
+	f.link(t, pubRoom+" "+hostPIN)
+	f.sim.ResetRequests()
+	rep := f.router.Handle(context.Background(), chat.Request{Channel: f.ch, User: f.user, Rights: chat.Host, Text: "end", Scheduled: true})
+	if !rep.Failed || rep.Confirm != nil || !strings.Contains(rep.Text, "confirm") {
+		t.Errorf("scheduled end without confirm: %+v", rep)
+	}
+	if ops := f.ops(); len(ops) != 0 {
+		t.Errorf("called %v", ops)
+	}
+	es, _ := f.store.RecentAudit(context.Background(), f.ch, 1)
+	if len(es) != 1 || es[0].Command != "(scheduled) end" || es[0].OK {
+		t.Errorf("audit %+v", es)
+	}
+}
+
+// FuzzHandleParse feeds any text to the parser, rights checks and name matching: no panic, and a
+// reply with text for every request that does not reach the platform.
+func FuzzHandleParse(f *testing.F) {
+	for _, s := range []string{"mute Bob", "ＭＵＴＥ　張", `link "x`, "/meet help mute", "dial a as", "schedule \"", ""} {
+		f.Add(s)
+	}
+	r := New(Config{})
+	people := []person{{uuid: "3f2a1b9c-1", name: "Bob Smith"}, {uuid: "77aa", name: "张伟"}}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, rep, ok := r.parse(chat.Request{Text: s, Rights: chat.Admin})
+		if !ok && rep.Text == "" {
+			t.Fatalf("no reply for %q", s)
+		}
+		if ok {
+			_ = c.text()
+			for i := range c.args {
+				match(c.word(i), people)
+			}
+		}
+	})
 }
