@@ -17,7 +17,7 @@ type notice struct {
 	name  string          // display name (data: adapters escape it)
 	role  string          // joins only: "host", "guest" or "waiting"
 	text  string          // chat payload, or the summary of an ended meeting
-	state chat.MeetingState
+	state chat.MeetingState // MeetingEnded only: the summary (others take the state at flush)
 	at    time.Time // when the listener saw the event
 }
 

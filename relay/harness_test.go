@@ -29,7 +29,7 @@ var testKey = []byte("0123456789abcdef0123456789abcdef")
 // harness is the platform simulator on loopback, a client of it, a store and a recording Poster
 // shared by every Supervisor of the test (the chat service).
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	sim    *sim.Server
 	srv    *httptest.Server
 	client *meetings.Client
@@ -38,7 +38,12 @@ type harness struct {
 	obs    *countingObserver
 }
 
-func newHarness(t *testing.T, st store.Store) *harness {
+func newHarness(t *testing.T, st store.Store) *harness { return newHarnessTB(t, st) }
+
+// newBenchHarness is newHarness for benchmarks, with an SQLite store.
+func newBenchHarness(b *testing.B) *harness { return newHarnessTB(b, nil) }
+
+func newHarnessTB(t testing.TB, st store.Store) *harness {
 	t.Helper()
 	s := sim.New(sim.Options{})
 	srv := httptest.NewServer(s)
@@ -169,8 +174,8 @@ func (h *harness) supervisor(id string, st store.Store, tune func(*Supervisor)) 
 		LeaseTTL: time.Second, Resync: 100 * time.Millisecond, Pace: 20 * time.Millisecond,
 		SaveInterval: 20 * time.Millisecond,
 	}
-	if testing.Verbose() && os.Getenv("RELAY_LOG") != "" {
-		s.Logger = testLogger(h.t, id)
+	if tt, ok := h.t.(*testing.T); ok && testing.Verbose() && os.Getenv("RELAY_LOG") != "" {
+		s.Logger = testLogger(tt, id)
 	}
 	if tune != nil {
 		tune(s)
@@ -181,6 +186,11 @@ func (h *harness) supervisor(id string, st store.Store, tune func(*Supervisor)) 
 	go func() { r.done <- s.Run(ctx) }()
 	h.t.Cleanup(func() { r.stop() })
 	return r
+}
+
+// supervisorB starts a Supervisor for a benchmark: Pace a microsecond, so nothing waits.
+func (h *harness) supervisorB(b *testing.B) *running {
+	return h.supervisor("bench", nil, func(s *Supervisor) { s.Pace = time.Microsecond })
 }
 
 // stop shuts r down gracefully and waits for Run to return.

@@ -136,6 +136,7 @@ func (l *Listener) addChannel(ch chat.ChannelRef) {
 	}
 	s := l.sup
 	o := newOutbox(ch, s.Poster, s.Store, s.Pace, l.log.With("channel", ch.String()), s.Observer, l.seq)
+	o.state = l.currentState
 	l.outboxes[ch] = o
 	go o.run(l.obCtx)
 }
@@ -299,28 +300,26 @@ func (l *Listener) handle(ev meetings.Event) {
 	if len(ns) == 0 {
 		return
 	}
-	st := l.state(now)
 	for i := range ns {
 		l.seq++
 		ns[i].seq, ns[i].at = l.seq, now
-		if ns[i].kind != chat.MeetingEnded {
-			ns[i].state = st
-		}
 	}
 	for _, o := range l.outboxes {
 		o.add(ns...)
 	}
 }
 
-// afterSync finishes a sync: the first one primes the roster (silently) and tells who presents.
+// afterSync finishes a sync: the first one primes the roster (silently) and tells who presents;
+// any finds a meeting running when people are present and none was (after a restart, or after a
+// disconnect ended the previous one).
 func (l *Listener) afterSync() {
 	l.dirty = true
 	l.quietLeaves = false
-	if l.primed {
-		return
-	}
 	l.primed = true
 	people := l.people()
+	if !l.started.IsZero() || len(people) == 0 {
+		return
+	}
 	for _, p := range people {
 		l.seen[p.UUID] = true
 		if p.IsPresenting && !l.presenter.active {
@@ -333,10 +332,10 @@ func (l *Listener) afterSync() {
 			}
 		}
 	}
-	if len(people) > 0 && l.started.IsZero() {
+	if l.started.IsZero() {
 		l.started = time.Now()
 	}
-	l.peak = len(people)
+	l.peak = max(l.peak, len(people))
 }
 
 // onChange turns one roster change into notices; left reports a leave.
@@ -471,6 +470,13 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// currentState returns the meeting's state now.
+func (l *Listener) currentState() chat.MeetingState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state(time.Now())
 }
 
 // state returns the meeting's state now. Call with l.mu held.

@@ -33,6 +33,7 @@ type outbox struct {
 	maxBackoff time.Duration
 	log        *slog.Logger
 	obs        Observer
+	state      func() chat.MeetingState // the meeting now, for Notification.Meeting; may be nil
 
 	mu      sync.Mutex
 	pending []notice
@@ -162,6 +163,9 @@ func (o *outbox) deliver(ctx context.Context, batch []notice, set *store.Channel
 		if !ok {
 			o.acked.Store(batch[len(batch)-1].seq)
 			return false, true
+		}
+		if batch[len(batch)-1].kind != chat.MeetingEnded && o.state != nil {
+			n.Meeting = o.state() // after every event of the batch
 		}
 		err := o.poster.Post(ctx, o.ch, n)
 		if err == nil {
