@@ -11,14 +11,14 @@ import (
 
 // notice is one event a listener hands to each channel's outbox, before coalescing.
 type notice struct {
-	seq   int64           // the listener's sequence number; outboxes acknowledge by it
-	kind  chat.NoticeKind // Joined, Left, PresentationStarted, PresentationStopped, ChatMessage, MeetingEnded
-	who   string          // participant uuid, or "" when the platform names no one (presentation_start)
-	name  string          // display name (data: adapters escape it)
-	role  string          // joins only: "host", "guest" or "waiting"
-	text  string          // chat payload, or the summary of an ended meeting
+	seq   int64             // the listener's sequence number; outboxes acknowledge by it
+	kind  chat.NoticeKind   // Joined, Left, PresentationStarted, PresentationStopped, ChatMessage, MeetingEnded
+	who   string            // participant uuid, or "" when the platform names no one (presentation_start)
+	name  string            // display name (data: adapters escape it)
+	role  string            // joins only: "host", "guest" or "waiting"
+	text  string            // chat payload, or the summary of an ended meeting
 	state chat.MeetingState // MeetingEnded only: the summary (others take the state at flush)
-	at    time.Time // when the listener saw the event
+	at    time.Time         // when the listener saw the event
 }
 
 // wanted reports whether a channel with settings s wants to hear about n.
