@@ -445,3 +445,11 @@ func unescapedJSON(s string) string {
 	_ = enc.Encode(v)
 	return b.String()
 }
+
+func mustURL(path string) *url.URL {
+	u, err := url.Parse(path)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
