@@ -189,15 +189,13 @@ func (r *Router) notify(ctx context.Context, c *call) (chat.Reply, error) {
 	return public("turned %s notifications %s", kind, word(on)), nil
 }
 
-// zone returns the time zone schedules of the channel are read in.
+// zone returns the time zone schedules of the channel are read in, or "" for the scheduler's
+// default.
 func (r *Router) zone(set store.ChannelSettings) string {
-	switch {
-	case set.TimeZone != "":
+	if set.TimeZone != "" {
 		return set.TimeZone
-	case r.cfg.DefaultTimeZone != "":
-		return r.cfg.DefaultTimeZone
 	}
-	return "UTC"
+	return r.cfg.DefaultTimeZone
 }
 
 func (r *Router) timezone(ctx context.Context, c *call) (chat.Reply, error) {
@@ -206,7 +204,11 @@ func (r *Router) timezone(ctx context.Context, c *call) (chat.Reply, error) {
 		return chat.Reply{}, fmt.Errorf("get settings: %w", err)
 	}
 	if len(c.args) == 0 {
-		return chat.Reply{Text: fmt.Sprintf("Schedules here are read in %s. Change it with: timezone <IANA zone>", r.zone(set))}, nil
+		zone := r.zone(set)
+		if zone == "" {
+			zone = "the bot's default time zone (SCHEDULE_TZ)"
+		}
+		return chat.Reply{Text: fmt.Sprintf("Schedules here are read in %s. Change it with: timezone <IANA zone>", zone)}, nil
 	}
 	name := norm.NFKC.String(c.word(0))
 	if _, err := time.LoadLocation(name); err != nil || name == "" || name == "Local" {

@@ -58,7 +58,7 @@ type Config struct {
 	// the user did not name and detection could not tell. Empty means public.
 	DefaultCloud string
 	// DefaultTimeZone is the IANA zone of schedules in channels that set none (SCHEDULE_TZ);
-	// empty means UTC.
+	// empty leaves the choice to the Scheduler.
 	DefaultTimeZone string
 	Logger          *slog.Logger     // nil: discard
 	Now             func() time.Time // nil: time.Now
