@@ -280,7 +280,9 @@ func TestDemo(t *testing.T) {
 	st.sync("participant_create")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- e.sim.RunDemo(ctx, DemoOptions{Seed: 7, MinGap: time.Millisecond, MaxGap: 2 * time.Millisecond}) }()
+	go func() {
+		done <- e.sim.RunDemo(ctx, DemoOptions{Seed: 7, MinGap: time.Millisecond, MaxGap: 2 * time.Millisecond})
+	}()
 	seen := map[string]bool{}
 	for len(seen) < 3 {
 		seen[st.next().Name] = true

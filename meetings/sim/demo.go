@@ -44,6 +44,7 @@ var demoLines = []string{
 // AddDemoRoom adds (or returns) the demo room: alias "demo", number 1234567, host PIN 1234,
 // guest PIN 5678, named "Demo stand-up".
 func (s *Server) AddDemoRoom() *Room {
+	s.init()
 	if r := s.Room(DemoAlias); r != nil {
 		return r
 	}

@@ -1,4 +1,155 @@
-// Package sim is an in-process simulator of the meeting platform (see the API page): an
-// http.Handler serving checkJoin, every command under /api/services/<room>/, the event streams,
-// and a control surface under /_sim/. Everything is in memory.
+// Package sim is an in-process simulator of the meeting platform described in
+// shared/api/platform-api.md (the vendor's API and the project's clarifications 1–10). Tests,
+// benchmarks, the demo and `bot sim --listen ADDR` run against it as they would against a node.
+// It does not import package meetings, so the client and the simulator check each other against
+// the API page; it does not import testing either.
+//
+// # Usage
+//
+// A Server is an http.Handler. Its zero value is ready for use with the default Options (tokens
+// valid 120 s, dial-outs answering after 2 s, a keep-alive comment every 15 s); everything is in
+// memory and nothing is shared between Servers:
+//
+//	s := sim.New(sim.Options{TokenTTL: time.Second})
+//	s.AddRoom(sim.RoomConfig{Number: "1061", Alias: "weekly", HostPIN: "1234", GuestPIN: "5678"})
+//	ts := httptest.NewServer(s) // checkJoin's mcuHost is ts's host, so later calls come back here
+//	defer ts.Close()
+//	defer s.Close() // ends sessions and streams first, so ts.Close does not wait for them
+//
+// One handler serves the checkJoin server (POST /api/v3/meet/checkJoin.shtml) and the node
+// (/api/services/<room>/…): checkJoin's mcuHost is the Host the request came to (clarification
+// 7). A room is addressed by its number or its alias, case-insensitively.
+//
+// # What it models
+//
+//   - checkJoin, answered HTTP 200 with code "200" and results, or with another code ("400",
+//     "403", "404") and a message in both "message" and "msg" (clarification 8).
+//   - new_session with the pin header: the host PIN makes a HOST, the guest PIN a GUEST; a room
+//     without a host PIN makes everyone a host; a room with AllowGuest and no guest PIN admits
+//     guests with "pin: none". expires is a number in new_session and a string in
+//     refresh_session, like the page's examples. Tokens really expire: one not refreshed within
+//     TokenTTL lapses, its participant is dropped, and its streams get a disconnect event with
+//     reason "Timer expired awaiting token refresh". refresh_session invalidates the old token;
+//     end_session releases it. A session opened with hideme is never listed nor announced.
+//   - Every conference and participant command changes the room and emits what a node would:
+//     lock/unlock → service_update; muteguests → service_update and a participant_update per
+//     guest (later guests join muted); start_service admits the waiting room; disconnect removes
+//     everyone, the caller included; message → message; override_layout → layout; participant
+//     mute, unmute, hard_vmute, hard_uvmute, allow/denyrxpresentation, spotlighton/off, role and
+//     unlock → participant_update; participant disconnect and transfer → participant_delete
+//     (transfer moves the participant, same uuid, into the target room when the PIN fits, else
+//     answers result false); dtmf and cancel/resume_delay are recorded on the Participant;
+//     calls answers a WebRTC sdp or RTMP urls, and …/calls/<call>/ack and …/disconnect exist
+//     (disconnect → call_disconnected).
+//   - dial: the callee appears at once with service_type "connecting" and call_direction "out",
+//     and becomes "conference" after DialAnswerAfter — unless its destination contains
+//     "noanswer" (any case), in which case it never answers and is removed
+//     (participant_delete) after DialTimeout.
+//   - A guest joining a locked room (or a ParticipantSpec with Waiting) has service_type
+//     "waiting_room" until a host admits it (participant unlock, or start_service).
+//   - Errors exactly as clarification 6 lists them: 403 "Invalid token", 403 "Invalid PIN",
+//     403 {"pin":"required","guest_pin":"none"|"required"}, 403 "Invalid role" for a guest on a
+//     host-only command, 404 "Neither conference nor gateway found", 404 "Participant not found",
+//     400 "Illegal value" (bad layout, protocol, role, digits, malformed JSON), 415 for a body
+//     that is not JSON, and 200 with result false for refusals. Every answer has
+//     "status": "success", as the platform's do.
+//   - A route the simulator does not model answers 404 with a body naming it, and logs a
+//     warning, so a client calling something unexpected fails loudly. A modelled route with the
+//     wrong method answers 405.
+//
+// # The event stream
+//
+// GET …/events?token=… answers text/event-stream. Each event is written as "event: <name>",
+// "id: <number>", "data: <one JSON value>" and a blank line; bodiless events (the sync brackets,
+// presentation_stop, presentation_frame, bye, refresh_token) carry "data: null". Ids grow per
+// room. A subscription starts with participant_sync_begin, one participant_create per listed
+// participant, and participant_sync_end (clarification 4), built under the room's lock so no
+// event falls between the sync and what follows. Idle streams get a ":" comment line every
+// KeepAlive. A stream belongs to its session, not to a token: it survives refreshes and ends
+// when the session ends.
+//
+// # Concurrency and backpressure
+//
+// Server and Room are safe for concurrent use. Each subscriber costs one goroutine (the HTTP
+// handler's own), a one-slot wake-up channel and a queue that holds memory only while events
+// wait in it; an event is encoded once and appended to every subscriber's queue without
+// blocking, and the handler writes what waits in one go and flushes. A subscriber with more
+// than StreamBuffer events waiting (4096 by default) is dropped — its stream closes — so a slow
+// client never holds up the room; it reconnects and re-syncs, as a client must after any drop.
+// Timers (token lapse, dial answer) are runtime timers, not goroutines.
+//
+// # Control methods
+//
+// Room methods make people act: Join (returns the uuid), Leave, Present (presentation_start,
+// participant_update, and presentation_frame on public rooms; Frame sends another), Speak
+// (stage, then layout), Chat, SetLocked, and read the room: Participants, Participant, Find,
+// State. Server.Requests lists the platform requests seen, with whether their token was valid.
+//
+// # Faults
+//
+//   - Server.FailNext(op, status, n): the next n requests of op ("lock", "new_session",
+//     "participant/mute", "call/ack", "events", "checkJoin", or "*") answer status.
+//   - Server.SetLatency(d): every platform request waits d first (the request's context ends it).
+//   - Server.ExpireTokens: every session lapses now, as if no one had refreshed.
+//   - Room.DropStreams closes streams without a word; Room.ByeStreams sends bye first;
+//     Room.RequestRefresh sends refresh_token; Room.InjectRaw writes any text, malformed events
+//     included; Room.Emit sends any event name with any body (conference_update, message_received,
+//     call_disconnected, …).
+//   - Server.SetHook sees every platform request and may answer it itself.
+//
+// # HTTP control surface
+//
+// Under /_sim/, which is no path of the platform's, JSON in and out, so `bot sim` can be driven
+// with curl (GET /_sim/ prints this list):
+//
+//	GET  /_sim/rooms                        rooms and their state (never PINs)
+//	POST /_sim/rooms                        {"number","alias","name","host_pin","guest_pin","allow_guest","private"}
+//	GET  /_sim/rooms/{room}                 state and participants
+//	POST /_sim/rooms/{room}/join            {"name","role","protocol","waiting"} → {"uuid"}
+//	POST /_sim/rooms/{room}/leave           {"who"}           who = uuid or display name
+//	POST /_sim/rooms/{room}/present         {"who","on"}
+//	POST /_sim/rooms/{room}/speak           {"who"}
+//	POST /_sim/rooms/{room}/chat            {"who","text"}
+//	POST /_sim/rooms/{room}/lock            {"locked"}
+//	POST /_sim/rooms/{room}/frame           another presentation_frame
+//	POST /_sim/rooms/{room}/drop_streams    → {"closed": n}
+//	POST /_sim/rooms/{room}/bye             → {"closed": n}
+//	POST /_sim/rooms/{room}/refresh         refresh_token on every stream
+//	POST /_sim/rooms/{room}/inject          {"frame"}
+//	POST /_sim/rooms/{room}/emit            {"event","data"}
+//	POST /_sim/fail                         {"op","status","n"}
+//	POST /_sim/latency                      {"ms"}
+//	POST /_sim/expire_tokens
+//	POST /_sim/clear_faults
+//	GET  /_sim/requests
+//
+// For example:
+//
+//	curl -d '{"name":"张伟"}' localhost:8090/_sim/rooms/demo/join
+//	curl -d '{"op":"lock","status":503,"n":2}' localhost:8090/_sim/fail
+//
+// # Private-cloud mode
+//
+// A room with RoomConfig.Private behaves as section 7 describes a private-cloud node:
+//
+//   - new_session's answer lacks stun, analytics_enabled and current_service_type.
+//   - participant_create is never sent: a join first appears as participant_update, and the
+//     subscription's sync sends participant_update (not participant_create) between the
+//     brackets. presentation_frame is never sent, and presentation.jpeg answers 404.
+//   - start_service answers 200 true and does nothing.
+//   - override_layout and participant spotlighton, spotlightoff, unlock, role and transfer are
+//     not supported: they answer 400 {"status":"success","result":"Command not supported on
+//     this node"} and change nothing. (400 rather than 404, so a client does not read it as an
+//     unknown participant.)
+//   - participant mute mutes everyone except chairs and the current speaker (the last one
+//     Speak named), whatever uuid it names, and later joiners who are not chairs join muted
+//     while that lasts; a participant unmute unmutes that participant and ends it.
+//   - dial accepts protocols sip and h323 only; any other answers 400 "Illegal value".
+//
+// # Demo
+//
+// Server.RunDemo animates the room "demo" (number 1234567, host PIN 1234, guest PIN 5678, named
+// "Demo stand-up"): two of its cast — realistic names, 张伟 among them — are there at once, and
+// every 5–20 s someone joins, leaves, speaks, chats, or starts or stops presenting.
+// DemoOptions.Seed makes a run repeatable.
 package sim

@@ -17,12 +17,12 @@ import (
 
 // env is one simulator behind a loopback HTTP server, with a plain net/http client.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	sim *Server
 	ts  *httptest.Server
 }
 
-func newEnv(t *testing.T, opts Options) *env {
+func newEnv(t testing.TB, opts Options) *env {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -167,7 +167,7 @@ func (ev event) participant() map[string]any {
 
 // stream is an open event stream read by a goroutine; comments arrive as events named ":".
 type stream struct {
-	t      *testing.T
+	t      testing.TB
 	events chan event
 	cancel context.CancelFunc
 	done   chan struct{}

@@ -113,6 +113,7 @@ func tokenOf(r *http.Request, op string) string {
 // ServeHTTP serves checkJoin, the platform's commands and events, and the /_sim/ control
 // surface. Any other path answers 404 with a body naming the route and logs a warning.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.init()
 	if r.URL.Path == "/_sim" || strings.HasPrefix(r.URL.Path, "/_sim/") {
 		s.ctl.ServeHTTP(w, r)
 		return
@@ -442,7 +443,7 @@ func (r *Room) events(w http.ResponseWriter, req *http.Request, tok string) {
 		sync.Write(r.frameLocked(name, toWire(&p, r.cfg)))
 	}
 	sync.Write(r.frameLocked("participant_sync_end", nil))
-	sub := &subscriber{ch: make(chan []byte, r.srv.opts.StreamBuffer), sess: sess}
+	sub := newSubscriber(sess)
 	r.subs[sub] = struct{}{}
 	sess.subs[sub] = struct{}{}
 	keepAlive := r.srv.opts.KeepAlive
@@ -468,15 +469,18 @@ func (r *Room) events(w http.ResponseWriter, req *http.Request, tok string) {
 		select {
 		case <-ctx.Done():
 			return
-		case f, ok := <-sub.ch:
-			if !ok {
-				return
+		case <-sub.wake:
+			q, closed := r.take(sub)
+			for _, f := range q {
+				if _, err := w.Write(f); err != nil {
+					return
+				}
 			}
-			if _, err := w.Write(f); err != nil {
-				return
-			}
-			if len(sub.ch) == 0 {
+			if len(q) > 0 {
 				flusher.Flush()
+			}
+			if closed {
+				return
 			}
 		case <-tick.C:
 			if _, err := io.WriteString(w, ":\n\n"); err != nil {
@@ -903,6 +907,7 @@ func (r *Room) closeAll() {
 // Close ends every session and closes every event stream, so an httptest.Server wrapping s can
 // shut down promptly. The rooms and their people stay.
 func (s *Server) Close() {
+	s.init()
 	for _, r := range s.Rooms() {
 		r.closeAll()
 	}

@@ -143,10 +143,33 @@ type session struct {
 	ended   bool
 }
 
+// subscriber is one open event stream. Its queue grows only while events wait, so an idle
+// stream costs a few words; wake tells the stream's handler there is something to write.
 type subscriber struct {
-	ch     chan []byte
+	queue  [][]byte
+	wake   chan struct{} // capacity 1
 	sess   *session
 	closed bool
+}
+
+func newSubscriber(sess *session) *subscriber {
+	return &subscriber{wake: make(chan struct{}, 1), sess: sess}
+}
+
+// take returns what waits for sub and whether sub is closed.
+func (r *Room) take(sub *subscriber) ([][]byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	q := sub.queue
+	sub.queue = nil
+	return q, sub.closed
+}
+
+func (sub *subscriber) poke() {
+	select {
+	case sub.wake <- struct{}{}:
+	default:
+	}
 }
 
 func newRoom(s *Server, cfg RoomConfig) *Room {
@@ -207,12 +230,13 @@ func (r *Room) sendLocked(sub *subscriber, f []byte) {
 	if sub.closed {
 		return
 	}
-	select {
-	case sub.ch <- f:
-	default:
+	if len(sub.queue) >= r.srv.opts.StreamBuffer {
 		r.srv.log.Debug("sim: dropping slow event stream", "room", r.cfg.Number)
 		r.closeSubLocked(sub)
+		return
 	}
+	sub.queue = append(sub.queue, f)
+	sub.poke()
 }
 
 func (r *Room) closeSubLocked(sub *subscriber) {
@@ -220,7 +244,7 @@ func (r *Room) closeSubLocked(sub *subscriber) {
 		return
 	}
 	sub.closed = true
-	close(sub.ch)
+	sub.poke()
 	delete(r.subs, sub)
 	delete(sub.sess.subs, sub)
 }

@@ -26,7 +26,7 @@ type Options struct {
 	// KeepAlive is the interval of the ":" comment lines on idle event streams; default 15 s.
 	KeepAlive time.Duration
 	// StreamBuffer is how many events may wait for one slow subscriber before its stream is
-	// dropped; default 256.
+	// dropped; default 4096. Waiting events cost memory only while they wait.
 	StreamBuffer int
 	// MaxRecorded bounds how many requests Requests keeps (the newest); default 10,000.
 	MaxRecorded int
@@ -50,7 +50,7 @@ func (o Options) withDefaults() Options {
 		o.KeepAlive = 15 * time.Second
 	}
 	if o.StreamBuffer <= 0 {
-		o.StreamBuffer = 256
+		o.StreamBuffer = 4096
 	}
 	if o.MaxRecorded <= 0 {
 		o.MaxRecorded = 10000
@@ -68,6 +68,10 @@ func (o Options) withDefaults() Options {
 // /api/services/, the event streams, and the control surface under /_sim/. Create it with New;
 // it is safe for concurrent use.
 type Server struct {
+	// Options are read once, at first use; set them before (New does).
+	Options Options
+
+	once sync.Once
 	opts Options
 	log  *slog.Logger
 	ctl  *http.ServeMux
@@ -100,17 +104,28 @@ type RecordedRequest struct {
 	Time        time.Time
 }
 
-// New returns a Server with no rooms; add them with AddRoom.
+// New returns a Server with no rooms (add them with AddRoom), configured by opts. A zero
+// Server is ready for use too, with the default Options.
 func New(opts Options) *Server {
-	opts = opts.withDefaults()
-	s := &Server{opts: opts, log: opts.Logger, rooms: map[string]*Room{}}
-	s.ctl = s.controlMux()
+	s := &Server{Options: opts}
+	s.init()
 	return s
+}
+
+// init makes a zero Server ready: defaults, maps, the control routes.
+func (s *Server) init() {
+	s.once.Do(func() {
+		s.opts = s.Options.withDefaults()
+		s.log = s.opts.Logger
+		s.rooms = map[string]*Room{}
+		s.ctl = s.controlMux()
+	})
 }
 
 // AddRoom creates a room, or replaces the configuration of the room with the same number or
 // alias (its people and streams stay). A room without a number gets one.
 func (s *Server) AddRoom(cfg RoomConfig) *Room {
+	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cfg.Number == "" {
@@ -145,6 +160,7 @@ func (s *Server) AddRoom(cfg RoomConfig) *Room {
 
 // Room returns the room with this number or alias, or nil.
 func (s *Server) Room(numberOrAlias string) *Room {
+	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.rooms[strings.ToLower(numberOrAlias)]
@@ -152,6 +168,7 @@ func (s *Server) Room(numberOrAlias string) *Room {
 
 // Rooms returns every room, in the order they were added.
 func (s *Server) Rooms() []*Room {
+	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]*Room(nil), s.list...)
@@ -161,6 +178,7 @@ func (s *Server) Rooms() []*Room {
 // failure body instead of being served. op is a RecordedRequest.Op ("lock", "new_session",
 // "participant/mute", "events", "checkJoin") or "*" for any request. Faults queue in order.
 func (s *Server) FailNext(op string, status int, n int) {
+	s.init()
 	if n <= 0 {
 		return
 	}
@@ -171,6 +189,7 @@ func (s *Server) FailNext(op string, status int, n int) {
 
 // ClearFaults forgets every queued FailNext and the latency.
 func (s *Server) ClearFaults() {
+	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = nil
@@ -179,6 +198,7 @@ func (s *Server) ClearFaults() {
 
 // SetLatency makes every later platform request wait d before it is answered (0 = none).
 func (s *Server) SetLatency(d time.Duration) {
+	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.latency = d
@@ -189,6 +209,7 @@ func (s *Server) SetLatency(d time.Duration) {
 // and its event streams receive a disconnect event with reason
 // "Timer expired awaiting token refresh" before they close.
 func (s *Server) ExpireTokens() {
+	s.init()
 	for _, r := range s.Rooms() {
 		r.expireAll()
 	}
@@ -197,6 +218,7 @@ func (s *Server) ExpireTokens() {
 // SetHook installs fn to see every platform request (after recording, before faults); if fn
 // returns true it has answered the request itself. nil removes the hook.
 func (s *Server) SetHook(fn func(w http.ResponseWriter, r *http.Request, op string) bool) {
+	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hook = fn
@@ -204,6 +226,7 @@ func (s *Server) SetHook(fn func(w http.ResponseWriter, r *http.Request, op stri
 
 // Requests returns the platform requests served so far (the newest MaxRecorded), oldest first.
 func (s *Server) Requests() []RecordedRequest {
+	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]RecordedRequest(nil), s.requests...)
@@ -211,6 +234,7 @@ func (s *Server) Requests() []RecordedRequest {
 
 // ResetRequests forgets the recorded requests.
 func (s *Server) ResetRequests() {
+	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = nil

@@ -156,9 +156,8 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	fast := bot.stream()
 	fast.sync("participant_create")
 	// The slow one: the server side only, fed through a subscriber that is never drained.
-	slow := &subscriber{ch: make(chan []byte, 4)}
 	room.mu.Lock()
-	slow.sess = room.sessions[bot.token]
+	slow := newSubscriber(room.sessions[bot.token])
 	room.subs[slow] = struct{}{}
 	slow.sess.subs[slow] = struct{}{}
 	room.mu.Unlock()
