@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -305,6 +306,10 @@ func (a *Adapter) respond(ctx context.Context, inv invocation, msg message, publ
 		if !sleep(ctx, wait) {
 			break
 		}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // the response_url is a credential: keep it out of the log
 	}
 	a.log.Error("reply not delivered", "channel", inv.Channel.String(), "user", inv.User.ID, "err", err)
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -314,4 +316,65 @@ func TestEvents(t *testing.T) {
 			t.Error("tokens_revoked did not stop the workspace")
 		}
 	})
+}
+
+// TestAckDoesNotWaitForCore: Slack wants an answer within three seconds, so the command is
+// acknowledged while the core is still working, and the result follows through response_url.
+func TestAckDoesNotWaitForCore(t *testing.T) {
+	f := newFakeSlack(t)
+	f.users["U1"] = map[string]any{"id": "U1"}
+	release := make(chan struct{})
+	rec := &recorder{reply: func(chat.Request) chat.Reply {
+		<-release
+		return chat.Reply{Text: "locked the meeting", Public: true}
+	}}
+	_, srv := newTestAdapter(t, f, rec)
+	for _, ep := range []struct{ path, body string }{
+		{"/slack/commands", slashBody(f, testChan, "U1", "lock", "a1")},
+		{"/slack/interactions", interactionBody(pressPayload(f, "U1", "mb|k|0", "lock", "a2", ""))},
+	} {
+		if got := post(t, srv.URL+ep.path, testSecret, time.Now(), ep.body); got != http.StatusOK {
+			t.Fatalf("%s: status %d while the core works, want 200", ep.path, got)
+		}
+	}
+	f.noMoreWebhooks(t)
+	close(release)
+	got := map[string]bool{}
+	for range 3 { // the command's reply; the press's channel message and its replacement
+		got[f.nextWebhook(t).Path] = true
+	}
+	if !got["a1"] || !got["a2"] {
+		t.Errorf("replies went to %v, want a1 and a2", got)
+	}
+}
+
+// TestResponseURLRetry: a response_url that answers 503 once gets the reply once more; a reply
+// Slack accepted is never sent twice.
+func TestResponseURLRetry(t *testing.T) {
+	f := newFakeSlack(t)
+	f.users["U1"] = map[string]any{"id": "U1"}
+	var mu sync.Mutex
+	hits := 0
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		n := hits
+		mu.Unlock()
+		if n == 1 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok"))
+		f.webhooks <- webhookCall{Path: "flaky"}
+	}))
+	defer flaky.Close()
+	_, srv := newTestAdapter(t, f, &recorder{})
+	f.responseURLBase = flaky.URL + "/"
+	if got := post(t, srv.URL+"/slack/commands", testSecret, time.Now(), slashBody(f, testChan, "U1", "who", "x")); got != 200 {
+		t.Fatalf("status %d", got)
+	}
+	f.nextWebhook(t)
+	eventually(t, "two attempts", func() bool { mu.Lock(); defer mu.Unlock(); return hits == 2 })
+	f.noMoreWebhooks(t)
 }

@@ -209,7 +209,7 @@ func (a *Adapter) statusLoop(ctx context.Context, sm *statusMsg) {
 		sm.mu.Lock()
 		m := *sm.want
 		key := keyOf(m)
-		if key == sm.have {
+		if key == sm.have || a.teamGone(sm.ch.Workspace) {
 			sm.running = false
 			sm.mu.Unlock()
 			return
