@@ -13,9 +13,11 @@ import (
 	"github.com/meetbot/meetbot/store"
 )
 
-// Default pacing of one channel's outbox.
+// DefaultPace is the default Supervisor.Pace: at most one post per channel per second.
+const DefaultPace = time.Second
+
+// Retry pacing of one channel's outbox after an error other than a rate limit.
 const (
-	DefaultPace       = time.Second // at most one post per channel per Pace
 	defaultBackoff    = 500 * time.Millisecond
 	defaultMaxBackoff = 30 * time.Second
 )

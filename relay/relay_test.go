@@ -317,3 +317,15 @@ func TestGracefulShutdownHandsOver(t *testing.T) {
 	join1(room, "Bob")
 	h.expect(l.Channel, "Bob joined (guest)")
 }
+
+func TestRelinkMovesTheChannel(t *testing.T) {
+	h := newHarness(t, nil)
+	first, second := h.room("1011"), h.room("1012")
+	r := h.supervisor("r1", nil, nil)
+	h.follow(r, "team", "1011")
+	l := h.follow(r, "team", "1012") // the same channel, linked to another meeting
+	join1(first, "Alice")
+	join1(second, "Bob")
+	h.expect(l.Channel, "Bob joined (guest)")
+	eventually(t, "the first meeting's listener stops", func() bool { return len(r.Listening()) == 1 })
+}

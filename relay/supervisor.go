@@ -16,10 +16,15 @@ import (
 
 // Defaults of the Supervisor's timing.
 const (
-	DefaultLeaseTTL     = 10 * time.Second
-	DefaultResync       = 3 * time.Second
-	DefaultIdleSession  = 5 * time.Minute
+	// DefaultLeaseTTL is how long a meeting's lease outlives a replica that stopped renewing it.
+	DefaultLeaseTTL = 10 * time.Second
+	// DefaultResync is how often links are reloaded and free leases claimed.
+	DefaultResync = 3 * time.Second
+	// DefaultIdleSession is how long a pooled command session is kept unused.
+	DefaultIdleSession = 5 * time.Minute
+	// DefaultSaveInterval is how often a changed roster is saved.
 	DefaultSaveInterval = 250 * time.Millisecond
+	// DefaultDrainTimeout bounds how long a stopping listener posts what is pending.
 	DefaultDrainTimeout = 5 * time.Second
 )
 
@@ -34,13 +39,22 @@ const leasePrefix = "relay:"
 // Run; Follow, Unfollow, Session and Roster may be called before, during and (failing with
 // ErrStopped) after Run, from any goroutine.
 type Supervisor struct {
-	Store     store.Store
-	Client    *meetings.Client
-	Poster    chat.Poster
-	ReplicaID string // unique per process: the lease owner's name
-	BotName   string // display name the bot joins meetings with
-	Logger    *slog.Logger
-	Observer  Observer // optional metrics hooks
+	// Store holds the links, settings, leases and saved rosters.
+	Store store.Store
+	// Client opens sessions on the platform.
+	Client *meetings.Client
+	// Poster posts notifications to channels (a chat.PosterMux of the adapters).
+	Poster chat.Poster
+	// ReplicaID names this process among replicas: the lease owner. It must be unique per
+	// process, e.g. host name plus a random suffix.
+	ReplicaID string
+	// BotName is the display name the bot joins meetings with; its sessions and chat messages
+	// are left out of notifications and rosters.
+	BotName string
+	// Logger receives lifecycle lines (Info), retried failures (Warn); nil discards.
+	Logger *slog.Logger
+	// Observer, if set, receives metrics hooks.
+	Observer Observer
 
 	LeaseTTL     time.Duration // how long a lease outlives its holder; default 10 s, renewed every third
 	Resync       time.Duration // how often links are reloaded and free leases claimed; default 3 s
@@ -467,6 +481,7 @@ func (s *Supervisor) Follow(ctx context.Context, link store.Link, sess *meetings
 		closeQuietly(sess)
 		return ErrStopped
 	}
+	s.moveChannel(link.Channel, k)
 	if l != nil {
 		l.addChannel(link.Channel)
 		s.pool.offer(link, sess)
@@ -493,6 +508,22 @@ func (s *Supervisor) Follow(ctx context.Context, link store.Link, sess *meetings
 	s.report()
 	s.logger().Info("listening", "meeting", k, "channels", len(links), "restored", false)
 	return nil
+}
+
+// moveChannel stops posting to ch from listeners of meetings other than k (the channel was
+// relinked to another meeting); a listener left without channels stops at the next resync.
+func (s *Supervisor) moveChannel(ch chat.ChannelRef, k string) {
+	s.mu.Lock()
+	var others []*Listener
+	for key, l := range s.lis {
+		if key != k {
+			others = append(others, l)
+		}
+	}
+	s.mu.Unlock()
+	for _, l := range others {
+		l.removeChannel(ch)
+	}
 }
 
 func hasChannel(links []store.Link, ch chat.ChannelRef) bool {
