@@ -305,6 +305,14 @@ func (r *Router) schedule(ctx context.Context, c *call) (chat.Reply, error) {
 	if c.req.Rights < sub.rights {
 		return chat.Reply{}, userErrorf("You need %s rights for %s.", sub.rights, sub.name)
 	}
+	if l, err := r.cfg.Store.GetLink(ctx, c.req.Channel); err == nil && l.Cloud == string(meetings.PrivateCloud) {
+		switch rule := sub.private; rule.support {
+		case unsupported:
+			return chat.Reply{}, userErrorf("This meeting runs on a private-cloud node, which does not support %s.", rule.what)
+		case noEffect:
+			return chat.Reply{}, userErrorf("%s has no effect on a private-cloud node, so it was not scheduled.", upperFirst(rule.what))
+		}
+	}
 	words := append([]string{sub.name}, texts(rest[1:])...)
 	sc, _, _ := r.parse(chat.Request{Channel: c.req.Channel, User: c.req.User, Rights: c.req.Rights, Text: Join(words...)})
 	if sc == nil {

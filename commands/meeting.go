@@ -20,19 +20,26 @@ func public(format string, args ...any) chat.Reply {
 	return chat.Reply{Text: fmt.Sprintf(format, args...), Public: true}
 }
 
-// names lists display names as "Alice, Bob and Carol".
+// maxNames is how many names a sentence lists before it counts the rest.
+const maxNames = 10
+
+// names lists display names as "Alice, Bob and Carol", or "Alice, Bob, … and 12 others" when
+// there are more than maxNames.
 func names(ps []meetings.Participant) string {
-	ns := make([]string, len(ps))
-	for i, p := range ps {
+	n := min(len(ps), maxNames)
+	ns := make([]string, n)
+	for i, p := range ps[:n] {
 		ns[i] = p.DisplayName
 	}
-	switch len(ns) {
-	case 0:
+	switch {
+	case len(ps) == 0:
 		return "no one"
-	case 1:
+	case len(ps) == 1:
 		return ns[0]
+	case len(ps) > maxNames:
+		return fmt.Sprintf("%s and %d others", strings.Join(ns, ", "), len(ps)-maxNames)
 	}
-	return strings.Join(ns[:len(ns)-1], ", ") + " and " + ns[len(ns)-1]
+	return strings.Join(ns[:n-1], ", ") + " and " + ns[n-1]
 }
 
 // meetingName is how replies name the linked meeting.

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/meetings"
 	"github.com/meetbot/meetbot/meetings/sim"
 	"github.com/meetbot/meetbot/store"
 )
@@ -446,6 +448,25 @@ func TestNodeKinds(t *testing.T) {
 		{"delay cancel Bobby", want{"participant/cancel_delay", "cancelled"}, want{"participant/cancel_delay", "cancelled"}},
 		{"delay resume Bobby", want{"participant/resume_delay", "resumed"}, want{"participant/resume_delay", "resumed"}},
 		{"kick Bobby", want{"participant/disconnect", "disconnected Bobby"}, want{"participant/disconnect", "disconnected Bobby"}},
+		{"help", want{"", "Commands"}, want{"", "commands marked * do not work there"}},
+		{"notify", want{"", "joins on"}, want{"", "joins on"}},
+		{"timezone UTC", want{"", "now read in UTC"}, want{"", "now read in UTC"}},
+		{`schedule "0 9 * * *" lock`, want{"", "scheduled #"}, want{"", "scheduled #"}},
+		{`schedule "0 9 * * *" layout 1:7`, want{"", "scheduled #"}, want{"", refused + " layouts."}},
+		{"schedules", want{"", "scheduled here"}, want{"", "scheduled here"}},
+		{"unschedule 1", want{"", "removed schedule #1"}, want{"", "removed schedule #1"}},
+		{"audit 1", want{"", "newest first"}, want{"", "newest first"}},
+		{"link 1061 1234", want{"", "already linked"}, want{"", "already linked"}},
+		{"unlink", want{"", "unlinked"}, want{"", "unlinked"}},
+	}
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		covered[strings.Fields(tt.text)[0]] = true
+	}
+	for _, c := range newRegistry().commands {
+		if !covered[c.name] {
+			t.Errorf("%s is not in the node-kind table", c.name)
+		}
 	}
 	for _, kind := range []string{"public", "private"} {
 		t.Run(kind, func(t *testing.T) {
@@ -460,22 +481,24 @@ func TestNodeKinds(t *testing.T) {
 				if kind == "private" {
 					w = tt.priva
 				}
-				f.sim.ResetRequests()
-				rep := f.do(chat.Host, tt.text)
-				ops := f.ops()
-				switch {
-				case w.op == "" && len(ops) != 0:
-					t.Errorf("%s: called %v, want nothing", tt.text, ops)
-				case w.op != "" && !slices.Contains(ops, w.op):
-					t.Errorf("%s: called %v, want %s (reply %q)", tt.text, ops, w.op, rep.Text)
-				}
-				text := rep.Text
-				if rep.Confirm != nil {
-					text += rep.Confirm.Prompt
-				}
-				if !strings.Contains(text, w.says) {
-					t.Errorf("%s: reply %q, want %q", tt.text, text, w.says)
-				}
+				t.Run(tt.text, func(t *testing.T) {
+					f.sim.ResetRequests()
+					rep := f.do(chat.Admin, tt.text)
+					ops := f.ops()
+					switch {
+					case w.op == "" && len(ops) != 0:
+						t.Errorf("called %v, want nothing", ops)
+					case w.op != "" && !slices.Contains(ops, w.op):
+						t.Errorf("called %v, want %s (reply %q)", ops, w.op, rep.Text)
+					}
+					text := rep.Text
+					if rep.Confirm != nil {
+						text += rep.Confirm.Prompt
+					}
+					if !strings.Contains(text, w.says) {
+						t.Errorf("reply %q, want %q", text, w.says)
+					}
+				})
 			}
 		})
 	}
@@ -497,6 +520,19 @@ func TestPrivateMuteConfirmsWithUUID(t *testing.T) {
 	}
 	if rep := f.do(chat.Host, rep.Confirm.Command); rep.Text != "muted 张伟" || !f.priv.State().PrivateMuteAll {
 		t.Errorf("confirmed mute: %+v", rep)
+	}
+}
+
+func TestNamesCountsTheRest(t *testing.T) {
+	var ps []meetings.Participant
+	for i := range 12 {
+		ps = append(ps, meetings.Participant{DisplayName: fmt.Sprint("P", i)})
+	}
+	if got := names(ps); got != "P0, P1, P2, P3, P4, P5, P6, P7, P8, P9 and 2 others" {
+		t.Errorf("names = %q", got)
+	}
+	if got := names(ps[:3]); got != "P0, P1 and P2" {
+		t.Errorf("names = %q", got)
 	}
 }
 
