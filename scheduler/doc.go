@@ -49,6 +49,6 @@
 //
 // A Scheduler is safe for concurrent use. Runs of different schedules proceed in parallel; runs
 // of one schedule do not overlap on one replica (a slot that comes while the previous run still
-// runs is left to other replicas). Each run is bounded by RunTimeout and finishes even when Run's
-// context ends, which waits for runs in progress before it returns.
+// runs waits for it, then claims its own slot). Each run is bounded by RunTimeout and finishes
+// even when Run's context ends, which waits for runs in progress before it returns.
 package scheduler

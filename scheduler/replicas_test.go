@@ -145,7 +145,8 @@ func TestReplicasRunEachSlotOnce(t *testing.T) {
 	}
 	// Real time passes in 10-second steps; after each, every replica that reached a slot has
 	// claimed it (or found it claimed) before time moves on.
-	for !real.After(last.Add(30 * time.Second)) {
+	// Until every replica has reached the last slot, and none the one after it.
+	for real.Before(last.Add(30 * time.Second)) {
 		for _, r := range reps {
 			blockUntil(t, r.clock, 2) // reload ticker and the armed timer of the next run
 		}

@@ -339,9 +339,9 @@ func (s *Scheduler) register(sc store.Schedule, spec Spec) (*entry, error) {
 	opts := []gocron.JobOption{
 		gocron.WithName(jobName(sc.ID)),
 		gocron.WithTags(jobTag(sc.ID)),
-		// One run of a schedule at a time per replica: the locker hands the claimed slot to the
-		// job, and a run still going when the next slot comes leaves that slot to other replicas.
-		gocron.WithSingletonMode(gocron.LimitModeReschedule),
+		// One run of a schedule at a time per replica, in order: the locker hands the claimed slot
+		// to the job, and a slot that comes while the previous run still runs waits for it.
+		gocron.WithSingletonMode(gocron.LimitModeWait),
 	}
 	if !spec.OneTime {
 		// gocron's own cron reads the fields as robfig/cron does; this one is the same parser with

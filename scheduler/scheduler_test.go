@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -128,7 +130,8 @@ type harness struct {
 func newHarness(t *testing.T, st Store, clock *clockwork.FakeClock, mod func(*Config)) *harness {
 	t.Helper()
 	rec := newRecorder()
-	cfg := Config{Store: st, Handler: rec, Poster: rec, Clock: clock, ReplicaID: "r-" + t.Name()}
+	cfg := Config{Store: st, Handler: rec, Poster: rec, Clock: clock, ReplicaID: "r-" + t.Name(),
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if mod != nil {
 		mod(&cfg)
 	}
