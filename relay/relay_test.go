@@ -329,3 +329,52 @@ func TestRelinkMovesTheChannel(t *testing.T) {
 	h.expect(l.Channel, "Bob joined (guest)")
 	eventually(t, "the first meeting's listener stops", func() bool { return len(r.Listening()) == 1 })
 }
+
+// A replica that dies after seeing a change but before posting it loses nothing: the roster it
+// saved does not include the change, so the replica that takes over reports it.
+func TestCrashBeforePostingLosesNothing(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1013")
+	join1(room, "Alice")
+	stuck := newRecorder()
+	stuck.hook = func(ctx context.Context, _ chat.ChannelRef, _ int, _ chat.Notification) error {
+		<-ctx.Done() // the chat service never answers
+		return ctx.Err()
+	}
+	tune := func(s *Supervisor) { s.LeaseTTL = 300 * time.Millisecond }
+	a := h.supervisor("a", nil, func(s *Supervisor) { tune(s); s.Poster = stuck })
+	l := h.follow(a, "team", "1013")
+	eventually(t, "roster saved", func() bool { return len(h.savedRoster(l)) == 1 })
+	join1(room, "Carol")
+	eventually(t, "a posting Carol's join", func() bool { return stuck.callCount(l.Channel) == 1 })
+	time.Sleep(5 * a.saveInterval())
+	if got := h.savedRoster(l); fmt.Sprint(got) != "[Alice]" {
+		t.Fatalf("saved roster %v includes a change no channel was told of", got)
+	}
+	a.kill()
+	b := h.supervisor("b", nil, tune)
+	eventually(t, "b takes over", func() bool { return b.listens(l) })
+	h.expect(l.Channel, "Carol joined (guest)")
+}
+
+func TestLostLeaseStopsListening(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1014")
+	a := h.supervisor("a", nil, func(s *Supervisor) { s.LeaseTTL = 300 * time.Millisecond })
+	l := h.follow(a, "team", "1014")
+	ctx := context.Background()
+	key := leasePrefix + l.Meeting.Key()
+	// Another replica holds the lease now (as after a long pause of a's).
+	if err := h.store.ReleaseLease(ctx, key, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := h.store.ClaimLease(ctx, key, "intruder", time.Minute); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	eventually(t, "a stops listening", func() bool { return len(a.Listening()) == 0 })
+	join1(room, "Alice")
+	time.Sleep(100 * time.Millisecond)
+	if got := h.lines(l.Channel); len(got) != 0 {
+		t.Errorf("a replica without the lease posted %q", got)
+	}
+}
