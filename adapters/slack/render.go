@@ -169,7 +169,8 @@ func splitText(text string, n int) []string {
 }
 
 // rowLine renders one table row: the first cell in bold, then the other cells that say
-// something. A "yes" cell shows its column's name ("muted"), a "no" or empty cell is left out.
+// something. A "yes" cell shows its column's name ("presenting"), an "on" or "off" cell its
+// column's name too ("audio on"), a "no" or empty cell is left out.
 func rowLine(cols, cells []string) string {
 	if len(cells) == 0 {
 		return ""
@@ -187,6 +188,10 @@ func rowLine(cols, cells []string) string {
 		case "yes", "true", "✓":
 			if col != "" {
 				v = strings.ToLower(col)
+			}
+		case "on", "off":
+			if col != "" {
+				v = strings.ToLower(col) + " " + strings.ToLower(v)
 			}
 		}
 		parts = append(parts, escape(v))

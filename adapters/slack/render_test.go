@@ -46,6 +46,15 @@ func TestRenderGolden(t *testing.T) {
 		msg  message
 	}{
 		{"who", renderReply(whoReply(), replyOptions{Requester: "U1", Source: "who"})},
+		{"who_core_columns", renderReply(chat.Reply{Text: "2 people in Weekly:", Table: &chat.Table{
+			Columns: []string{"Name", "Role", "Audio", "Presenting", "State"},
+			Rows: []chat.Row{
+				{Cells: []string{"Alice", "host", "on", "yes", "in meeting"}, Actions: []chat.Action{
+					{Label: "Mute", Command: "mute 1a2b"}, {Label: "Kick", Command: "kick 1a2b", Danger: true}}},
+				{Cells: []string{"Dave", "guest", "muted", "", "waiting"}, Actions: []chat.Action{
+					{Label: "Unmute", Command: "unmute 3c4d"}, {Label: "Admit", Command: "admit 3c4d"},
+					{Label: "Kick", Command: "kick 3c4d", Danger: true}}},
+			}}}, replyOptions{Requester: "U1", Source: "who"})},
 		{"who_member", renderReply(chat.Reply{Text: "2 in the meeting", Table: &chat.Table{
 			Columns: []string{"Name", "Role"},
 			Rows:    []chat.Row{{Cells: []string{"Alice", "host"}}, {Cells: []string{"Bob", "guest"}}},
