@@ -36,8 +36,9 @@
 // (", ', “…”, 「…」) group words; command words and keywords compare after NFKC and lower case, so
 // "ＭＵＴＥ ｇｕｅｓｔｓ" works; names keep their case and script. A <name> resolves against the
 // listener's live roster: the exact display name, then any case, then a uuid prefix, then a unique
-// prefix, then a unique part of the name (so 张 finds 张伟). No match says so; several matches
-// answer with choices; neither changes anything.
+// prefix, then a unique part of the name (so 张 finds 张伟), and once more without the marks typing
+// leaves around a name (@Bob, 张伟。). No match says so; several matches answer with choices;
+// neither changes anything.
 //
 // # Concurrency
 //

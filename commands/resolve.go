@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/meetbot/meetbot/chat"
 	"github.com/meetbot/meetbot/meetings"
@@ -51,6 +52,10 @@ func match(query string, people []person) []int {
 		if m := collect(rule); len(m) > 0 {
 			return m
 		}
+	}
+	// Typing leaves marks around a name: "@Bob", "张伟。", " Bob ". Try once more without them.
+	if t := strings.TrimFunc(query, func(r rune) bool { return isSep(r) || unicode.IsPunct(r) }); t != "" && t != query {
+		return match(t, people)
 	}
 	return nil
 }

@@ -40,7 +40,11 @@ func TestMatch(t *testing.T) {
 		{"uuid prefix upper case", "A1B2C3D4", []int{2}},
 		{"ambiguous uuid prefix", "3f2a", []int{0, 1}},
 		{"whole uuid", "b0b0b0b0-0000-4000-8000-000000000004", []int{3}},
+		{"at sign", "@alice", []int{2}},
+		{"trailing ideographic full stop", "张伟。", []int{3}},
+		{"spaces inside quotes", " Carol ", []int{5}},
 		{"unknown", "Mallory", nil},
+		{"punctuation only", "。", nil},
 		{"empty", "", nil},
 	}
 	for _, tt := range tests {
