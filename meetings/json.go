@@ -1,6 +1,7 @@
 package meetings
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -35,19 +36,22 @@ func firstNonSpace(data []byte) byte {
 }
 
 // scanString returns the index just past the string starting at data[i] == '"', and whether it
-// holds escapes.
+// holds escapes. Control characters inside are tolerated (leniency costs nothing here).
 func scanString(data []byte, i int) (end int, escaped bool, err error) {
 	i++
+	j := bytes.IndexByte(data[i:], '"')
+	if j < 0 {
+		return 0, false, errSyntax
+	}
+	if bytes.IndexByte(data[i:i+j], '\\') < 0 {
+		return i + j + 1, false, nil
+	}
 	for i < len(data) {
-		c := data[i]
-		switch {
-		case c == '"':
-			return i + 1, escaped, nil
-		case c == '\\':
-			escaped = true
+		switch data[i] {
+		case '"':
+			return i + 1, true, nil
+		case '\\':
 			i += 2
-		case c < 0x20:
-			return 0, false, errSyntax
 		default:
 			i++
 		}
@@ -149,60 +153,99 @@ func scanValue(data []byte, i, depth int) (int, error) {
 // eachMember calls fn with each member of the JSON object in data: the key (unescaped) and the
 // raw value. It fails on anything but one well-formed object.
 func eachMember(data []byte, fn func(key, val []byte) error) error {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return errSyntax
-	}
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
-		if skipSpace(data, i+1) != len(data) {
-			return errSyntax
-		}
-		return nil
-	}
-	for {
-		if i >= len(data) || data[i] != '"' {
-			return errSyntax
-		}
-		end, esc, err := scanString(data, i)
-		if err != nil {
+	m := members{data: data}
+	for m.next() {
+		if err := fn(m.key, m.val); err != nil {
 			return err
 		}
-		key := data[i+1 : end-1]
-		if esc {
-			s, err := unquote(data[i:end])
-			if err != nil {
-				return err
-			}
-			key = []byte(s)
-		}
-		i = skipSpace(data, end)
-		if i >= len(data) || data[i] != ':' {
-			return errSyntax
+	}
+	return m.err
+}
+
+// members iterates the members of one JSON object without allocating:
+//
+//	m := members{data: data}
+//	for m.next() { use(m.key, m.val) }
+//	if m.err != nil { … }
+type members struct {
+	data     []byte
+	i        int
+	key, val []byte
+	err      error
+	started  bool
+	done     bool
+}
+
+func (m *members) fail() bool {
+	m.err = errSyntax
+	return false
+}
+
+// next advances to the next member; it returns false at the end of the object or on an error.
+func (m *members) next() bool {
+	data := m.data
+	i := m.i
+	if !m.started {
+		m.started = true
+		i = skipSpace(data, 0)
+		if i >= len(data) || data[i] != '{' {
+			return m.fail()
 		}
 		i = skipSpace(data, i+1)
-		vend, err := scanValue(data, i, 1)
-		if err != nil {
-			return err
+		if i < len(data) && data[i] == '}' {
+			if skipSpace(data, i+1) != len(data) {
+				return m.fail()
+			}
+			m.done = true
+			return false
 		}
-		if err := fn(key, data[i:vend]); err != nil {
-			return err
+	} else {
+		if m.err != nil || m.done {
+			return false
 		}
-		i = skipSpace(data, vend)
+		i = skipSpace(data, i)
 		if i >= len(data) {
-			return errSyntax
+			return m.fail()
 		}
 		if data[i] == '}' {
 			if skipSpace(data, i+1) != len(data) {
-				return errSyntax
+				return m.fail()
 			}
-			return nil
+			m.done = true
+			return false
 		}
 		if data[i] != ',' {
-			return errSyntax
+			return m.fail()
 		}
 		i = skipSpace(data, i+1)
 	}
+	if i >= len(data) || data[i] != '"' {
+		return m.fail()
+	}
+	end, esc, err := scanString(data, i)
+	if err != nil {
+		return m.fail()
+	}
+	m.key = data[i+1 : end-1]
+	if esc {
+		k, err := unquote(data[i:end])
+		if err != nil {
+			return m.fail()
+		}
+		m.key = []byte(k)
+	}
+	i = skipSpace(data, end)
+	if i >= len(data) || data[i] != ':' {
+		return m.fail()
+	}
+	i = skipSpace(data, i+1)
+	vend, err := scanValue(data, i, 1)
+	if err != nil {
+		return m.fail()
+	}
+	m.val = data[i:vend]
+	m.i = vend
+	return true
 }
 
 // eachElement calls fn with each raw element of the JSON array in data.
@@ -309,6 +352,18 @@ func truthy(s string) bool {
 	return false
 }
 
+// rawInner returns the bytes inside a JSON string without escapes, or ok false.
+func rawInner(val []byte) ([]byte, bool) {
+	if len(val) < 2 || val[0] != '"' || val[len(val)-1] != '"' {
+		return nil, false
+	}
+	inner := val[1 : len(val)-1]
+	if bytes.IndexByte(inner, '\\') >= 0 {
+		return nil, false
+	}
+	return bytes.TrimSpace(inner), true
+}
+
 // valBool reads a flag leniently: true/false, "YES"/"NO", "true"/"false", numbers (non-zero).
 func valBool(val []byte) bool {
 	val = trimSpace(val)
@@ -321,12 +376,19 @@ func valBool(val []byte) bool {
 	case 'f', 'n':
 		return false
 	case '"':
-		s, _ := jsonString(val)
-		if truthy(s) {
-			return true
+		inner, ok := rawInner(val)
+		if !ok {
+			s, _ := jsonString(val)
+			inner = []byte(strings.TrimSpace(s))
 		}
-		if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
-			return f != 0
+		for _, w := range [...]string{"yes", "true", "1", "on", "y", "allow"} {
+			if len(inner) == len(w) && strings.EqualFold(string(inner), w) {
+				return true
+			}
+		}
+		if len(inner) > 0 && (inner[0] == '-' || inner[0] == '.' || (inner[0] >= '0' && inner[0] <= '9')) {
+			f, err := strconv.ParseFloat(string(inner), 64)
+			return err == nil && f != 0
 		}
 		return false
 	}
@@ -342,8 +404,15 @@ func valInt(val []byte) int64 {
 		return 0
 	}
 	if val[0] == '"' {
-		s, _ := jsonString(val)
-		return parseInt(strings.TrimSpace(s))
+		if inner, ok := rawInner(val); ok {
+			val = inner
+			if len(val) == 0 {
+				return 0
+			}
+		} else {
+			s, _ := jsonString(val)
+			return parseInt(strings.TrimSpace(s))
+		}
 	}
 	// Fast path: plain integers.
 	var n int64
@@ -384,3 +453,41 @@ func parseInt(s string) int64 {
 }
 
 func equalFoldStr(a, b string) bool { return strings.EqualFold(strings.TrimSpace(a), b) }
+
+// internString reads a string value like valString, without allocating for the words the
+// platform repeats in every participant object.
+func internString(val []byte) string {
+	if inner, ok := rawInner(val); ok && len(inner) == len(val)-2 {
+		switch string(inner) {
+		case "guest":
+			return "guest"
+		case "chair":
+			return "chair"
+		case "conference":
+			return "conference"
+		case "connecting":
+			return "connecting"
+		case "waiting_room":
+			return "waiting_room"
+		case "in":
+			return "in"
+		case "out":
+			return "out"
+		case "On":
+			return "On"
+		case "Off":
+			return "Off"
+		case "webrtc":
+			return "webrtc"
+		case "sip":
+			return "sip"
+		case "api":
+			return "api"
+		case "ALLOW":
+			return "ALLOW"
+		case "DENY":
+			return "DENY"
+		}
+	}
+	return valString(val)
+}

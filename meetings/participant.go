@@ -49,20 +49,22 @@ var errNoUUID = errors.New("participant without uuid")
 // It fails only when data is not one JSON object or the object has no uuid.
 func DecodeParticipant(data []byte) (Participant, error) {
 	p := Participant{RxPresentationAllowed: true}
-	err := eachMember(data, func(key, val []byte) error {
+	m := members{data: data}
+	for m.next() {
+		key, val := m.key, m.val
 		switch string(key) {
 		case "uuid":
 			p.UUID = valString(val)
 		case "display_name":
 			p.DisplayName = valString(val)
 		case "role":
-			p.Role = valString(val)
+			p.Role = internString(val)
 		case "service_type":
-			p.ServiceType = valString(val)
+			p.ServiceType = internString(val)
 		case "call_direction":
-			p.CallDirection = valString(val)
+			p.CallDirection = internString(val)
 		case "protocol":
-			p.Protocol = valString(val)
+			p.Protocol = internString(val)
 		case "uri":
 			p.URI = valString(val)
 		case "local_alias":
@@ -72,7 +74,7 @@ func DecodeParticipant(data []byte) (Participant, error) {
 		case "vendor":
 			p.Vendor = valString(val)
 		case "encryption":
-			p.Encryption = valString(val)
+			p.Encryption = internString(val)
 		case "is_muted":
 			p.IsMuted = valBool(val)
 		case "is_presenting":
@@ -92,7 +94,7 @@ func DecodeParticipant(data []byte) (Participant, error) {
 		case "is_video_muted":
 			p.IsVideoMuted = valBool(val)
 		case "rx_presentation_policy":
-			if s := valString(val); s != "" {
+			if s := internString(val); s != "" {
 				p.RxPresentationAllowed = !equalFoldStr(s, "DENY")
 			}
 		case "spotlight":
@@ -100,9 +102,8 @@ func DecodeParticipant(data []byte) (Participant, error) {
 		case "start_time":
 			p.StartTime = valInt(val)
 		}
-		return nil
-	})
-	if err != nil {
+	}
+	if err := m.err; err != nil {
 		return Participant{}, fmt.Errorf("decode participant: %w", err)
 	}
 	if p.UUID == "" {
