@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/meetbot/meetbot/adapters/console"
+	"github.com/meetbot/meetbot/adapters/matrix"
+	"github.com/meetbot/meetbot/adapters/slack"
+	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/commands"
+	"github.com/meetbot/meetbot/meetings"
+	"github.com/meetbot/meetbot/relay"
+	"github.com/meetbot/meetbot/scheduler"
+	"github.com/meetbot/meetbot/store"
+	"github.com/meetbot/meetbot/store/storeurl"
+)
+
+// app is the bot wired together: the store, the platform client, the listeners' supervisor, the
+// command core and the scheduler. Adapters are added by the subcommand that runs them.
+type app struct {
+	cfg        Config
+	log        *slog.Logger
+	metrics    *metrics
+	store      store.Store
+	client     *meetings.Client
+	supervisor *relay.Supervisor
+	router     *commands.Router
+	scheduler  *scheduler.Scheduler
+	posters    chat.PosterMux
+	rights     rightsMux
+}
+
+// newApp opens the store and builds the core. Close releases what it opened.
+func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
+	if cfg.APIServer == "" {
+		return nil, settingErr("MEET_API_SERVER", "required: the base URL of the platform's checkJoin server")
+	}
+	if cfg.SecretKey == "" {
+		return nil, settingErr("MEETBOT_SECRET_KEY", "required: 32 bytes, hex or base64, to seal PINs at rest (make one with: openssl rand -hex 32)")
+	}
+	key, err := store.ParseSecretKey(cfg.SecretKey.Reveal())
+	if err != nil {
+		return nil, settingErr("MEETBOT_SECRET_KEY", "%v", err)
+	}
+	st, err := storeurl.Open(ctx, cfg.StoreURL, key, log.With("component", "store"))
+	if err != nil {
+		var setting *storeurl.URLError
+		if errors.As(err, &setting) {
+			return nil, settingErr("STORE_URL", "%s", setting.Reason)
+		}
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	m := newMetrics()
+	client, err := meetings.NewClient(cfg.APIServer, meetings.ClientOptions{
+		Logger:   log.With("component", "platform"),
+		Observer: m,
+	})
+	if err != nil {
+		st.Close()
+		return nil, settingErr("MEET_API_SERVER", "%v", err)
+	}
+	a := &app{
+		cfg:     cfg,
+		log:     log,
+		metrics: m,
+		store:   st,
+		client:  client,
+		posters: chat.PosterMux{},
+		rights:  rightsMux{},
+	}
+	a.supervisor = &relay.Supervisor{
+		Store:     st,
+		Client:    client,
+		Poster:    a.posters,
+		ReplicaID: cfg.ReplicaID,
+		BotName:   cfg.BotName,
+		Logger:    log.With("component", "relay"),
+		Observer:  relayMetrics{m},
+	}
+	a.scheduler, err = scheduler.New(scheduler.Config{
+		Store:     st,
+		Handler:   chat.HandlerFunc(func(ctx context.Context, req chat.Request) chat.Reply { return a.router.Handle(ctx, req) }),
+		Poster:    a.posters,
+		Rights:    a.rights,
+		DefaultTZ: cfg.ScheduleTZ,
+		ReplicaID: cfg.ReplicaID,
+		Logger:    log.With("component", "scheduler"),
+	})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("start scheduler: %w", err)
+	}
+	a.router = commands.New(commands.Config{
+		Store:           st,
+		Client:          client,
+		Meetings:        a.supervisor,
+		Scheduler:       a.scheduler,
+		BotName:         cfg.BotName,
+		DefaultCloud:    cfg.DefaultCloud,
+		APIServer:       cfg.APIServer,
+		DefaultTimeZone: cfg.ScheduleTZ.String(),
+		Logger:          log.With("component", "commands"),
+		Observer:        m.CommandDone,
+	})
+	return a, nil
+}
+
+// Close releases the store. Call it after run has returned.
+func (a *app) Close() error { return a.store.Close() }
+
+// task is one long-running part of the bot. It returns nil when its work is done (the console at
+// end of input), which stops the bot as cleanly as a signal does.
+type task struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// run runs the listeners, the scheduler and every task together until ctx ends or one of them
+// returns; then it stops the rest and waits for them. The listeners go last, so every session is
+// ended and every lease handed back after the adapters have stopped taking commands.
+func (a *app) run(ctx context.Context, tasks ...task) error {
+	coreCtx, stopCore := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCore()
+	coreDone := make(chan error, 2)
+	go func() { coreDone <- a.supervisor.Run(coreCtx) }()
+	go func() { coreDone <- a.scheduler.Run(coreCtx) }()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for _, t := range tasks {
+		wg.Go(func() {
+			err := t.run(ctx)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				err = fmt.Errorf("%s: %w", t.name, err)
+				cancel(err)
+				return
+			}
+			cancel(nil) // a task that finishes, like the console at end of input, ends the run
+		})
+	}
+	var coreErr error
+	select {
+	case <-ctx.Done():
+	case coreErr = <-coreDone:
+		cancel(fmt.Errorf("core stopped: %w", coreErr))
+	}
+	wg.Wait()
+	a.log.Info("shutting down: ending sessions and handing back leases")
+	stopCore()
+	for range 2 - btoi(coreErr != nil) {
+		if err := <-coreDone; err != nil && !errors.Is(err, context.Canceled) {
+			coreErr = errors.Join(coreErr, err)
+		}
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return errors.Join(cause, coreErr)
+	}
+	return coreErr
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// httpTask serves /healthz, /readyz, /metrics and whatever else mux has on addr.
+func (a *app) httpTask(addr string, mux *http.ServeMux) task {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if _, err := a.store.GetSettings(ctx, chat.ChannelRef{Platform: "readyz", Channel: "probe"}); err != nil {
+			a.log.Warn("not ready: store does not answer", "err", err)
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	mux.Handle("GET /metrics", a.metrics.handler())
+	return task{name: "http", run: func(ctx context.Context) error {
+		srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return settingErr("HTTP_ADDR", "%v", err)
+		}
+		a.log.Info("serving HTTP", "addr", ln.Addr().String())
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(ln) }()
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			return srv.Shutdown(shutdownCtx)
+		}
+	}}
+}
+
+// runBot is `bot run`: every configured adapter, the listeners, the scheduler and HTTP.
+func runBot(ctx context.Context, cfg Config, log *slog.Logger) error {
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	mux := http.NewServeMux()
+	tasks := []task{a.httpTask(cfg.HTTPAddr, mux)}
+	if cfg.Slack.Enabled() {
+		s, err := slack.New(slack.Config{
+			BotToken:      cfg.Slack.BotToken,
+			SigningSecret: cfg.Slack.SigningSecret,
+			AppToken:      cfg.Slack.AppToken,
+			Hosts:         cfg.Slack.Hosts,
+			APIURL:        cfg.Slack.APIURL,
+		}, a.router, log.With("component", "slack"))
+		if err != nil {
+			return fmt.Errorf("slack: %w", err)
+		}
+		s.Register(mux)
+		a.posters["slack"], a.rights["slack"] = s, s
+		tasks = append(tasks, task{name: "slack", run: s.Run})
+	}
+	if cfg.Matrix.Enabled() {
+		m, err := matrix.New(ctx, matrix.Config{
+			Homeserver:  cfg.Matrix.Homeserver,
+			UserID:      cfg.Matrix.UserID,
+			AccessToken: cfg.Matrix.AccessToken,
+			Password:    cfg.Matrix.Password,
+			PickleKey:   cfg.Matrix.PickleKey,
+			Allow:       cfg.Matrix.Allow,
+			DataDir:     cfg.Matrix.DataDir,
+			IsNotFound:  func(err error) bool { return errors.Is(err, store.ErrNotFound) },
+		}, a.router, a.store, log.With("component", "matrix"))
+		if err != nil {
+			return fmt.Errorf("matrix: %w", err)
+		}
+		a.posters["matrix"], a.rights["matrix"] = m, m
+		tasks = append(tasks, task{name: "matrix", run: m.Run})
+	}
+	return a.run(ctx, tasks...)
+}
+
+// runConsole is `bot console`: the console adapter against the configured platform.
+func runConsole(ctx context.Context, cfg Config, log *slog.Logger, in io.Reader, out io.Writer) error {
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	c := console.New(in, out, a.router)
+	a.posters["console"], a.rights["console"] = c, c
+	return a.run(ctx, task{name: "console", run: c.Run})
+}
+
+// rightsMux asks the adapter of a channel's platform what a user may do there now.
+type rightsMux map[string]chat.RightsResolver
+
+func (m rightsMux) Rights(ctx context.Context, ch chat.ChannelRef, user chat.UserRef) (chat.Rights, error) {
+	r, ok := m[ch.Platform]
+	if !ok {
+		return chat.Anyone, fmt.Errorf("no adapter for %s runs here", ch.Platform)
+	}
+	return r.Rights(ctx, ch, user)
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/meetbot/meetbot/chat"
+)
+
+// Config is every setting of the bot, read from the environment (and an optional .env file).
+// .env.example documents each one.
+type Config struct {
+	APIServer    string // MEET_API_SERVER
+	BotName      string // MEET_BOT_NAME
+	DefaultCloud string // MEET_CLOUD: public | private
+	StoreURL     string // STORE_URL
+	SecretKey    chat.Secret
+	HTTPAddr     string // HTTP_ADDR
+	ReplicaID    string // REPLICA_ID
+	ScheduleTZ   *time.Location
+	LogLevel     slog.Level
+
+	Slack  SlackConfig
+	Matrix MatrixConfig
+}
+
+// SlackConfig holds the Slack settings; Enabled reports whether any are set.
+type SlackConfig struct {
+	BotToken      chat.Secret
+	SigningSecret chat.Secret
+	AppToken      chat.Secret
+	Hosts         []string
+	APIURL        string
+}
+
+// Enabled reports whether the Slack adapter should run.
+func (s SlackConfig) Enabled() bool { return s.BotToken != "" }
+
+// MatrixConfig holds the Matrix settings; Enabled reports whether any are set.
+type MatrixConfig struct {
+	Homeserver  string
+	UserID      string
+	AccessToken chat.Secret
+	Password    chat.Secret
+	PickleKey   chat.Secret
+	Allow       []string
+	DataDir     string
+}
+
+// Enabled reports whether the Matrix adapter should run.
+func (m MatrixConfig) Enabled() bool { return m.Homeserver != "" }
+
+// SettingError names the setting that stops start-up, in one line a person can act on.
+type SettingError struct {
+	Name   string
+	Reason string
+}
+
+func (e *SettingError) Error() string { return e.Name + ": " + e.Reason }
+
+func settingErr(name, format string, args ...any) error {
+	return &SettingError{Name: name, Reason: fmt.Sprintf(format, args...)}
+}
+
+// loadConfig reads the settings through getenv. Secrets are read but never printed.
+func loadConfig(getenv func(string) string) (Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		APIServer:    get("MEET_API_SERVER", ""),
+		BotName:      get("MEET_BOT_NAME", "meetbot"),
+		DefaultCloud: strings.ToLower(get("MEET_CLOUD", "public")),
+		StoreURL:     get("STORE_URL", "sqlite:data/meetbot.db"),
+		SecretKey:    chat.Secret(get("MEETBOT_SECRET_KEY", "")),
+		HTTPAddr:     get("HTTP_ADDR", ":8080"),
+		ReplicaID:    get("REPLICA_ID", defaultReplicaID()),
+		Slack: SlackConfig{
+			BotToken:      chat.Secret(get("SLACK_BOT_TOKEN", "")),
+			SigningSecret: chat.Secret(get("SLACK_SIGNING_SECRET", "")),
+			AppToken:      chat.Secret(get("SLACK_APP_TOKEN", "")),
+			Hosts:         splitList(get("SLACK_HOSTS", "")),
+			APIURL:        get("SLACK_API_URL", ""),
+		},
+		Matrix: MatrixConfig{
+			Homeserver:  get("MATRIX_HOMESERVER", ""),
+			UserID:      get("MATRIX_USER_ID", ""),
+			AccessToken: chat.Secret(get("MATRIX_ACCESS_TOKEN", "")),
+			Password:    chat.Secret(get("MATRIX_PASSWORD", "")),
+			PickleKey:   chat.Secret(get("MATRIX_PICKLE_KEY", "")),
+			Allow:       splitList(get("MATRIX_ALLOW", "")),
+			DataDir:     get("MATRIX_DATA_DIR", "data"),
+		},
+	}
+
+	if c.APIServer != "" {
+		if err := checkHTTPURL(c.APIServer); err != nil {
+			return c, settingErr("MEET_API_SERVER", "%v", err)
+		}
+	}
+	if len(c.BotName) > 50 {
+		return c, settingErr("MEET_BOT_NAME", "at most 50 characters (the platform's limit)")
+	}
+	if c.DefaultCloud != "public" && c.DefaultCloud != "private" {
+		return c, settingErr("MEET_CLOUD", "want public or private, not %q", c.DefaultCloud)
+	}
+	tz := get("SCHEDULE_TZ", get("TZ", "Local"))
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return c, settingErr("SCHEDULE_TZ", "unknown time zone %q", tz)
+	}
+	c.ScheduleTZ = loc
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
+		return c, settingErr("LOG_LEVEL", "want debug, info, warn or error")
+	}
+
+	if c.Slack.Enabled() {
+		if !strings.HasPrefix(c.Slack.BotToken.Reveal(), "xoxb-") {
+			return c, settingErr("SLACK_BOT_TOKEN", "want a bot token starting with xoxb-")
+		}
+		if c.Slack.AppToken == "" && c.Slack.SigningSecret == "" {
+			return c, settingErr("SLACK_SIGNING_SECRET", "required to verify Slack's requests (or set SLACK_APP_TOKEN for Socket Mode)")
+		}
+		if c.Slack.AppToken != "" && !strings.HasPrefix(c.Slack.AppToken.Reveal(), "xapp-") {
+			return c, settingErr("SLACK_APP_TOKEN", "want an app-level token starting with xapp-")
+		}
+	} else if c.Slack.SigningSecret != "" || c.Slack.AppToken != "" {
+		return c, settingErr("SLACK_BOT_TOKEN", "required when other SLACK_ settings are set")
+	}
+	if c.Slack.APIURL != "" {
+		if err := checkHTTPURL(c.Slack.APIURL); err != nil {
+			return c, settingErr("SLACK_API_URL", "%v", err)
+		}
+	}
+
+	if c.Matrix.Enabled() {
+		if err := checkHTTPURL(c.Matrix.Homeserver); err != nil {
+			return c, settingErr("MATRIX_HOMESERVER", "%v", err)
+		}
+		if !strings.HasPrefix(c.Matrix.UserID, "@") || !strings.Contains(c.Matrix.UserID, ":") {
+			return c, settingErr("MATRIX_USER_ID", "want a full user id such as @meetbot:example.org")
+		}
+		if c.Matrix.AccessToken == "" && c.Matrix.Password == "" {
+			return c, settingErr("MATRIX_ACCESS_TOKEN", "set it or MATRIX_PASSWORD")
+		}
+		if c.Matrix.PickleKey == "" {
+			return c, settingErr("MATRIX_PICKLE_KEY", "required: it protects the bot's encryption keys at rest")
+		}
+	} else if c.Matrix.UserID != "" || c.Matrix.AccessToken != "" || c.Matrix.Password != "" {
+		return c, settingErr("MATRIX_HOMESERVER", "required when other MATRIX_ settings are set")
+	}
+	return c, nil
+}
+
+// chatConfigured reports whether any chat service is set up; without one, the bot runs the demo.
+func (c Config) chatConfigured() bool { return c.Slack.Enabled() || c.Matrix.Enabled() }
+
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an http:// or https:// URL with a host")
+	}
+	return nil
+}
+
+// splitList reads comma- or space-separated ids.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+}
+
+func defaultReplicaID() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "bot"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
