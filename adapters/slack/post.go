@@ -43,7 +43,11 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 	st := a.channelState(ch)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	ended := n.Meeting.Ended || slices.Contains(n.Kinds, chat.MeetingEnded)
+	// The state says whether the meeting ended; a batch that ends one meeting and starts the next
+	// carries MeetingEnded among its kinds but the new meeting's state. Only a notification with
+	// no state at all is judged by its kinds.
+	ended := n.Meeting.Ended ||
+		(len(n.Meeting.Present) == 0 && n.Meeting.Started.IsZero() && slices.Contains(n.Kinds, chat.MeetingEnded))
 	if st.status == nil {
 		if ended || len(n.Meeting.Present) == 0 {
 			_, err := a.postMessage(ctx, ch, text, "")

@@ -213,3 +213,37 @@ func TestThreadedRateLimitNoDouble(t *testing.T) {
 		t.Errorf("%d status messages and %d replies posted, want 1 and 1", statuses, replies)
 	}
 }
+
+// TestThreadedStatusDeleted: when someone deleted the status message, the refused reply is
+// retried by the relay and lands under a new status message.
+func TestThreadedStatusDeleted(t *testing.T) {
+	f := newFakeSlack(t)
+	deleted := ""
+	f.on("chat.postMessage", func(n int, form url.Values) (int, http.Header, string) {
+		if n == 1 {
+			return 0, nil, ""
+		}
+		if deleted != "" && form.Get("thread_ts") == deleted {
+			return 200, nil, `{"ok":false,"error":"thread_not_found"}`
+		}
+		return 0, nil, ""
+	})
+	a, _ := newTestAdapter(t, f, &recorder{})
+	n := chat.Notification{Text: "Alice joined", Threaded: true, Meeting: chat.MeetingState{Present: []string{"Alice"}}}
+	if err := a.Post(context.Background(), general, n); err != nil {
+		t.Fatal(err)
+	}
+	deleted = f.callsOf("chat.postMessage")[0].TS
+	n.Text, n.Meeting.Present = "Bob joined", []string{"Alice", "Bob"}
+	if err := a.Post(context.Background(), general, n); err == nil {
+		t.Fatal("reply into a deleted thread succeeded")
+	}
+	if err := a.Post(context.Background(), general, n); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	posts := f.callsOf("chat.postMessage")
+	last := posts[len(posts)-1]
+	if last.Form.Get("text") != "Bob joined" || last.Form.Get("thread_ts") == deleted || last.Form.Get("thread_ts") != posts[len(posts)-2].TS {
+		t.Errorf("retry went to thread %q, want a new status message", last.Form.Get("thread_ts"))
+	}
+}
