@@ -92,7 +92,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Rights:    a.rights,
 		DefaultTZ: cfg.ScheduleTZ,
 		ReplicaID: cfg.ReplicaID,
-		Logger:    log.With("component", "scheduler"),
+		Logger:    log,
 	})
 	if err != nil {
 		st.Close()

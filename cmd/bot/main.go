@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -69,6 +70,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if len(args) > 0 {
 		fmt.Fprintf(stderr, "meetbot: %s takes no arguments\n%s", cmd, usage)
 		return 2
+	}
+	if cmd == "demo" && getenv("LOG_LEVEL") == "" {
+		// The demo shares the terminal with the console: only what needs attention goes there.
+		cfg.LogLevel = slog.LevelWarn
 	}
 	logger := newLogger(stderr, cfg.LogLevel)
 
