@@ -36,6 +36,7 @@ func (r *Router) link(ctx context.Context, c *call) (chat.Reply, error) {
 	if room == "" {
 		return chat.Reply{}, userErrorf("Usage: %s.", c.cmd.usage[0])
 	}
+	r.links.forget(c.req.Channel)
 	switch old, err := r.cfg.Store.GetLink(ctx, c.req.Channel); {
 	case err == nil:
 		return chat.Reply{}, userErrorf("This channel is already linked to %s. Run unlink first.", meetingName(old))
@@ -85,6 +86,7 @@ func (r *Router) link(ctx context.Context, c *call) (chat.Reply, error) {
 			r.log.Warn("end session after a failed link", "room", room, "err", err)
 		}
 	}
+	defer r.links.forget(l.Channel)
 	if err := r.cfg.Store.PutLink(ctx, l); err != nil {
 		closeSession()
 		return chat.Reply{}, fmt.Errorf("put link: %w", err)
@@ -117,6 +119,7 @@ func (r *Router) link(ctx context.Context, c *call) (chat.Reply, error) {
 
 func (r *Router) unlink(ctx context.Context, c *call) (chat.Reply, error) {
 	ctx = context.WithoutCancel(ctx)
+	defer r.links.forget(c.req.Channel)
 	if err := r.cfg.Store.DeleteLink(ctx, c.req.Channel); err != nil {
 		return chat.Reply{}, fmt.Errorf("delete link: %w", err)
 	}
@@ -305,7 +308,7 @@ func (r *Router) schedule(ctx context.Context, c *call) (chat.Reply, error) {
 	if c.req.Rights < sub.rights {
 		return chat.Reply{}, userErrorf("You need %s rights for %s.", sub.rights, sub.name)
 	}
-	if l, err := r.cfg.Store.GetLink(ctx, c.req.Channel); err == nil && l.Cloud == string(meetings.PrivateCloud) {
+	if l, err := r.links.get(ctx, r.cfg.Store, c.req.Channel); err == nil && l.Cloud == string(meetings.PrivateCloud) {
 		switch rule := sub.private; rule.support {
 		case unsupported:
 			return chat.Reply{}, userErrorf("This meeting runs on a private-cloud node, which does not support %s.", rule.what)
@@ -360,7 +363,7 @@ func (r *Router) asksOnThisNode(ctx context.Context, c *call) bool {
 	if c.cmd.private.support != confirmOnly || c.cmd.nameArg < 0 {
 		return false
 	}
-	l, err := r.cfg.Store.GetLink(ctx, c.req.Channel)
+	l, err := r.links.get(ctx, r.cfg.Store, c.req.Channel)
 	return err == nil && l.Cloud == string(meetings.PrivateCloud) && c.group(c.cmd.nameArg) == ""
 }
 

@@ -44,7 +44,10 @@
 //
 // A Router is safe for concurrent use: it keeps no state per request (each request's parsed form
 // lives on the stack of Handle), its registry is built once and only read, and it holds no locks
-// while calling the platform. Every call takes the request's context; the audit entry and a link
+// while calling the platform. The one thing it shares between requests is a short-lived cache of
+// each channel's link (Config.LinkTTL, 2 s), so a burst of commands reads the store once; its own
+// link and unlink drop the entry at once, a change made through another replica shows within the
+// TTL. Every call takes the request's context; the audit entry and a link
 // in progress are finished even when that context ends, so a link is never half made.
 //
 // # What the interfaces promise

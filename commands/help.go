@@ -12,7 +12,7 @@ import (
 // help answers help and help <command>, marking what the channel's linked meeting cannot do.
 func (r *Router) help(ctx context.Context, c *call) (chat.Reply, error) {
 	private := false
-	if link, err := r.cfg.Store.GetLink(ctx, c.req.Channel); err == nil {
+	if link, err := r.links.get(ctx, r.cfg.Store, c.req.Channel); err == nil {
 		private = link.Cloud == string(meetings.PrivateCloud)
 	}
 	if len(c.args) == 0 {

@@ -62,6 +62,10 @@ type Config struct {
 	DefaultTimeZone string
 	Logger          *slog.Logger     // nil: discard
 	Now             func() time.Time // nil: time.Now
+	// LinkTTL is how long a channel's link is reused from memory before the store is read again
+	// (default 2 s; negative reads the store for every command). A link changed through another
+	// replica is seen within LinkTTL; this router's own link and unlink are seen at once.
+	LinkTTL time.Duration
 	// Observer, when set, is called once per request with the command's name ("unknown" for an
 	// unknown command), its outcome ("ok", "failed", "refused", "error", "panic") and how long it
 	// took, for metrics.
@@ -71,9 +75,10 @@ type Config struct {
 // Router is the command core: it parses a request, checks rights and node support from the
 // registry, runs the command and answers with a reply. It is safe for concurrent use.
 type Router struct {
-	cfg Config
-	reg *registry
-	log *slog.Logger
+	cfg   Config
+	reg   *registry
+	log   *slog.Logger
+	links *linkCache
 }
 
 var _ chat.Handler = (*Router)(nil)
@@ -92,7 +97,10 @@ func New(cfg Config) *Router {
 	if cfg.DefaultCloud != string(meetings.PrivateCloud) {
 		cfg.DefaultCloud = string(meetings.PublicCloud)
 	}
-	return &Router{cfg: cfg, reg: newRegistry(), log: cfg.Logger}
+	if cfg.LinkTTL == 0 {
+		cfg.LinkTTL = defaultLinkTTL
+	}
+	return &Router{cfg: cfg, reg: newRegistry(), log: cfg.Logger, links: &linkCache{ttl: cfg.LinkTTL}}
 }
 
 // call is one request being handled: the parsed command and what the dispatcher loaded for it. It
@@ -269,7 +277,7 @@ func (r *Router) check(ctx context.Context, c *call) (*chat.Reply, error) {
 	if !cmd.needsLink {
 		return nil, nil
 	}
-	link, err := r.cfg.Store.GetLink(ctx, c.req.Channel)
+	link, err := r.links.get(ctx, r.cfg.Store, c.req.Channel)
 	if err != nil {
 		return nil, fmt.Errorf("get link of %s: %w", c.req.Channel, err)
 	}

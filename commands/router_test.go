@@ -729,3 +729,26 @@ func FuzzHandleParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLinkCache(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.link(t, pubRoom+" "+hostPIN)
+	if rep := f.do(chat.Host, "lock"); rep.Failed {
+		t.Fatalf("lock: %+v", rep)
+	}
+	// Another replica unlinks the channel: with LinkTTL negative the next command sees it at once.
+	if err := f.store.DeleteLink(ctx, f.ch); err != nil {
+		t.Fatal(err)
+	}
+	fresh := New(Config{Store: f.store, Client: f.client, Meetings: f.meet, LinkTTL: -1})
+	rep := fresh.Handle(ctx, chat.Request{Channel: f.ch, User: f.user, Rights: chat.Host, Text: "unlock"})
+	if rep.Text != notLinked {
+		t.Errorf("after an unlink elsewhere: %+v", rep)
+	}
+	// A channel without a link is never remembered as unlinked: linking elsewhere shows at once.
+	f.link(t, pubRoom+" "+hostPIN)
+	if rep := f.do(chat.Host, "unlock"); rep.Failed {
+		t.Errorf("unlock after relinking: %+v", rep)
+	}
+}
