@@ -7,7 +7,7 @@
 //	a, err := slack.New(slack.Config{BotToken: tok, SigningSecret: sec, Hosts: hosts}, router, logger)
 //	a.Register(mux)          // POST /slack/commands, /slack/interactions, /slack/events
 //	go a.Run(ctx)            // Socket Mode when AppToken is set; otherwise waits for ctx
-//	relay uses a as chat.Poster, the scheduler as chat.RightsResolver
+//	// a is the relay's chat.Poster (for "slack" channels) and the scheduler's chat.RightsResolver
 //
 // # Inbound
 //
