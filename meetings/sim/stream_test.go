@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -181,5 +182,39 @@ func TestEventsNeedToken(t *testing.T) {
 	a := e.do("GET", "/api/services/1061/events?token=nope", nil, nil)
 	if a.Status != 403 || a.str() != "Invalid token" {
 		t.Errorf("got %d %s, want 403 Invalid token", a.Status, a.Body)
+	}
+}
+
+// A storm of joins reaches a reading client whole, in order, on one stream.
+func TestJoinStorm(t *testing.T) {
+	e := newEnv(t, Options{})
+	room := stdRoom(e)
+	st := e.open("1061", "meetbot", "1234").stream()
+	st.sync("participant_create")
+	want := make([]string, 500)
+	for i := range want {
+		want[i] = room.Join(ParticipantSpec{Name: fmt.Sprintf("Storm %d", i)})
+	}
+	for i := range want {
+		ev := st.next()
+		if ev.Name != "participant_create" || ev.participant()["uuid"] != want[i] {
+			t.Fatalf("event %d = %s %s, want the create of %s", i, ev.Name, ev.Data, want[i])
+		}
+	}
+	if n := room.State().Streams; n != 1 {
+		t.Errorf("%d streams open after the storm, want 1", n)
+	}
+}
+
+func TestZeroServer(t *testing.T) {
+	var s Server
+	s.AddRoom(RoomConfig{Number: "42"})
+	ts := httptest.NewServer(&s)
+	defer ts.Close()
+	defer s.Close()
+	e := &env{t: t, sim: &s, ts: ts}
+	bot := e.open("42", "meetbot", "")
+	if bot.info["expires"] != float64(120) {
+		t.Errorf("a zero Server's tokens last %v s, want 120", bot.info["expires"])
 	}
 }
