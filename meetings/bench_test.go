@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"runtime"
 	"strings"
 	"sync"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/meetbot/meetbot/meetings"
-	"github.com/meetbot/meetbot/meetings/sim"
 )
 
 // streamChunk is a stretch of a busy meeting's event stream that leaves the roster as it found
@@ -128,43 +126,41 @@ func BenchmarkDecodeParticipant(b *testing.B) {
 }
 
 // BenchmarkIdleListeners opens N sessions, each with its event stream, against the simulator on
-// loopback, waits until every stream has synced, and reports the memory (heap and goroutine
-// stacks, after GC) per idle listener. The simulator runs in the same process, so the figure
-// includes its side of each connection too: it is an upper bound of the client's cost.
+// loopback, waits until every stream has synced, and reports the client's memory (heap and
+// goroutine stacks, after GC) per idle listener. The simulator runs in a child process, so only
+// the client's side of each connection counts.
 func BenchmarkIdleListeners(b *testing.B) {
 	for _, n := range []int{100, 2000} {
 		b.Run(fmt.Sprint("N=", n), func(b *testing.B) {
+			url := simProcess(b)
 			for b.Loop() {
-				idleListeners(b, n)
+				idleListeners(b, url, n)
 			}
 		})
 	}
 }
 
-func idleListeners(b *testing.B, n int) {
-	s := sim.New(sim.Options{})
-	s.AddRoom(sim.RoomConfig{Number: "1061", HostPIN: "1234"})
-	s.Room("1061").Join(sim.ParticipantSpec{Name: "Alice"})
-	srv := newLoopback(b, s)
-	defer srv.close()
-	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	c, err := meetings.NewClient(srv.url, meetings.ClientOptions{HTTPClient: &http.Client{Transport: tr, Timeout: 30 * time.Second}})
+func idleListeners(b *testing.B, url string, n int) {
+	c, err := meetings.NewClient(url, meetings.ClientOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	sessions := make([]*meetings.Session, 0, n)
 	defer func() {
 		cancel()
 		wg.Wait()
-		tr.CloseIdleConnections()
+		for _, sess := range sessions {
+			sess.Close(context.Background())
+		}
 	}()
 
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	goroutines := runtime.NumGoroutine()
 
-	sessions := make([]*meetings.Session, n)
 	var synced sync.WaitGroup
 	synced.Add(n)
 	for i := range n {
@@ -172,7 +168,7 @@ func idleListeners(b *testing.B, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		sessions[i] = sess
+		sessions = append(sessions, sess)
 		var once sync.Once
 		wg.Go(func() {
 			sess.Events(ctx, func(ev meetings.Event) {
@@ -192,9 +188,5 @@ func idleListeners(b *testing.B, n int) {
 	b.ReportMetric(float64(heap+stacks)/float64(n), "B/listener")
 	b.ReportMetric(float64(heap)/float64(n), "heapB/listener")
 	b.ReportMetric(float64(stacks)/float64(n), "stackB/listener")
-	b.ReportMetric(float64(runtime.NumGoroutine())/float64(n), "goroutines/listener")
-	cancel()
-	for _, sess := range sessions {
-		sess.Close(context.Background())
-	}
+	b.ReportMetric(float64(runtime.NumGoroutine()-goroutines)/float64(n), "goroutines/listener")
 }

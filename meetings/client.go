@@ -22,8 +22,9 @@ type ClientOptions struct {
 	HTTPClient *http.Client
 	// Logger receives Warn lines for what will be retried; nil discards.
 	Logger *slog.Logger
-	// Retries bounds the retries of transient failures (HTTP 5xx, network errors); 0 means 3,
-	// negative means none.
+	// Retries bounds the retries of transient failures: HTTP 5xx, 408 and 429 for every command,
+	// network errors only for commands that are safe to repeat (not new_session, dial, message,
+	// dtmf, transfer or calls). 0 means 3, negative means none.
 	Retries int
 	// Observer, if set, is told about every request, token refresh and stream reconnection.
 	Observer Observer
@@ -38,7 +39,8 @@ type ClientOptions struct {
 	RetryBackoff time.Duration
 }
 
-// Observer receives metrics hooks. Its methods must be quick and safe for concurrent use.
+// Observer receives metrics hooks. Its methods must be quick, safe for concurrent use, and must
+// not call back into a Session (some are called while the session's token is being replaced).
 type Observer interface {
 	RequestDone(op string, d time.Duration, err error) // op = "mute", "new_session", …
 	TokenRefreshed()
@@ -88,6 +90,13 @@ func NewClient(apiServer string, opts ClientOptions) (*Client, error) {
 	}
 	sc := *c.http
 	sc.Timeout = 0
+	// Streams get their own connection pool with small buffers: an idle listener should cost
+	// little, and a long-lived stream should never hold a connection ordinary requests wait for.
+	if t, ok := transportOf(c.http); ok {
+		t = t.Clone()
+		t.ReadBufferSize, t.WriteBufferSize = streamBufSize, streamBufSize
+		sc.Transport = t
+	}
 	c.stream = &sc
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -114,6 +123,16 @@ func NewClient(apiServer string, opts ClientOptions) (*Client, error) {
 		c.retryPause = 200 * time.Millisecond
 	}
 	return c, nil
+}
+
+// transportOf returns the *http.Transport behind hc, if that is what it uses.
+func transportOf(hc *http.Client) (*http.Transport, bool) {
+	rt := hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	t, ok := rt.(*http.Transport)
+	return t, ok
 }
 
 // APIServer returns the apiServer base URL the client was made with.
@@ -322,7 +341,7 @@ func (c *Client) send(ctx context.Context, op string, idempotent bool, build fun
 		case err != nil && ctx.Err() != nil:
 			return response{}, ctx.Err()
 		case err != nil:
-			final = &Error{Op: op, Reason: "network error", Kind: ErrTransient, Err: err}
+			final = &Error{Op: op, Reason: "network error", Kind: ErrTransient, Err: redact(err)}
 			if !idempotent {
 				return response{}, final
 			}
@@ -365,6 +384,18 @@ func resultOf(body []byte) []byte {
 		return nil
 	})
 	return result
+}
+
+// redact removes the query (which may hold a token) from the URL a *url.Error quotes.
+func redact(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.RawQuery != "" {
+			u.RawQuery = "…"
+			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+		}
+	}
+	return err
 }
 
 // jitter returns d scaled by a random factor in [0.5, 1.5).

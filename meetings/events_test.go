@@ -27,8 +27,8 @@ var alice = meetings.Participant{UUID: "50b9", DisplayName: "Alice", Role: "chai
 	OverlayText: "Alice", Vendor: "CloudConnect/2.0.0-25227.0.0", Encryption: "On", IsVideoCall: true,
 	RxPresentationAllowed: true, StartTime: 1441720992}
 
-// Every event of API section 6, with the alternate names of clarification 2 and the bodies of
-// clarification 1.
+// Every event of API section 6. Clarification 1: bodies may be null or {}. Clarification 2: the
+// alternate names conference_update, message_received, bye and refresh_token.
 func TestDecodeEvent(t *testing.T) {
 	cases := []struct {
 		name, id, data string

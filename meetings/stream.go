@@ -28,8 +28,12 @@ var errDisconnected = errors.New("participant disconnected by the platform")
 // then the platform's sync (clarification 4). When the stream drops — an error, a bye event, the
 // idle watchdog (no line for ClientOptions.IdleTimeout), or a disconnect event — handle receives
 // StreamLost and Events reconnects after a capped exponential backoff with jitter. A
-// refresh_token event refreshes the token at once; a disconnect event makes the session start over
-// with new_session before reconnecting. Events may run several times at once on one session.
+// refresh_token event refreshes the token at once.
+//
+// A disconnect event means the platform dropped this session's participant: its token lapsed, a
+// host kicked it, or someone ended the meeting. handle receives Disconnected, then StreamLost;
+// the session starts over with new_session and Events reconnects. A caller that would rather stop
+// cancels ctx from its handler. Events may run several times at once on one session.
 func (s *Session) Events(ctx context.Context, handle func(Event)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -183,7 +187,7 @@ func (s *Session) connect(ctx context.Context) (*http.Response, error) {
 		resp, err := s.c.stream.Do(req)
 		release()
 		if err != nil {
-			err = &Error{Op: op, Reason: "network error", Kind: ErrTransient, Err: err}
+			err = &Error{Op: op, Reason: "network error", Kind: ErrTransient, Err: redact(err)}
 			s.observeStream(start, err)
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -307,5 +308,33 @@ func TestEventsHonourRetry(t *testing.T) {
 		if d := times[i].Sub(times[i-1]); d < 300*time.Millisecond {
 			t.Errorf("reconnected after %v, before the stream's retry of 300 ms", d)
 		}
+	}
+}
+
+// A token never shows in an error: the events URL carries it in its query.
+func TestNetworkErrorsHideTheToken(t *testing.T) {
+	e := newEnv(t, sim.Options{}, meetings.ClientOptions{})
+	e.room()
+	s := e.open("1061", "1234")
+	e.srv.CloseClientConnections()
+	e.sim.SetHook(func(w http.ResponseWriter, r *http.Request, op string) bool {
+		if op == "events" {
+			panic(http.ErrAbortHandler) // the connection drops without an answer
+		}
+		return false
+	})
+	var lost error
+	ctx, cancel := context.WithCancel(context.Background())
+	s.Events(ctx, func(ev meetings.Event) {
+		if l, ok := ev.(meetings.StreamLost); ok {
+			lost = l.Err
+			cancel()
+		}
+	})
+	if lost == nil {
+		t.Fatal("no StreamLost")
+	}
+	if !errors.Is(lost, meetings.ErrTransient) || strings.Contains(lost.Error(), "token=") {
+		t.Errorf("StreamLost error = %q, want a transient error without the token", lost)
 	}
 }
