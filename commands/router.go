@@ -67,8 +67,9 @@ type Config struct {
 	// replica is seen within LinkTTL; this router's own link and unlink are seen at once.
 	LinkTTL time.Duration
 	// Observer, when set, is called once per request with the command's name ("unknown" for an
-	// unknown command), its outcome ("ok", "failed", "refused", "error", "panic") and how long it
-	// took, for metrics.
+	// unknown command), its outcome ("ok"; "failed" when the command ran and did not do what was
+	// asked; "refused" by rights, usage or node kind before it ran; "confirm" when it asked first;
+	// "error" and "panic" for answers with a ref) and how long it took, for metrics.
 	Observer func(command, outcome string, d time.Duration)
 }
 
@@ -218,6 +219,9 @@ func failed(format string, args ...any) chat.Reply {
 func (r *Router) dispatch(ctx context.Context, c *call) (chat.Reply, string) {
 	reply, err := r.check(ctx, c)
 	outcome := "refused"
+	if reply != nil {
+		outcome = "confirm"
+	}
 	if err == nil && reply == nil {
 		var rep chat.Reply
 		rep, err = r.run(ctx, c)
@@ -249,8 +253,11 @@ func (r *Router) dispatch(ctx context.Context, c *call) (chat.Reply, string) {
 		rep := failed("Not run, since it asks to confirm: %s Schedule it with confirm at the end.", reply.Confirm.Prompt)
 		reply = &rep
 	}
-	if reply.Failed && outcome == "ok" {
+	switch {
+	case reply.Failed && outcome == "ok":
 		outcome = "failed"
+	case reply.Confirm != nil:
+		outcome = "confirm"
 	}
 	r.log.DebugContext(ctx, "command", "command", c.text(), "channel", c.req.Channel.String(),
 		"user", c.req.User.ID, "outcome", outcome)
