@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/meetbot/meetbot/chat"
 	"github.com/meetbot/meetbot/meetings"
@@ -380,8 +381,9 @@ func (r *Router) auditEntry(ctx context.Context, c *call, reply chat.Reply, err 
 func skipWords(s string, n int) string {
 	for range n {
 		s = strings.TrimLeftFunc(s, isSep)
-		if i := strings.IndexFunc(s, isSep); i >= 0 {
-			s = s[i:]
+		_, size := utf8.DecodeRuneInString(s)
+		if i := strings.IndexFunc(s[size:], func(r rune) bool { return isSep(r) || breaksWord(r) }); i >= 0 {
+			s = s[size+i:]
 		} else {
 			s = ""
 		}

@@ -752,3 +752,20 @@ func TestLinkCache(t *testing.T) {
 		t.Errorf("unlock after relinking: %+v", rep)
 	}
 }
+
+func TestSkipWords(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"say hello  world ", 1, "hello  world"},
+		{"/meet say\u3000你好", 2, "你好"},
+		{"say「引用」", 1, "「引用」"},
+		{"say", 1, ""},
+	} {
+		if got := skipWords(tt.in, tt.n); got != tt.want {
+			t.Errorf("skipWords(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
+}
