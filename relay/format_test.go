@@ -2,6 +2,7 @@ package relay
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -131,4 +132,56 @@ func TestCoalesceMeetingStateIsLatest(t *testing.T) {
 	if diff := cmp.Diff(b.state, n.Meeting); diff != "" {
 		t.Errorf("meeting state (-want +got):\n%s", diff)
 	}
+}
+
+// FuzzCoalesce checks, for any sequence of events, that a message accounts for every event
+// exactly once and keeps each person's events in order.
+func FuzzCoalesce(f *testing.F) {
+	f.Add([]byte{0, 1, 16, 17, 0, 33, 49})
+	f.Add([]byte{0, 16, 0, 16, 0})
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9})
+	kinds := []chat.NoticeKind{chat.Joined, chat.Left, chat.PresentationStarted, chat.PresentationStopped}
+	verbs := map[chat.NoticeKind]string{chat.Joined: "joined", chat.Left: "left",
+		chat.PresentationStarted: "started presenting", chat.PresentationStopped: "stopped presenting"}
+	all := store.ChannelSettings{Joins: true, Leaves: true, Presentations: true}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 || len(data) > 200 {
+			return
+		}
+		var batch []notice
+		want := map[string]int{}
+		order := map[string][]string{} // person → verbs in event order
+		for i, b := range data {
+			k := kinds[int(b>>4)%len(kinds)]
+			who := fmt.Sprintf("P%d", b&15)
+			batch = append(batch, notice{seq: int64(i + 1), kind: k, who: who, name: who, role: "guest"})
+			want[verbs[k]]++
+			order[who] = append(order[who], verbs[k])
+		}
+		n, ok := coalesce(batch, all)
+		if !ok {
+			t.Fatal("nothing to post")
+		}
+		counts, _ := tally([]string{n.Text})
+		for v, c := range want {
+			if counts[v] != c {
+				t.Fatalf("%q accounts for %d %s, want %d", n.Text, counts[v], v, c)
+			}
+		}
+		if strings.Contains(n.Text, " others ") {
+			return // names are elided: counts only
+		}
+		got := map[string][]string{}
+		for _, line := range strings.Split(n.Text, "\n") {
+			names, _, verb := countLine(line)
+			for _, name := range names {
+				got[name] = append(got[name], verb)
+			}
+		}
+		for who, verbs := range order {
+			if fmt.Sprint(got[who]) != fmt.Sprint(verbs) {
+				t.Fatalf("%q: %s's events %v, want in order %v", n.Text, who, got[who], verbs)
+			}
+		}
+	})
 }

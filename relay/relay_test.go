@@ -378,3 +378,73 @@ func TestLostLeaseStopsListening(t *testing.T) {
 		t.Errorf("a replica without the lease posted %q", got)
 	}
 }
+
+func TestEndingTheMeetingPostsOneSummary(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1015")
+	alice := join1(room, "Alice")
+	join1(room, "Bob")
+	r := h.supervisor("r1", nil, nil)
+	l := h.follow(r, "team", "1015")
+	room.Present(alice, true)
+	h.expect(l.Channel, "Alice started presenting")
+	ctx := context.Background()
+	sess, err := r.Session(ctx, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.DisconnectAll(ctx); err != nil { // the `end` command
+		t.Fatal(err)
+	}
+	eventually(t, "summary", func() bool {
+		for _, line := range h.lines(l.Channel) {
+			if strings.HasPrefix(line, "The meeting ended") {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(300 * time.Millisecond) // the stream comes back with a new session: nothing more
+	join1(room, "Carol")               // a new meeting in the same room
+	eventually(t, "Carol", func() bool {
+		ls := h.lines(l.Channel)
+		return len(ls) > 0 && ls[len(ls)-1] == "Carol joined (guest)"
+	})
+	var ended int
+	for _, line := range h.lines(l.Channel) {
+		if strings.HasPrefix(line, "The meeting ended") {
+			ended++
+			if !strings.Contains(line, "2 at most, 2 people in all; Alice presented") {
+				t.Errorf("summary %q", line)
+			}
+		}
+	}
+	if ended != 1 {
+		t.Errorf("lines %q: want one summary", h.lines(l.Channel))
+	}
+	t.Logf("%q", h.lines(l.Channel))
+}
+
+func TestIdlePooledSessionsAreEnded(t *testing.T) {
+	h := newHarness(t, nil)
+	h.room("1016")
+	owner := h.supervisor("owner", nil, func(s *Supervisor) { s.LeaseTTL = time.Minute })
+	l := h.follow(owner, "team", "1016")
+	other := h.supervisor("other", nil, func(s *Supervisor) { s.LeaseTTL = time.Minute; s.IdleSession = 100 * time.Millisecond })
+	ctx := context.Background()
+	sess, err := other.Session(ctx, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "idle session ended", func() bool { _, err := sess.Status(ctx); return err != nil })
+	again, err := other.Session(ctx, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again == sess {
+		t.Error("an ended session was handed out again")
+	}
+	if _, err := again.Status(ctx); err != nil {
+		t.Errorf("new pooled session: %v", err)
+	}
+}
