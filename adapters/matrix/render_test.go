@@ -1,0 +1,83 @@
+package matrix
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/meetbot/meetbot/chat"
+)
+
+func TestRenderReply(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reply chat.Reply
+		want  message
+	}{
+		{
+			name:  "text escaped with line breaks",
+			reply: chat.Reply{Text: "muted <Bob> & co\nnext line"},
+			want:  message{Plain: "muted <Bob> & co\nnext line", HTML: "<p>muted &lt;Bob&gt; &amp; co<br>next line</p>"},
+		},
+		{
+			name: "table",
+			reply: chat.Reply{Text: "2 people", Table: &chat.Table{
+				Columns: []string{"Name", "Role"},
+				Rows:    []chat.Row{{Cells: []string{"Alice <3", "host"}}, {Cells: []string{"Bob", "guest"}}},
+			}},
+			want: message{
+				Plain: "2 people\nName      Role\nAlice <3  host\nBob       guest",
+				HTML:  "<p>2 people</p><table><thead><tr><th>Name</th><th>Role</th></tr></thead><tbody><tr><td>Alice &lt;3</td><td>host</td></tr><tr><td>Bob</td><td>guest</td></tr></tbody></table>",
+			},
+		},
+		{
+			name: "choices numbered",
+			reply: chat.Reply{Text: "Which Bob?", Choices: []chat.Action{
+				{Label: "Bob Smith (guest)", Command: "mute 3f2a"}, {Label: "Bob Jones", Command: "mute 9c1d"},
+			}},
+			want: message{
+				Plain: "Which Bob?\n1. Bob Smith (guest) — !meet 1\n2. Bob Jones — !meet 2\nSend !meet <number> to pick one.",
+				HTML:  "<p>Which Bob?</p><ol><li>Bob Smith (guest) — <code>!meet 1</code></li><li>Bob Jones — <code>!meet 2</code></li></ol><p>Send <code>!meet &lt;number&gt;</code> to pick one.</p>",
+			},
+		},
+		{
+			name:  "confirm",
+			reply: chat.Reply{Confirm: &chat.Confirm{Prompt: "End the meeting for all 12?", Command: "end confirm", Label: "End meeting"}},
+			want: message{
+				Plain: "End the meeting for all 12?\nSend !meet confirm to end meeting; do nothing to cancel.",
+				HTML:  "<p>End the meeting for all 12?</p><p>Send <code>!meet confirm</code> to end meeting; do nothing to cancel.</p>",
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, renderReply(tc.reply)); diff != "" {
+				t.Errorf("renderReply (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A participant named "@room <b>x</b>" must not ping the room nor inject markup.
+func TestRenderNotificationNeverMentions(t *testing.T) {
+	m := renderNotification(chat.Notification{Text: "@room <b>x</b> joined", Kinds: []chat.NoticeKind{chat.Joined}})
+	if strings.Contains(m.Plain, "@room") {
+		t.Errorf("plain body %q still says @room", m.Plain)
+	}
+	if want := "@" + wordJoiner + "room <b>x</b> joined"; m.Plain != want {
+		t.Errorf("plain body %q, want %q", m.Plain, want)
+	}
+	if want := "@room &lt;b&gt;x&lt;/b&gt; joined"; m.HTML != want {
+		t.Errorf("HTML body %q, want %q", m.HTML, want)
+	}
+	if c := noticeContent(m); c.Mentions == nil || len(c.Mentions.UserIDs) != 0 || c.Mentions.Room {
+		t.Errorf("mentions %+v, want empty", c.Mentions)
+	}
+}
+
+func TestDefuseAnyCase(t *testing.T) {
+	got := defuse("@ROOM and @Room and @roomy")
+	if strings.Contains(strings.ToLower(got), "@room") {
+		t.Errorf("defuse left a room mention: %q", got)
+	}
+}
