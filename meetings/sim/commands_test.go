@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -397,7 +399,8 @@ func TestDial(t *testing.T) {
 }
 
 func TestUnknownRoomAndRoute(t *testing.T) {
-	e := newEnv(t, Options{})
+	var logs bytes.Buffer
+	e := newEnv(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	stdRoom(e)
 	if a := e.do("GET", "/api/services/nowhere/service_status", map[string]string{"token": "x"}, nil); a.Status != 404 || a.str() != "Neither conference nor gateway found" {
 		t.Errorf("unknown room: %d %s", a.Status, a.Body)
@@ -405,6 +408,9 @@ func TestUnknownRoomAndRoute(t *testing.T) {
 	a := e.do("POST", "/api/services/1061/teleport", nil, nil)
 	if a.Status != 404 || !strings.Contains(string(a.Body), "not modelled") {
 		t.Errorf("unmodelled route: %d %s, want 404 naming the route", a.Status, a.Body)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "/api/services/1061/teleport") {
+		t.Errorf("no warning logged for the unmodelled route: %q", logs.String())
 	}
 	if a := e.do("GET", "/api/services/1061/lock", nil, nil); a.Status != http.StatusMethodNotAllowed {
 		t.Errorf("GET lock: %d", a.Status)

@@ -269,6 +269,21 @@ func TestDemo(t *testing.T) {
 			t.Errorf("60 steps had no %q: %v", k, a)
 		}
 	}
+	// Something a channel announces comes at least every third happening, and first.
+	if !strings.HasPrefix(a[2], "join") {
+		t.Errorf("the first happening after the two opening joins is %q, want a join", a[2])
+	}
+	quiet := 0
+	for _, act := range a {
+		if strings.HasPrefix(act, "speak") || strings.HasPrefix(act, "chat") {
+			quiet++
+			if quiet > 2 {
+				t.Fatalf("three unannounced happenings in a row: %v", a)
+			}
+		} else {
+			quiet = 0
+		}
+	}
 
 	// Through HTTP: the bot links the demo room as users are told to, and hears people.
 	room := e.sim.AddDemoRoom()

@@ -21,7 +21,8 @@ type DemoOptions struct {
 	Seed uint64
 	// MinGap and MaxGap bound the pause between two happenings; default 5 s and 20 s.
 	MinGap, MaxGap time.Duration
-	// MaxPeople caps how many simulated people are in the room at once; default 6.
+	// MaxPeople caps how many simulated people are in the room at once; default 6, at most 8
+	// (the size of the cast).
 	MaxPeople int
 	// Steps stops the demo after this many happenings; 0 runs until ctx is done.
 	Steps int
@@ -53,7 +54,11 @@ func (s *Server) AddDemoRoom() *Room {
 
 // RunDemo animates the demo room (adding it first) until ctx is done or opts.Steps happenings
 // have passed: two people are there at once, then every MinGap–MaxGap someone joins, leaves,
-// speaks, chats, or starts or stops presenting, at a human pace. It returns nil when ctx ends.
+// speaks, chats, or starts or stops presenting, at a human pace. The first happening is a join
+// and at most two in a row are ones a channel would not announce (speaking, chat), so a linked
+// channel hears something within a minute. It returns nil when ctx ends.
+//
+// Call AddDemoRoom first when something may look the room up before RunDemo's goroutine runs.
 func (s *Server) RunDemo(ctx context.Context, opts DemoOptions) error {
 	if opts.MinGap <= 0 {
 		opts.MinGap = 5 * time.Second
@@ -64,6 +69,7 @@ func (s *Server) RunDemo(ctx context.Context, opts DemoOptions) error {
 	if opts.MaxPeople <= 1 {
 		opts.MaxPeople = 6
 	}
+	opts.MaxPeople = min(opts.MaxPeople, len(demoPeople))
 	seed := opts.Seed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
@@ -92,6 +98,8 @@ type demo struct {
 	in        map[string]string // name → uuid of the cast members in the room
 	order     []string          // names in the room, in joining order
 	presenter string
+	steps     int
+	quiet     int // happenings in a row a channel would not announce (speak, chat)
 }
 
 func (d *demo) tell(action string) {
@@ -120,18 +128,27 @@ func (d *demo) sync() {
 func (d *demo) step() {
 	d.sync()
 	n := len(d.order)
-	switch x := d.rnd.IntN(100); {
-	case n < 2 || (n < d.opts.MaxPeople && x < 30):
+	x := d.rnd.IntN(100)
+	if d.quiet >= 2 {
+		x = x * 70 / 100 // something a channel announces: a join, a leave or a presentation
+	}
+	d.quiet++
+	switch {
+	case d.steps == 0 || n < 2 || (n < d.opts.MaxPeople && x < 30):
 		d.join()
+		d.quiet = 0
 	case n > 2 && x < 55:
 		d.leave()
+		d.quiet = 0
 	case x < 70:
 		d.present()
+		d.quiet = 0
 	case x < 90:
 		d.speak()
 	default:
 		d.chat()
 	}
+	d.steps++
 	if d.presenter != "" {
 		d.room.Frame()
 	}
