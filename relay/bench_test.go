@@ -42,3 +42,37 @@ func BenchmarkEventToNotification(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
+
+// BenchmarkJoinStorm measures how long 500 joins take from the simulator to the last post, and
+// in how many messages, with a chat service that takes 20 ms per post and the default Pace.
+func BenchmarkJoinStorm(b *testing.B) {
+	h := newBenchHarness(b)
+	h.rec.hook = func(context.Context, chat.ChannelRef, int, chat.Notification) error {
+		time.Sleep(20 * time.Millisecond)
+		return nil
+	}
+	r := h.supervisor("bench", nil, func(s *Supervisor) { s.Pace = DefaultPace })
+	const n = 500
+	var msgs int
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		number := fmt.Sprint(9100 + i)
+		room := h.room(number)
+		l := h.link(fmt.Sprint("storm-", i), number)
+		if err := r.Follow(context.Background(), l, h.open(l)); err != nil {
+			b.Fatal(err)
+		}
+		eventually(b, "listener primed", func() bool { return r.listens(l) })
+		b.StartTimer()
+		for j := range n {
+			join1(room, fmt.Sprint("P", j))
+		}
+		eventually(b, "all posted", func() bool {
+			counts, _ := tally(h.rec.texts(l.Channel))
+			return counts["joined"] == n
+		})
+		msgs += len(h.rec.texts(l.Channel))
+	}
+	b.ReportMetric(float64(msgs)/float64(b.N), "messages/storm")
+}

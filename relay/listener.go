@@ -198,8 +198,15 @@ func (l *Listener) stop(mode stopMode) {
 		o.close()
 	}
 	timer := time.AfterFunc(l.sup.drainTimeout(), l.obStop)
+	// A Poster that ignores its context must not hang the shutdown: give up a second after the
+	// outboxes were told to stop.
+	hard := time.After(l.sup.drainTimeout() + time.Second)
 	for _, o := range obs {
-		<-o.done
+		select {
+		case <-o.done:
+		case <-hard:
+			l.log.Error("a channel's Poster ignores cancellation; not waiting for it", "channel", o.ch.String())
+		}
 	}
 	timer.Stop()
 	close(l.quit)
