@@ -339,6 +339,28 @@ func (s *Session) AddCall(ctx context.Context, uuid string, c CallRequest) (Call
 	return r, nil
 }
 
+// AckCall acknowledges a WebRTC sub-call that AddCall created, so media starts to flow.
+func (s *Session) AckCall(ctx context.Context, uuid, callUUID string) error {
+	return s.subCall(ctx, uuid, callUUID, "ack")
+}
+
+// DisconnectCall ends a sub-call that AddCall created; the platform then sends call_disconnected.
+func (s *Session) DisconnectCall(ctx context.Context, uuid, callUUID string) error {
+	return s.subCall(ctx, uuid, callUUID, "disconnect")
+}
+
+func (s *Session) subCall(ctx context.Context, uuid, callUUID, cmd string) error {
+	op := "calls/" + cmd
+	if uuid == "" || callUUID == "" {
+		return &Error{Op: op, Reason: "no participant or call uuid", Kind: ErrBadRequest}
+	}
+	result, err := s.call(ctx, op, http.MethodPost, participantPath(uuid, "calls")+"/"+url.PathEscape(callUUID)+"/"+cmd, nil, true)
+	if err != nil {
+		return err
+	}
+	return resultBool(op, result)
+}
+
 // PresentationJPEG fetches the presentation frame of a presentation_frame event, by the event's
 // id (clarification 3).
 func (s *Session) PresentationJPEG(ctx context.Context, eventID string) ([]byte, error) {

@@ -193,6 +193,18 @@ func TestParticipantCommands(t *testing.T) {
 		if got := get().Calls; len(got) != 2 {
 			t.Errorf("calls = %v", got)
 		}
+		if err := s.AckCall(ctx, bob, r.CallUUID); err != nil {
+			t.Errorf("ack: %v", err)
+		}
+		if err := s.DisconnectCall(ctx, bob, r.CallUUID); err != nil {
+			t.Errorf("call disconnect: %v", err)
+		}
+		if got := get().Calls; len(got) != 1 {
+			t.Errorf("calls after disconnecting one = %v", got)
+		}
+		if err := s.AckCall(ctx, bob, "no-such-call"); !errors.Is(err, meetings.ErrNotFound) {
+			t.Errorf("ack of an unknown call = %v, want ErrNotFound", err)
+		}
 	})
 	t.Run("transfer", func(t *testing.T) {
 		err := s.Transfer(ctx, bob, meetings.TransferRequest{Room: "other@myvmr.cn", PIN: "0", Role: "guest"})

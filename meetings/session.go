@@ -89,7 +89,8 @@ type Session struct {
 	timer     *time.Timer
 	failures  int // consecutive failed timer refreshes
 
-	lapsed atomic.Bool // the platform dropped our participant: start over with new_session
+	lapsed    atomic.Bool                 // the platform dropped our participant: start over with new_session
+	published atomic.Pointer[SessionInfo] // a copy of info that Info reads without waiting for mu
 }
 
 type renewMode int
@@ -129,13 +130,17 @@ func (c *Client) Open(ctx context.Context, room Room, opts SessionOptions) (*Ses
 }
 
 // Info returns what new_session said about the session (the latest new_session, if the session
-// had to start over).
+// had to start over). It never waits, not even for a token renewal in flight.
 func (s *Session) Info() SessionInfo {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	i := s.info
+	i := *s.published.Load()
 	i.Present = maps.Clone(i.Present)
 	return i
+}
+
+// publishLocked makes the current info what Info returns.
+func (s *Session) publishLocked() {
+	i := s.info
+	s.published.Store(&i)
 }
 
 // Room returns the room the session was opened for.
@@ -292,6 +297,7 @@ func (s *Session) newSessionLocked(ctx context.Context) error {
 		info.Expires = 120 * time.Second
 	}
 	s.token, s.info, s.issued = token, info, sent
+	s.publishLocked()
 	s.gen++
 	s.lapsed.Store(false)
 	s.scheduleLocked()
@@ -346,7 +352,10 @@ func (s *Session) refreshLocked(ctx context.Context) error {
 		expires = s.info.Expires
 	}
 	s.token, s.issued = token, sent
-	s.info.Expires = expires
+	if s.info.Expires != expires {
+		s.info.Expires = expires
+		s.publishLocked()
+	}
 	s.gen++
 	s.scheduleLocked()
 	if s.c.obs != nil {
