@@ -316,11 +316,7 @@ func (r *Router) schedule(ctx context.Context, c *call) (chat.Reply, error) {
 			return chat.Reply{}, userErrorf("%s has no effect on a private-cloud node, so it was not scheduled.", upperFirst(rule.what))
 		}
 	}
-	words := append([]string{sub.name}, texts(rest[1:])...)
-	sc, _, _ := r.parse(chat.Request{Channel: c.req.Channel, User: c.req.User, Rights: c.req.Rights, Text: Join(words...)})
-	if sc == nil {
-		return chat.Reply{}, userErrorf("Usage: %s.", strings.Join(sub.usage, " | "))
-	}
+	sc := newCall(c.req, sub, rest[1:], 0)
 	if n := len(sc.args); n < sub.minArgs || (sub.maxArgs >= 0 && n > sub.maxArgs) {
 		return chat.Reply{}, userErrorf("Usage: %s.", strings.Join(sub.usage, " | "))
 	}
@@ -329,7 +325,7 @@ func (r *Router) schedule(ctx context.Context, c *call) (chat.Reply, error) {
 	if !sc.confirmed && (sub.confirm || r.asksOnThisNode(ctx, sc)) {
 		return chat.Reply{Confirm: &chat.Confirm{
 			Prompt:  fmt.Sprintf("Schedule %s? It runs without asking again.", sc.text()),
-			Command: Join(append([]string{c.cmd.name, spec}, append(words[:len(words):len(words)], "confirm")...)...),
+			Command: c.cmd.name + " " + quoteAlways(spec) + " " + sc.line(nil, true),
 			Label:   "Schedule",
 		}}, nil
 	}

@@ -131,14 +131,10 @@ func (r *Router) resolveArg(ctx context.Context, c *call, i int) (meetings.Parti
 		}
 		return meetings.Participant{}, userErrorf("No one called %q is in the meeting. Try: who", query)
 	}
-	words := append([]string{c.cmd.name}, texts(c.args)...)
-	if c.confirmed {
-		words = append(words, "confirm")
-	}
 	choices := make([]chat.Action, 0, len(m))
 	for _, j := range m {
-		words[i+1] = shortID(roster[j].UUID, roster)
-		choices = append(choices, chat.Action{Label: label(roster[j]), Command: Join(words...)})
+		line := c.line(map[int]string{i: shortID(roster[j].UUID, roster)}, c.confirmed)
+		choices = append(choices, chat.Action{Label: label(roster[j]), Command: line})
 	}
 	text := fmt.Sprintf("%q matches %d people; which one?", query, len(m))
 	return meetings.Participant{}, &replyError{

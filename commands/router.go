@@ -142,18 +142,40 @@ func (c *call) group(i int) string {
 	return ""
 }
 
-// text returns the command as the user gave it, with secrets masked, for the audit log and logs.
-func (c *call) text() string {
-	words := append([]string{c.cmd.name}, texts(c.args)...)
-	if c.cmd.secretArgs != nil {
-		for _, i := range c.cmd.secretArgs(texts(c.args)) {
-			words[i+1] = "****"
+// line writes c back as a command line: its name and arguments, argument i replaced by
+// replace[i] where given, quoted words kept quoted, and confirm at the end when confirm is set.
+func (c *call) line(replace map[int]string, confirm bool) string {
+	var b strings.Builder
+	b.WriteString(c.cmd.name)
+	for i, t := range c.args {
+		b.WriteByte(' ')
+		switch w, ok := replace[i]; {
+		case ok:
+			b.WriteString(quote(w))
+		case t.Quoted:
+			b.WriteString(quoteAlways(t.Text))
+		default:
+			b.WriteString(quote(t.Text))
 		}
 	}
-	if c.confirmed {
-		words = append(words, "confirm")
+	if confirm {
+		b.WriteString(" confirm")
 	}
-	return Join(words...)
+	return b.String()
+}
+
+// text returns the command as the user gave it, with secrets masked, for the audit log and logs.
+func (c *call) text() string {
+	var masked map[int]string
+	if c.cmd.secretArgs != nil {
+		for _, i := range c.cmd.secretArgs(texts(c.args)) {
+			if masked == nil {
+				masked = map[int]string{}
+			}
+			masked[i] = "****"
+		}
+	}
+	return c.line(masked, c.confirmed)
 }
 
 // Handle runs one request and returns the reply. It never fails: every failure is a reply.
@@ -191,12 +213,17 @@ func (r *Router) parse(req chat.Request) (*call, chat.Reply, bool) {
 	if !ok || toks[0].Quoted {
 		return nil, unknownReply(r.reg, toks[0].Text), false
 	}
-	c := &call{req: req, cmd: cmd, args: toks[1:], skip: skip}
-	// The trailing word confirm confirms a command that asks first.
+	return newCall(req, cmd, toks[1:], skip), chat.Reply{}, true
+}
+
+// newCall returns the call of cmd with args. The trailing word confirm confirms a command that
+// asks first.
+func newCall(req chat.Request, cmd *command, args []Token, skip int) *call {
+	c := &call{req: req, cmd: cmd, args: args, skip: skip}
 	if n := len(c.args); n > 0 && c.kw(n-1) == "confirm" && (cmd.confirm || cmd.private.support == confirmOnly) {
 		c.args, c.confirmed = c.args[:n-1], true
 	}
-	return c, chat.Reply{}, true
+	return c
 }
 
 // unknownReply answers an unknown command word with the nearest command.
@@ -308,14 +335,11 @@ func (r *Router) check(ctx context.Context, c *call) (*chat.Reply, error) {
 			return nil, err
 		}
 		roster, _ := r.roster(ctx, c)
-		words := append([]string{cmd.name}, texts(c.args)...)
-		words[cmd.nameArg+1] = shortID(p.UUID, roster)
-		words = append(words, "confirm")
 		return &chat.Reply{
 			Confirm: &chat.Confirm{
 				Prompt: fmt.Sprintf("This meeting runs on a private-cloud node, where %s %s %s anyway?",
 					rule.what, upperFirst(cmd.name), p.DisplayName),
-				Command: Join(words...),
+				Command: c.line(map[int]string{cmd.nameArg: shortID(p.UUID, roster)}, true),
 				Label:   upperFirst(cmd.name),
 			},
 		}, nil

@@ -584,6 +584,11 @@ func TestSchedule(t *testing.T) {
 	if rep := f.do(chat.Host, "schedule 30 17 * * 5 lock"); rep.Failed || f.sched.added[1].Spec != "30 17 * * 5" {
 		t.Errorf("unquoted cron: %+v", rep)
 	}
+	// A quoted word stays quoted, so a person called guests stays a name.
+	if rep := f.do(chat.Host, `schedule "0 8 * * *" unmute "guests"`); rep.Failed || f.sched.added[2].Command != `unmute "guests"` {
+		t.Errorf("quoted name: %+v, stored %q", rep, f.sched.added[2].Command)
+	}
+	f.do(chat.Host, "unschedule 3")
 	for _, tt := range []struct {
 		rights chat.Rights
 		text   string

@@ -114,6 +114,11 @@ func quote(w string) string {
 	if !needsQuotes(w) {
 		return w
 	}
+	return quoteAlways(w)
+}
+
+// quoteAlways returns w in quotes, as a word Tokenize reads back as quoted.
+func quoteAlways(w string) string {
 	for _, p := range quotePairs {
 		if !strings.ContainsRune(w, p.close) {
 			return string(p.open) + w + string(p.close)
