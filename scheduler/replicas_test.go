@@ -200,3 +200,44 @@ func TestReplicasRunEachSlotOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadFollowsOtherReplicas: a schedule added on one replica starts on the other at its next
+// reload, runs once across both, and stops on both when removed on one.
+func TestReloadFollowsOtherReplicas(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meetbot.db")
+	counts := &claims{tries: map[time.Time]int{}, wins: map[time.Time]int{}}
+	clock := clockwork.NewFakeClockAt(at(8, 58))
+	var reps []*harness
+	for i := range 2 {
+		st := countingStore{openSQLite(t, path, testKey()), counts}
+		reps = append(reps, newHarness(t, st, clock, func(c *Config) { c.ReplicaID = fmt.Sprint("r", i) }))
+	}
+	a, b := reps[0], reps[1]
+	a.start(t, 0)
+	b.start(t, 0)
+	blockUntil(t, clock, 2) // both reload tickers
+
+	sc := a.add(t, "0 9 * * *", "lock")
+	clock.Advance(5 * time.Second) // the reload interval: b reads the store again
+	eventually(t, "the other replica to load the schedule", func() bool {
+		_, ok := b.s.lookup(sc.ID)
+		return ok
+	})
+	blockUntil(t, clock, 4)
+	clock.Advance(2 * time.Minute)
+	eventually(t, "both replicas to claim 09:00", func() bool { return counts.total() >= 2 })
+	eventually(t, "the run's post", func() bool { return len(a.rec.texts())+len(b.rec.texts()) >= 1 })
+	if n := len(a.rec.requests()) + len(b.rec.requests()); n != 1 {
+		t.Errorf("09:00 ran %d times across two replicas, want once", n)
+	}
+
+	if err := a.s.Remove(context.Background(), room, sc.ID); err != nil {
+		t.Fatal(err)
+	}
+	blockUntil(t, clock, 3) // b still has the 09:00 timer for tomorrow until it reloads
+	clock.Advance(5 * time.Second)
+	eventually(t, "the other replica to drop the schedule", func() bool {
+		_, ok := b.s.lookup(sc.ID)
+		return !ok
+	})
+}

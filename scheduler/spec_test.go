@@ -170,3 +170,35 @@ func FuzzParseSpec(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseSpec(b *testing.B) {
+	loc := mustLoad(b, "Europe/Berlin")
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	for _, spec := range []string{"0 9 * * 1-5", "2026-12-01 14:55", "61 9 * * *"} {
+		b.Run(spec, func(b *testing.B) {
+			for b.Loop() {
+				_, _ = ParseSpec(spec, loc, now)
+			}
+		})
+	}
+}
+
+// BenchmarkSlotAt measures naming the slot of a run, which every replica does on every firing;
+// the late case looks back minute by minute.
+func BenchmarkSlotAt(b *testing.B) {
+	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	s, err := ParseSpec("0 9 * * *", time.UTC, now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		fired time.Time
+	}{{"on time", now}, {"an hour late", now.Add(time.Hour)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				_ = s.slotAt(tc.fired)
+			}
+		})
+	}
+}
