@@ -731,6 +731,11 @@ func FuzzHandleParse(f *testing.F) {
 			for i := range c.args {
 				match(c.word(i), people)
 			}
+			// Written back, the command reads as the same command with the same words.
+			again, _, ok2 := r.parse(chat.Request{Text: c.line(nil, c.confirmed)})
+			if !ok2 || again.cmd != c.cmd || again.confirmed != c.confirmed || !slices.Equal(again.args, c.args) {
+				t.Fatalf("%q written back as %q reads differently", s, c.line(nil, c.confirmed))
+			}
 		}
 	})
 }
