@@ -50,13 +50,14 @@ type Listener struct {
 	locked      bool
 	guestsMuted bool
 	started     time.Time
-	peak        int
-	seen        map[string]bool
-	presenters  []string
+	// startGuessed: started is when a restored listener began, not when the meeting did.
+	startGuessed bool
+	peak         int
+	seen         map[string]bool
+	presenters   []string
 	// Roster saving: snapshots wait until every outbox has posted up to their sequence number.
-	dirty     bool
-	snaps     []snapshot
-	lastSaved int64
+	dirty bool
+	snaps []snapshot
 }
 
 type presenter struct {
@@ -99,7 +100,9 @@ func (s *Supervisor) newListener(meeting store.MeetingRef, name string, pin chat
 		l.primed = true
 		l.peak = len(ps)
 		if len(ps) > 0 {
-			l.started = time.Now()
+			// A meeting was running; when it began is known after the first sync (start times),
+			// unless everyone left meanwhile.
+			l.started, l.startGuessed = time.Now(), true
 		}
 	}
 	return l
@@ -262,7 +265,6 @@ func (l *Listener) handle(ev meetings.Event) {
 		changes := l.roster.Apply(ev)
 		left := false
 		for _, c := range changes {
-			var n []notice
 			n, gone := l.onChange(c)
 			ns = append(ns, n...)
 			left = left || gone
@@ -302,7 +304,8 @@ func (l *Listener) handle(ev meetings.Event) {
 			}
 		}
 	case meetings.StreamLost:
-		l.log.Warn("event stream lost; reconnecting", "err", e.Err)
+		l.roster.Apply(ev) // abandons a sync in progress
+		l.log.Debug("event stream lost; the client reconnects", "err", e.Err)
 	}
 	if len(ns) == 0 {
 		return
@@ -324,6 +327,14 @@ func (l *Listener) afterSync() {
 	l.quietLeaves = false
 	l.primed = true
 	people := l.people()
+	if l.startGuessed {
+		for _, p := range people {
+			if p.StartTime > 0 && time.Unix(p.StartTime, 0).Before(l.started) {
+				l.started = time.Unix(p.StartTime, 0)
+				l.startGuessed = false
+			}
+		}
+	}
 	if !l.started.IsZero() || len(people) == 0 {
 		return
 	}
@@ -431,8 +442,11 @@ func (l *Listener) ended(now time.Time, why string) notice {
 	st.Ended = true
 	st.Present = nil
 	st.Presenter = ""
+	if l.startGuessed {
+		st.Started = time.Time{} // unknown: the summary leaves the duration out
+	}
 	n := notice{kind: chat.MeetingEnded, text: summary(st, now, why), state: st}
-	l.started = time.Time{}
+	l.started, l.startGuessed = time.Time{}, false
 	l.peak = 0
 	l.seen = map[string]bool{}
 	l.presenters = nil
@@ -581,7 +595,4 @@ func (l *Listener) saveRoster(ctx context.Context) {
 		l.mu.Unlock()
 		return
 	}
-	l.mu.Lock()
-	l.lastSaved = sn.seq
-	l.mu.Unlock()
 }
