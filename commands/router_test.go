@@ -62,6 +62,9 @@ func TestLink(t *testing.T) {
 		if _, err := f.store.GetLink(ctx, f.ch); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("GetLink after a wrong PIN: %v, want not found", err)
 		}
+		if n := f.pub.State().Sessions; n != 0 {
+			t.Errorf("%d sessions left open in the meeting", n)
+		}
 		es, _ := f.store.RecentAudit(ctx, f.ch, 5)
 		if len(es) != 1 || es[0].OK || !strings.Contains(es[0].Outcome, "Invalid PIN") || strings.Contains(es[0].Command, "9999") {
 			t.Errorf("audit %+v, want one failed entry without the PIN", es)
