@@ -448,3 +448,18 @@ func TestIdlePooledSessionsAreEnded(t *testing.T) {
 		t.Errorf("new pooled session: %v", err)
 	}
 }
+
+// Clarification 10: a private-cloud node never sends participant_create; a uuid first seen in
+// participant_update is a join, and the sync made of updates is still silent at link time.
+func TestPrivateCloudJoinsFromUpdates(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.sim.AddRoom(sim.RoomConfig{Number: "1017", Name: "Private", HostPIN: "1234", GuestPIN: "5678", Private: true})
+	join1(room, "Alice")
+	r := h.supervisor("r1", nil, nil)
+	l := h.follow(r, "team", "1017")
+	bob := join1(room, "Bob")
+	room.Present(bob, true)
+	room.Leave(bob)
+	// Coalescing may put them in fewer messages, never out of order.
+	h.expect(l.Channel, "Bob joined (guest)", "Bob started presenting", "Bob stopped presenting", "Bob left")
+}
