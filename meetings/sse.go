@@ -188,29 +188,26 @@ func digits(b []byte) (int64, bool) {
 	return n, true
 }
 
+// knownNames interns the event names the platform sends.
+var knownNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"participant_create", "participant_update", "participant_delete",
+		"participant_sync_begin", "participant_sync_end", "presentation_start", "presentation_stop",
+		"presentation_frame", "service_update", "conference_update", "layout", "message",
+		"message_received", "stage", "call_disconnected", "disconnect", "bye", "refresh_token"} {
+		m[n] = n
+	}
+	return m
+}()
+
 // eventName returns the event's name without allocating for the names the platform sends; an
 // event without a name is a "message", as the SSE standard says.
 func eventName(b []byte) string {
-	switch string(b) {
-	case "":
+	if len(b) == 0 {
 		return "message"
-	case "participant_update":
-		return "participant_update"
-	case "participant_create":
-		return "participant_create"
-	case "participant_delete":
-		return "participant_delete"
-	case "participant_sync_begin":
-		return "participant_sync_begin"
-	case "participant_sync_end":
-		return "participant_sync_end"
-	case "stage":
-		return "stage"
-	case "layout":
-		return "layout"
-	case "message", "message_received", "service_update", "conference_update", "presentation_start",
-		"presentation_stop", "presentation_frame", "call_disconnected", "disconnect", "bye", "refresh_token":
-		return string(b)
+	}
+	if n, ok := knownNames[string(b)]; ok {
+		return n
 	}
 	return string(b)
 }

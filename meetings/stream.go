@@ -112,16 +112,26 @@ func (s *Session) stream(ctx context.Context, handle func(Event), reconnect bool
 	var activity atomic.Int64
 	activity.Store(time.Now().UnixNano())
 	idle := s.c.idle
-	var watchdog *time.Timer
-	watchdog = time.AfterFunc(idle, func() {
+	// The watchdog wakes once per idle period; while lines keep coming it only re-arms itself.
+	var watchdog atomic.Pointer[time.Timer]
+	var stopped atomic.Bool
+	var check func()
+	check = func() {
+		if stopped.Load() {
+			return
+		}
 		since := time.Since(time.Unix(0, activity.Load()))
 		if since >= idle {
 			cancel(ErrStreamIdle)
 			return
 		}
-		watchdog.Reset(idle - since)
-	})
-	defer watchdog.Stop()
+		watchdog.Store(time.AfterFunc(idle-since, check))
+	}
+	watchdog.Store(time.AfterFunc(idle, check))
+	defer func() {
+		stopped.Store(true)
+		watchdog.Load().Stop()
+	}()
 
 	if reconnect && s.c.obs != nil {
 		s.c.obs.StreamReconnected()
