@@ -77,8 +77,10 @@ func (r *Router) link(ctx context.Context, c *call) (chat.Reply, error) {
 		CreatedBy:      c.req.User.ID,
 		CreatedAt:      r.cfg.Now(),
 	}
-	// Once stored, the link outlives this request: finish it even if the chat service gives up.
-	ctx = context.WithoutCancel(ctx)
+	// Once stored, the link outlives this request: finish it even if the chat service gives up,
+	// within a bound of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	closeSession := func() {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -118,7 +120,8 @@ func (r *Router) link(ctx context.Context, c *call) (chat.Reply, error) {
 }
 
 func (r *Router) unlink(ctx context.Context, c *call) (chat.Reply, error) {
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	defer r.links.forget(c.req.Channel)
 	if err := r.cfg.Store.DeleteLink(ctx, c.req.Channel); err != nil {
 		return chat.Reply{}, fmt.Errorf("delete link: %w", err)
