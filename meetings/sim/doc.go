@@ -65,8 +65,10 @@
 // room. A subscription starts with participant_sync_begin, one participant_create per listed
 // participant, and participant_sync_end (clarification 4), built under the room's lock so no
 // event falls between the sync and what follows. Idle streams get a ":" comment line every
-// KeepAlive. A stream belongs to its session, not to a token: it survives refreshes and ends
-// when the session ends.
+// KeepAlive; with Options.Retry set, a stream starts with a "retry:" field. A stream belongs
+// to its session, not to a token: it survives refreshes and ends when the session ends.
+// Room.AwaitStreams waits until a number of streams are open, so a test can make people act
+// knowing the listener will see it as a change rather than in its first sync.
 //
 // # Concurrency and backpressure
 //

@@ -446,6 +446,7 @@ func (r *Room) events(w http.ResponseWriter, req *http.Request, tok string) {
 	sub := newSubscriber(sess)
 	r.subs[sub] = struct{}{}
 	sess.subs[sub] = struct{}{}
+	r.streamsChangedLocked()
 	keepAlive := r.srv.opts.KeepAlive
 	r.mu.Unlock()
 
@@ -458,6 +459,11 @@ func (r *Room) events(w http.ResponseWriter, req *http.Request, tok string) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
+	if retry := r.srv.opts.Retry; retry > 0 {
+		if _, err := io.WriteString(w, "retry: "+strconv.FormatInt(retry.Milliseconds(), 10)+"\n\n"); err != nil {
+			return
+		}
+	}
 	if _, err := w.Write(sync.Bytes()); err != nil {
 		return
 	}

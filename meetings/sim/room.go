@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,6 +124,7 @@ type Room struct {
 	presenter   string
 	nextID      uint64
 	seq         uint64
+	subsChanged chan struct{} // closed and replaced whenever a stream opens or closes
 }
 
 type member struct {
@@ -180,6 +183,8 @@ func newRoom(s *Server, cfg RoomConfig) *Room {
 		sessions: map[string]*session{},
 		subs:     map[*subscriber]struct{}{},
 		view:     "1:7",
+
+		subsChanged: make(chan struct{}),
 	}
 }
 
@@ -247,6 +252,7 @@ func (r *Room) closeSubLocked(sub *subscriber) {
 	sub.poke()
 	delete(r.subs, sub)
 	delete(sub.sess.subs, sub)
+	r.streamsChangedLocked()
 }
 
 func (r *Room) wireLocked(p *Participant) wireParticipant {
@@ -273,6 +279,29 @@ func (r *Room) emitUpdateLocked(m *member) {
 
 func (r *Room) emitServiceLocked() {
 	r.broadcastLocked("service_update", map[string]bool{"locked": r.locked, "guests_muted": r.guestsMuted})
+}
+
+func (r *Room) streamsChangedLocked() {
+	close(r.subsChanged)
+	r.subsChanged = make(chan struct{})
+}
+
+// AwaitStreams waits until at least n event streams of the room are open (each registered
+// after its sync, so every later event reaches it), or ctx ends.
+func (r *Room) AwaitStreams(ctx context.Context, n int) error {
+	for {
+		r.mu.Lock()
+		have, ch := len(r.subs), r.subsChanged
+		r.mu.Unlock()
+		if have >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("await %d event streams (have %d): %w", n, have, ctx.Err())
+		case <-ch:
+		}
+	}
 }
 
 // --- membership ---

@@ -25,6 +25,9 @@ type Options struct {
 	DialTimeout time.Duration
 	// KeepAlive is the interval of the ":" comment lines on idle event streams; default 15 s.
 	KeepAlive time.Duration
+	// Retry, when set, starts every event stream with a "retry:" field of this many
+	// milliseconds (clarification 1 asks clients to honour it); default none.
+	Retry time.Duration
 	// StreamBuffer is how many events may wait for one slow subscriber before its stream is
 	// dropped; default 4096. Waiting events cost memory only while they wait.
 	StreamBuffer int

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -216,5 +217,43 @@ func TestZeroServer(t *testing.T) {
 	bot := e.open("42", "meetbot", "")
 	if bot.info["expires"] != float64(120) {
 		t.Errorf("a zero Server's tokens last %v s, want 120", bot.info["expires"])
+	}
+}
+
+func TestRetryField(t *testing.T) {
+	e := newEnv(t, Options{Retry: 1500 * time.Millisecond})
+	stdRoom(e)
+	bot := e.open("1061", "meetbot", "1234")
+	resp, err := http.Get(e.ts.URL + "/api/services/1061/events?token=" + url.QueryEscape(bot.token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, len("retry: 1500\n\n"))
+	if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "retry: 1500\n\n" {
+		t.Errorf("stream starts %q, want a retry field", buf)
+	}
+}
+
+func TestAwaitStreams(t *testing.T) {
+	e := newEnv(t, Options{})
+	room := stdRoom(e)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := room.AwaitStreams(ctx, 1); err == nil {
+		t.Error("AwaitStreams returned with no stream open")
+	}
+	bot := e.open("1061", "meetbot", "1234")
+	done := make(chan error, 1)
+	go func() { done <- room.AwaitStreams(context.Background(), 1) }()
+	st := bot.stream()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Once AwaitStreams returns, an event reaches the stream after its sync.
+	room.Join(ParticipantSpec{Name: "Eve"})
+	st.sync("participant_create")
+	if ev := st.next(); ev.Name != "participant_create" || ev.participant()["display_name"] != "Eve" {
+		t.Errorf("got %+v", ev)
 	}
 }
