@@ -17,8 +17,10 @@ import (
 
 // ClientOptions configures a Client. The zero value is usable.
 type ClientOptions struct {
-	// HTTPClient serves ordinary requests; nil means one with a 30 s timeout. Event streams use a
-	// copy of it without Timeout (they are bounded by their context and the idle watchdog).
+	// HTTPClient serves ordinary requests; nil means one with a 30 s timeout. Give it a Timeout:
+	// a request in flight delays the next token refresh until it ends. Event streams use a copy
+	// of it without Timeout (bounded by their context and the idle watchdog) and, when its
+	// Transport is an *http.Transport, a clone of that transport with small buffers.
 	HTTPClient *http.Client
 	// Logger receives Warn lines for what will be retried; nil discards.
 	Logger *slog.Logger
