@@ -312,7 +312,17 @@ func TestGracefulShutdownHandsOver(t *testing.T) {
 	l := h.follow(a, "team", "1010")
 	b := h.supervisor("b", nil, func(s *Supervisor) { s.LeaseTTL = time.Minute })
 	eventually(t, "roster saved", func() bool { return len(h.savedRoster(l)) == 1 })
+	h.sim.ResetRequests()
 	a.stop()
+	ended := 0
+	for _, rq := range h.sim.Requests() {
+		if rq.Op == "end_session" {
+			ended++
+		}
+	}
+	if ended == 0 {
+		t.Error("shutdown ended no session (end_session)")
+	}
 	eventually(t, "b takes over", func() bool { return b.listens(l) })
 	join1(room, "Bob")
 	h.expect(l.Channel, "Bob joined (guest)")
