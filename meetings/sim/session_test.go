@@ -252,3 +252,17 @@ func TestInjectableClock(t *testing.T) {
 		t.Error("the lapsed tsession's participant stayed")
 	}
 }
+
+func TestRequestsBounded(t *testing.T) {
+	e := newEnv(t, Options{MaxRecorded: 3})
+	stdRoom(e)
+	s := e.open("1061", "meetbot", "1234")
+	for range 10 {
+		s.get("service_status")
+	}
+	s.post("lock", nil)
+	rs := e.sim.Requests()
+	if len(rs) != 3 || rs[2].Op != "lock" || rs[1].Op != "service_status" {
+		t.Errorf("requests %+v, want the newest 3 ending with lock", rs)
+	}
+}

@@ -232,7 +232,11 @@ func (s *Server) Requests() []RecordedRequest {
 	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]RecordedRequest(nil), s.requests...)
+	rs := s.requests
+	if len(rs) > s.opts.MaxRecorded {
+		rs = rs[len(rs)-s.opts.MaxRecorded:]
+	}
+	return append([]RecordedRequest(nil), rs...)
 }
 
 // ResetRequests forgets the recorded requests.
@@ -246,8 +250,10 @@ func (s *Server) ResetRequests() {
 func (s *Server) record(rr RecordedRequest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.requests) >= s.opts.MaxRecorded {
-		n := copy(s.requests, s.requests[len(s.requests)-s.opts.MaxRecorded+1:])
+	if len(s.requests) >= 2*s.opts.MaxRecorded {
+		// Trim in bulk, so recording stays cheap per request.
+		n := copy(s.requests, s.requests[len(s.requests)-s.opts.MaxRecorded:])
+		clear(s.requests[n:])
 		s.requests = s.requests[:n]
 	}
 	s.requests = append(s.requests, rr)
