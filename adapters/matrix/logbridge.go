@@ -37,6 +37,9 @@ func (w slogWriter) Write(p []byte) (int, error) {
 		level = slog.LevelError
 	}
 	msg, _ := m["message"].(string)
+	if msg == "Request canceled" {
+		level = slog.LevelDebug // every shutdown cancels the long-poll sync
+	}
 	delete(m, "level")
 	delete(m, "message")
 	delete(m, "time")
