@@ -193,12 +193,12 @@ func TestRosterPrivateCloud(t *testing.T) {
 			synced <- struct{}{}
 		}
 	})
-	<-synced
+	recv(t, "the private sync", synced)
 	if r.Len() != 1 {
 		t.Fatalf("roster after the private sync has %d participants, want Alice", r.Len())
 	}
 	room.Join(sim.ParticipantSpec{Name: "Bob"})
-	c := <-changes
+	c := recv(t, "a change", changes)
 	if c.Kind != meetings.Joined || c.Participant.DisplayName != "Bob" {
 		t.Errorf("private join = %+v, want Bob joined", c)
 	}
