@@ -61,7 +61,9 @@
 //
 // With several replicas on one PostgreSQL store, a listener runs only where its meeting's lease is
 // held (key "relay:" + the meeting's key). The holder renews it every LeaseTTL/3 (default 10 s);
-// a replica that cannot renew for a whole LeaseTTL stops listening by itself. Every Resync
+// a replica that cannot renew for two thirds of LeaseTTL stops listening by itself, before the
+// lease lapses, so two replicas never post for one meeting at once (unless their clocks run at
+// different rates). Every Resync
 // (default 3 s) each replica reloads the links, writes a heartbeat, counts the live replicas and
 // claims free or lapsed leases up to its fair share (meetings ÷ replicas, rounded up); a replica
 // holding more than one over its share hands one meeting per Resync to another, draining first,

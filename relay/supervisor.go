@@ -410,9 +410,10 @@ func (s *Supervisor) startListener(link store.Link, sess *meetings.Session, link
 	l.start(s.base, chans)
 }
 
-// renew extends the lease of every listener. A listener whose lease was lost (or could not be
-// renewed for a whole LeaseTTL) stops at once without posting what is pending: the replica that
-// takes over reports it.
+// renew extends the lease of every listener. A listener whose lease was lost, or could not be
+// renewed for two thirds of LeaseTTL (before the database lets another replica claim it, so two
+// replicas never post for one meeting at once), stops at once without posting what is pending:
+// the replica that takes over reports it.
 func (s *Supervisor) renew(ctx context.Context) {
 	s.mu.Lock()
 	lis := make([]*Listener, 0, len(s.lis))
@@ -429,7 +430,7 @@ func (s *Supervisor) renew(ctx context.Context) {
 			l.renewed = time.Now()
 			s.mu.Unlock()
 			continue
-		case err != nil && time.Since(l.renewed) < ttl:
+		case err != nil && time.Since(l.renewed) < ttl*2/3:
 			s.mu.Unlock()
 			if ctx.Err() == nil {
 				l.log.Warn("renew lease; will retry", "err", err)
