@@ -57,7 +57,7 @@ type Supervisor struct {
 	Observer Observer
 
 	LeaseTTL     time.Duration // how long a lease outlives its holder; default 10 s, renewed every third
-	Resync       time.Duration // how often links are reloaded and free leases claimed; default 3 s
+	Resync       time.Duration // how often links are reloaded and free leases claimed; default 3 s, at most LeaseTTL/2
 	Pace         time.Duration // at most one post per channel per Pace; default 1 s
 	IdleSession  time.Duration // pooled command sessions close after this long unused; default 5 min
 	SaveInterval time.Duration // how often a changed roster is saved; default 250 ms
@@ -101,7 +101,11 @@ func (s *Supervisor) logger() *slog.Logger {
 }
 
 func (s *Supervisor) leaseTTL() time.Duration { return orDefault(s.LeaseTTL, DefaultLeaseTTL) }
-func (s *Supervisor) resync() time.Duration   { return orDefault(s.Resync, DefaultResync) }
+
+// resync is at most half the lease TTL, so heartbeats never lapse between two writes.
+func (s *Supervisor) resync() time.Duration {
+	return min(orDefault(s.Resync, DefaultResync), s.leaseTTL()/2)
+}
 func (s *Supervisor) idleSession() time.Duration {
 	return orDefault(s.IdleSession, DefaultIdleSession)
 }
