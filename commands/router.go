@@ -223,6 +223,15 @@ func newCall(req chat.Request, cmd *command, args []Token, skip int) *call {
 	if n := len(c.args); n > 0 && c.kw(n-1) == "confirm" && (cmd.confirm || cmd.private.support == confirmOnly) {
 		c.args, c.confirmed = c.args[:n-1], true
 	}
+	// People type "mute Alice Zhang" without quotes: when the name is the last argument, the
+	// words after it belong to it.
+	if last := cmd.nameArg; last >= 0 && last == cmd.maxArgs-1 && len(c.args) > cmd.maxArgs {
+		words := make([]string, 0, len(c.args)-last)
+		for _, t := range c.args[last:] {
+			words = append(words, t.Text)
+		}
+		c.args = append(c.args[:last:last], Token{Text: strings.Join(words, " "), Quoted: true})
+	}
 	return c
 }
 
@@ -304,8 +313,8 @@ func (r *Router) check(ctx context.Context, c *call) (*chat.Reply, error) {
 	}
 	if len(c.args) < cmd.minArgs || (cmd.maxArgs >= 0 && len(c.args) > cmd.maxArgs) {
 		hint := ""
-		if cmd.nameArg >= 0 {
-			hint = ` Put a name with spaces in quotes: mute "Alice Zhang".`
+		if cmd.nameArg >= 0 && cmd.nameArg != cmd.maxArgs-1 {
+			hint = ` Put a name with spaces in quotes: "Alice Zhang".`
 		}
 		return nil, userErrorf("Usage: %s.%s", strings.Join(cmd.usage, " | "), hint)
 	}

@@ -376,7 +376,7 @@ func TestRefusals(t *testing.T) {
 		{chat.Host, "mute Bob", notLinked},
 		{chat.Host, "mtue Bob", `Unknown command "mtue". Did you mean mute? Try: help`},
 		{chat.Host, "frobnicate", `Unknown command "frobnicate". Try: help`},
-		{chat.Host, "mute Alice Zhang", `Usage: mute <name> | mute guests. Put a name with spaces in quotes: mute "Alice Zhang".`},
+		{chat.Host, "dtmf Alice Zhang 1234", `Usage: dtmf <name> <digits>. Put a name with spaces in quotes: "Alice Zhang".`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
