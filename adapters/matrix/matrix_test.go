@@ -281,3 +281,25 @@ func TestLinkWithPIN(t *testing.T) {
 		}
 	})
 }
+
+// Without a pickle key the bot never posts plain text into an encrypted room.
+func TestEncryptedRoomWithoutEncryptionIsGone(t *testing.T) {
+	alice := human(t, "alice")
+	b := newBot(t, botOptions{})
+	room := b.room(t, alice, mautrix.ReqCreateRoom{InitialState: []*event.Event{{
+		Type:    event.StateEncryption,
+		Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+	}}})
+	ctx := context.Background()
+	deadline := time.Now().Add(wait)
+	for enc, _ := b.state.IsEncrypted(ctx, room); !enc; enc, _ = b.state.IsEncrypted(ctx, room) {
+		if time.Now().After(deadline) {
+			t.Fatal("the bot never learned the room is encrypted")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	err := b.Post(ctx, chat.ChannelRef{Platform: "matrix", Channel: room.String()}, chat.Notification{Text: "Bob joined"})
+	if !errors.Is(err, chat.ErrChannelGone) {
+		t.Errorf("Post = %v, want ErrChannelGone", err)
+	}
+}

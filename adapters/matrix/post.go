@@ -37,9 +37,26 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 		return fmt.Errorf("post to %s: not a Matrix room: %w", ch, chat.ErrChannelGone)
 	}
 	room := id.RoomID(ch.Channel)
+	if err := a.canSendIn(ctx, room); err != nil {
+		return fmt.Errorf("post to %s: %w: %w", room, chat.ErrChannelGone, err)
+	}
 	_, err := a.cli.SendMessageEvent(ctx, room, event.EventMessage, noticeContent(renderNotification(n)))
 	if err != nil {
 		return fmt.Errorf("post to %s: %w", room, classify(err))
+	}
+	return nil
+}
+
+// errNoEncryption refuses to send plain text into an encrypted room.
+var errNoEncryption = errors.New("the room is encrypted and encryption is off (set MATRIX_PICKLE_KEY)")
+
+// canSendIn refuses rooms the bot would leak plain text into.
+func (a *Adapter) canSendIn(ctx context.Context, room id.RoomID) error {
+	if a.encrypted {
+		return nil
+	}
+	if enc, err := a.state.IsEncrypted(ctx, room); err == nil && enc {
+		return errNoEncryption
 	}
 	return nil
 }
@@ -122,6 +139,9 @@ func retry(ctx context.Context, log *slog.Logger, what string, f func() error) e
 // sendPatiently sends content to room, retrying rate limits and transient failures a few times
 // under one transaction id, so the room never sees the message twice.
 func (a *Adapter) sendPatiently(ctx context.Context, room id.RoomID, content *event.MessageEventContent) (id.EventID, error) {
+	if err := a.canSendIn(ctx, room); err != nil {
+		return "", err
+	}
 	txn := a.cli.TxnID()
 	var eventID id.EventID
 	err := retry(ctx, a.log.With("room", room), "send message", func() error {
