@@ -61,8 +61,8 @@ func (r *Router) link(ctx context.Context, c *call) (chat.Reply, error) {
 	si := s.Info()
 	if !byUser {
 		cloud = r.cfg.DefaultCloud
-		if len(si.Present) > 0 {
-			cloud = string(si.Cloud())
+		if detected := si.Cloud(); len(si.Present) > 0 && detected != "" {
+			cloud = string(detected)
 		}
 	}
 	l := store.Link{

@@ -55,13 +55,23 @@ const (
 )
 
 // Cloud guesses the kind of node from new_session's answer: a private node's answer lacks stun,
-// analytics_enabled and current_service_type (the vendor names no fields; this is our reading), so
-// Cloud says private only when all three are absent.
+// analytics_enabled and current_service_type (the vendor names no fields; this is our reading).
+// All three absent is a private node, all three present a public one; anything between is not
+// enough to tell, and Cloud returns "" so the caller's default decides.
 func (i SessionInfo) Cloud() Cloud {
-	if !i.Present["stun"] && !i.Present["analytics_enabled"] && !i.Present["current_service_type"] {
-		return PrivateCloud
+	n := 0
+	for _, field := range [...]string{"stun", "analytics_enabled", "current_service_type"} {
+		if i.Present[field] {
+			n++
+		}
 	}
-	return PublicCloud
+	switch n {
+	case 0:
+		return PrivateCloud
+	case 3:
+		return PublicCloud
+	}
+	return ""
 }
 
 // Session is one joined session of a room: it owns the token, refreshes it every
