@@ -26,6 +26,7 @@ POST /_sim/rooms/{room}/refresh           send refresh_token on every event stre
 POST /_sim/rooms/{room}/inject            {"frame": "event: x\ndata: {bad"} raw text to every stream
 POST /_sim/rooms/{room}/emit              {"event", "data"} a well-formed event
 POST /_sim/fail                           {"op": "lock"|"*"|…, "status": 503, "n": 1}
+POST /_sim/slow                           {"op": "mute"|"*"|…, "ms": 1500, "n": 1}
 POST /_sim/latency                        {"ms": 1500}
 POST /_sim/expire_tokens                  lapse every session now
 POST /_sim/clear_faults                   forget queued failures and latency
@@ -254,6 +255,24 @@ func (s *Server) controlMux() *http.ServeMux {
 			b.N = 1
 		}
 		s.FailNext(b.Op, b.Status, b.N)
+		okay(w)
+	})
+	mux.HandleFunc("POST /_sim/slow", func(w http.ResponseWriter, r *http.Request) {
+		var b struct {
+			Op string `json:"op"`
+			MS int    `json:"ms"`
+			N  int    `json:"n"`
+		}
+		if !decode(w, r, &b) {
+			return
+		}
+		if b.Op == "" {
+			b.Op = "*"
+		}
+		if b.N == 0 {
+			b.N = 1
+		}
+		s.SlowNext(b.Op, time.Duration(b.MS)*time.Millisecond, b.N)
 		okay(w)
 	})
 	mux.HandleFunc("POST /_sim/latency", func(w http.ResponseWriter, r *http.Request) {

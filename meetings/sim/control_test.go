@@ -122,6 +122,27 @@ func TestFaults(t *testing.T) {
 			t.Errorf("after latency 0: %d", a.Status)
 		}
 	})
+	t.Run("SlowNext", func(t *testing.T) {
+		e.sim.SlowNext("participants", time.Hour, 1)
+		e.sim.FailNext("participants", 503, 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.ts.URL+"/api/services/1061/participants", nil)
+		req.Header.Set("token", s.token)
+		if _, err := http.DefaultClient.Do(req); err == nil {
+			t.Error("a request slowed by an hour answered")
+		}
+		if a := s.get("service_status"); a.Status != 200 {
+			t.Errorf("another op was slowed or failed: %d", a.Status)
+		}
+		if a := s.get("participants"); a.Status != 200 {
+			t.Errorf("the second participants: %d, want 200 (both faults spent on the first)", a.Status)
+		}
+		ctl(t, e, "POST", "/_sim/slow", map[string]any{"op": "lock", "ms": 1, "n": 1})
+		if a := s.post("lock", nil); a.Status != 200 {
+			t.Errorf("lock slowed by 1 ms: %d", a.Status)
+		}
+	})
 	t.Run("Requests", func(t *testing.T) {
 		e.sim.ResetRequests()
 		s.post("lock", nil)

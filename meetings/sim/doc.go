@@ -91,6 +91,7 @@
 //
 //   - Server.FailNext(op, status, n): the next n requests of op ("lock", "new_session",
 //     "participant/mute", "call/ack", "events", "checkJoin", or "*") answer status.
+//   - Server.SlowNext(op, d, n): the next n requests of op wait d before they are answered.
 //   - Server.SetLatency(d): every platform request waits d first (the request's context ends it).
 //   - Server.ExpireTokens: every session lapses now, as if no one had refreshed.
 //   - Room.DropStreams closes streams without a word; Room.ByeStreams sends bye first;
@@ -120,6 +121,7 @@
 //	POST /_sim/rooms/{room}/inject          {"frame"}
 //	POST /_sim/rooms/{room}/emit            {"event","data"}
 //	POST /_sim/fail                         {"op","status","n"}
+//	POST /_sim/slow                         {"op","ms","n"}
 //	POST /_sim/latency                      {"ms"}
 //	POST /_sim/expire_tokens
 //	POST /_sim/clear_faults

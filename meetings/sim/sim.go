@@ -92,7 +92,8 @@ type Server struct {
 
 type fault struct {
 	op     string
-	status int
+	status int           // 0 = answer normally
+	delay  time.Duration // extra wait before answering
 	n      int
 }
 
@@ -190,6 +191,18 @@ func (s *Server) FailNext(op string, status int, n int) {
 	s.faults = append(s.faults, &fault{op: op, status: status, n: n})
 }
 
+// SlowNext makes the next n platform requests of operation op (as FailNext names them) wait d
+// before they are answered, on top of any SetLatency. Faults queue in order.
+func (s *Server) SlowNext(op string, d time.Duration, n int) {
+	s.init()
+	if n <= 0 || d <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{op: op, delay: d, n: n})
+}
+
 // ClearFaults forgets every queued FailNext and the latency.
 func (s *Server) ClearFaults() {
 	s.init()
@@ -259,20 +272,32 @@ func (s *Server) record(rr RecordedRequest) {
 	s.requests = append(s.requests, rr)
 }
 
-// takeFault returns the status of a queued fault matching op, or 0.
-func (s *Server) takeFault(op string) (status int, latency time.Duration) {
+// takeFault returns the status of the first queued failure matching op (or 0) and how long to
+// wait before answering.
+func (s *Server) takeFault(op string) (status int, wait time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if f.op == op || f.op == "*" {
+	wait = s.latency
+	kept := s.faults[:0]
+	failed, slowed := false, false
+	for _, f := range s.faults {
+		match := f.op == op || f.op == "*"
+		switch {
+		case match && f.status != 0 && !failed:
+			failed, status = true, f.status
 			f.n--
-			if f.n <= 0 {
-				s.faults = append(s.faults[:i], s.faults[i+1:]...)
-			}
-			return f.status, s.latency
+		case match && f.status == 0 && !slowed:
+			slowed = true
+			wait += f.delay
+			f.n--
+		}
+		if f.n > 0 {
+			kept = append(kept, f)
 		}
 	}
-	return 0, s.latency
+	clear(s.faults[len(kept):])
+	s.faults = kept
+	return status, wait
 }
 
 func (s *Server) now() time.Time { return s.opts.Now() }
