@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -472,4 +473,47 @@ func TestPrivateCloudJoinsFromUpdates(t *testing.T) {
 	room.Leave(bob)
 	// Coalescing may put them in fewer messages, never out of order.
 	h.expect(l.Channel, "Bob joined (guest)", "Bob started presenting", "Bob stopped presenting", "Bob left")
+}
+
+// frozenRosters is a store whose SaveRoster does nothing once frozen: a replica that posts but
+// dies before its next save.
+type frozenRosters struct {
+	store.Store
+	frozen atomic.Bool
+}
+
+func (f *frozenRosters) SaveRoster(ctx context.Context, key string, es []store.RosterEntry) error {
+	if f.frozen.Load() {
+		return nil
+	}
+	return f.Store.SaveRoster(ctx, key, es)
+}
+
+// What a takeover can repeat is bounded by what was posted since the last save: here one join,
+// posted by the replica that died before saving it, is reported again; nothing else is.
+func TestTakeoverRepeatsOnlyWhatWasPostedSinceTheLastSave(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1018")
+	join1(room, "Alice")
+	fz := &frozenRosters{Store: h.store}
+	tune := func(s *Supervisor) { s.LeaseTTL = 300 * time.Millisecond }
+	a := h.supervisor("a", fz, tune)
+	l := h.follow(a, "team", "1018")
+	eventually(t, "roster saved", func() bool { return len(h.savedRoster(l)) == 1 })
+	fz.frozen.Store(true)
+	join1(room, "Carol")
+	h.expect(l.Channel, "Carol joined (guest)")
+	a.kill()
+	join1(room, "Dave")
+	b := h.supervisor("b", nil, tune)
+	eventually(t, "b takes over", func() bool { return b.listens(l) })
+	eventually(t, "Dave", func() bool {
+		_, shown := tally(h.lines(l.Channel))
+		return shown["joined"]["Dave"] == 1
+	})
+	time.Sleep(100 * time.Millisecond)
+	counts, shown := tally(h.lines(l.Channel))
+	if shown["joined"]["Carol"] != 2 || shown["joined"]["Dave"] != 1 || counts["joined"] != 3 || len(shown["left"]) != 0 {
+		t.Errorf("lines %q: want Carol's join repeated once (posted after the last save), Dave's once, nothing else", h.lines(l.Channel))
+	}
 }

@@ -469,10 +469,10 @@ func (s *Supervisor) retire(l *Listener, err error) {
 	s.report()
 }
 
-// Follow starts listening to link's meeting now, taking over s, the session the link command
+// Follow starts listening to link's meeting now, taking over sess, the session the link command
 // opened. If this replica already listens to the meeting, it adds link's channel; if another
-// replica holds the meeting's lease, that replica adds the channel within Resync and s is kept
-// for this replica's commands. Follow owns s from the call on, whatever it returns.
+// replica holds the meeting's lease, that replica adds the channel within Resync and sess is kept
+// for this replica's commands. Follow owns sess from the call on, whatever it returns.
 func (s *Supervisor) Follow(ctx context.Context, link store.Link, sess *meetings.Session) error {
 	s.init()
 	k := link.Meeting.Key()
