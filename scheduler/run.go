@@ -84,6 +84,12 @@ func (e *entry) takeClaim() (time.Time, bool) {
 
 // runJob is the gocron task of every schedule: it runs the slot slotLocker claimed.
 func (s *Scheduler) runJob(ctx context.Context, e *entry) {
+	defer func() {
+		// gocron does not recover a task's panic; one schedule must not stop the bot.
+		if p := recover(); p != nil {
+			e.log.Error("scheduled run panicked", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
 	slot, ok := e.takeClaim()
 	if !ok {
 		e.log.Error("run started without a claimed slot; skipped")
@@ -132,7 +138,7 @@ func (s *Scheduler) run(ctx context.Context, e *entry, slot time.Time) {
 	} else {
 		text = fmt.Sprintf("Scheduled #%d (%s): %s", sc.ID, shortCommand(sc.Command), outcome)
 	}
-	log.Info("schedule ran", "ok", !failed)
+	log.Info("schedule ran", "replica", s.cfg.ReplicaID, "ok", !failed)
 	s.post(ctx, log, sc.Channel, text)
 	s.audit(ctx, log, store.AuditEntry{
 		Time:    s.cfg.Now(),

@@ -47,7 +47,8 @@ type Config struct {
 	Reload time.Duration
 	// RunTimeout bounds one run of a command; 30 s when zero.
 	RunTimeout time.Duration
-	Logger     *slog.Logger
+	// Logger receives the scheduler's and gocron's lines; nothing when nil.
+	Logger *slog.Logger
 	// Clock drives gocron's timers and the reload ticker; the real clock when nil. Tests pass a
 	// clockwork fake clock.
 	Clock clockwork.Clock
@@ -116,7 +117,7 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	return &Scheduler{
 		cfg:     cfg,
-		log:     cfg.Logger.With("component", "scheduler", "replica", cfg.ReplicaID),
+		log:     cfg.Logger,
 		jobs:    make(map[int64]*entry),
 		settled: make(map[int64]bool),
 	}, nil
@@ -129,7 +130,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	gs, err := gocron.NewScheduler(
 		gocron.WithClock(s.cfg.Clock),
 		gocron.WithLocation(time.UTC),
-		gocron.WithLogger(s.log.With("component", "gocron")),
+		gocron.WithLogger(s.log),
 		gocron.WithDistributedLocker(slotLocker{s}),
 		gocron.WithStopTimeout(s.cfg.RunTimeout+5*time.Second),
 	)

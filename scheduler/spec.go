@@ -64,7 +64,23 @@ func (s Spec) Next(t time.Time) time.Time {
 	if s.cron == nil {
 		return time.Time{}
 	}
-	return s.cron.Next(t)
+	next := s.cron.Next(t)
+	if next.IsZero() || s.Location == nil {
+		return next
+	}
+	// When clocks fall back, 01:30 happens twice; a schedule for 01:30 runs at the first only.
+	a, b := t.In(s.Location), next.In(s.Location)
+	if sameWallMinute(a, b) {
+		return s.cron.Next(next)
+	}
+	return next
+}
+
+// sameWallMinute reports whether a and b show the same date, hour and minute.
+func sameWallMinute(a, b time.Time) bool {
+	ay, am, ad := a.Date()
+	by, bm, bd := b.Date()
+	return ay == by && am == bm && ad == bd && a.Hour() == b.Hour() && a.Minute() == b.Minute()
 }
 
 // slotAt returns the slot a run that fires at t belongs to: the latest time at or before t at

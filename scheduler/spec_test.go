@@ -202,3 +202,20 @@ func BenchmarkSlotAt(b *testing.B) {
 		})
 	}
 }
+
+func TestCronFallBackRunsOnce(t *testing.T) {
+	ny := mustLoad(t, "America/New_York")
+	// On 1 November 2026 clocks in New York fall back from 02:00 EDT to 01:00 EST.
+	before := time.Date(2026, 11, 1, 0, 0, 0, 0, ny)
+	s, err := ParseSpec("30 1 * * *", ny, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := s.Next(before)
+	if want := time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC); !first.Equal(want) { // 01:30 EDT
+		t.Fatalf("first run %s, want %s", first.UTC(), want)
+	}
+	if got, want := s.Next(first), time.Date(2026, 11, 2, 6, 30, 0, 0, time.UTC); !got.Equal(want) { // 01:30 EST next day
+		t.Errorf("run after the first %s, want %s (not 01:30 again an hour later)", got.UTC(), want)
+	}
+}
