@@ -92,6 +92,7 @@ type Session struct {
 	mu        sync.RWMutex
 	token     string
 	gen       uint64 // bumped on every new token
+	epoch     uint64 // bumped on every new_session
 	info      SessionInfo
 	issued    time.Time // when the current token was asked for
 	pinHeader string    // the pin header new_session sends: the PIN, "none" or ""
@@ -309,9 +310,10 @@ func (s *Session) newSessionLocked(ctx context.Context) error {
 	s.token, s.info, s.issued = token, info, sent
 	s.publishLocked()
 	s.gen++
+	s.epoch++
 	s.lapsed.Store(false)
 	s.scheduleLocked()
-	if s.gen > 1 {
+	if s.epoch > 1 {
 		s.log.Info("session started over", "participant", info.ParticipantUUID)
 		if s.c.obs != nil {
 			s.c.obs.TokenRefreshed()
@@ -408,6 +410,16 @@ func (s *Session) onTimer() {
 	d := min(time.Second<<min(s.failures-1, 5), 30*time.Second)
 	s.log.Warn("token refresh failed, retrying", "in", d, "err", err)
 	s.timer.Reset(jitter(d))
+}
+
+// markLapsed records that the platform dropped the participant of the given epoch, so the next
+// request starts over with new_session. A late word about an earlier session changes nothing.
+func (s *Session) markLapsed(epoch uint64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.epoch == epoch {
+		s.lapsed.Store(true)
+	}
 }
 
 // refreshSoon refreshes the token now, in the background (a refresh_token event).

@@ -70,7 +70,7 @@ func (s *Session) Events(ctx context.Context, handle func(Event)) error {
 		}
 		wait := max(jitter(backoff), min(retry, s.c.reconnMax))
 		if errors.Is(err, ErrStreamBye) && synced {
-			wait = 0 // a clean goodbye after a healthy stream: come straight back
+			wait = min(retry, s.c.reconnMax) // a clean goodbye after a healthy stream: come straight back
 		}
 		s.log.Warn("event stream lost, reconnecting", "in", wait.Round(time.Millisecond), "err", err)
 		if err := sleep(ctx, wait); err != nil {
@@ -97,7 +97,7 @@ func permanent(err error) bool {
 // StreamConnected was delivered; synced that a complete sync came through.
 // A retry field the stream sends is stored in *retry.
 func (s *Session) stream(ctx context.Context, handle func(Event), reconnect bool, retry *time.Duration) (connected, synced bool, err error) {
-	resp, err := s.connect(ctx)
+	resp, epoch, err := s.connect(ctx)
 	if err != nil {
 		return false, false, err
 	}
@@ -165,7 +165,7 @@ func (s *Session) stream(ctx context.Context, handle func(Event), reconnect bool
 		case RefreshTokenRequested:
 			s.refreshSoon()
 		case Disconnected:
-			s.lapsed.Store(true)
+			s.markLapsed(epoch)
 			handle(ev)
 			return true, synced, fmt.Errorf("%w: %s", errDisconnected, ev.Reason)
 		case Bye:
@@ -179,17 +179,19 @@ func (s *Session) stream(ctx context.Context, handle func(Event), reconnect bool
 
 // connect opens the event stream with the newest token; on "Invalid token" it starts the session
 // over and tries once more.
-func (s *Session) connect(ctx context.Context) (*http.Response, error) {
+// It returns the epoch (the new_session) the stream belongs to.
+func (s *Session) connect(ctx context.Context) (*http.Response, uint64, error) {
 	const op = "events"
 	for try := 0; ; try++ {
 		token, gen, release, err := s.acquire(ctx)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
+		epoch := s.epoch // read under acquire's lock
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+op+"?token="+url.QueryEscape(token), nil)
 		if err != nil {
 			release()
-			return nil, err
+			return nil, 0, err
 		}
 		req.Header.Set("Accept", "text/event-stream")
 		req.Header.Set("Cache-Control", "no-cache")
@@ -199,11 +201,11 @@ func (s *Session) connect(ctx context.Context) (*http.Response, error) {
 		if err != nil {
 			err = &Error{Op: op, Reason: "network error", Kind: ErrTransient, Err: redact(err)}
 			s.observeStream(start, err)
-			return nil, err
+			return nil, 0, err
 		}
 		if resp.StatusCode == http.StatusOK {
 			s.observeStream(start, nil)
-			return resp, nil
+			return resp, epoch, nil
 		}
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
@@ -214,11 +216,11 @@ func (s *Session) connect(ctx context.Context) (*http.Response, error) {
 		s.observeStream(start, e)
 		if e.Kind == ErrInvalidToken && try == 0 {
 			if err := s.renew(ctx, gen, renewRestart); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			continue
 		}
-		return nil, e
+		return nil, 0, e
 	}
 }
 
