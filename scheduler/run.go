@@ -191,7 +191,10 @@ func (s *Scheduler) post(ctx context.Context, log *slog.Logger, ch chat.ChannelR
 	err := s.cfg.Poster.Post(ctx, ch, n)
 	var rl *chat.RateLimitError
 	if errors.As(err, &rl) {
-		wait := min(max(rl.RetryAfter, time.Second), time.Minute)
+		wait := min(rl.RetryAfter, time.Minute)
+		if wait <= 0 {
+			wait = time.Second
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -473,3 +473,37 @@ func TestSlotJustMissedAtRestartRunsOnce(t *testing.T) {
 		t.Errorf("posts %q, want %q", got, want)
 	}
 }
+
+// limitedPoster refuses its first post with a rate limit, as Slack does under load.
+type limitedPoster struct {
+	*recorder
+	mu      sync.Mutex
+	refused int
+}
+
+func (p *limitedPoster) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notification) error {
+	p.mu.Lock()
+	if p.refused == 0 {
+		p.refused++
+		p.mu.Unlock()
+		return &chat.RateLimitError{RetryAfter: 10 * time.Millisecond, Err: errors.New("ratelimited")}
+	}
+	p.mu.Unlock()
+	return p.recorder.Post(ctx, ch, n)
+}
+
+func TestOutcomePostedAfterRateLimit(t *testing.T) {
+	var lp *limitedPoster
+	h := newHarness(t, openSQLite(t, sqlite.Memory, testKey()), clockwork.NewFakeClockAt(at(8, 59)), func(c *Config) {
+		lp = &limitedPoster{recorder: c.Handler.(*recorder)}
+		c.Poster = lp
+	})
+	h.start(t, 0)
+	sc := h.add(t, "0 9 * * *", "lock")
+	blockUntil(t, h.clock, 2)
+	h.clock.Advance(time.Minute)
+	want := fmt.Sprintf("Scheduled #%d (lock): locked the meeting", sc.ID)
+	if got := waitPosts(t, h.rec, 1); !slices.Equal(got, []string{want}) {
+		t.Errorf("posts %q, want %q once, after the rate limit", got, want)
+	}
+}
