@@ -95,18 +95,21 @@ func (s *Scheduler) runJob(ctx context.Context, e *entry) {
 		e.log.Error("run started without a claimed slot; skipped")
 		return
 	}
-	// A run in progress finishes (within RunTimeout) even when the scheduler stops or the
-	// schedule is removed meanwhile.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RunTimeout)
-	defer cancel()
-	s.run(ctx, e, slot)
+	// A run in progress finishes even when the scheduler stops or the schedule is removed
+	// meanwhile; run bounds each of its steps.
+	s.run(context.WithoutCancel(ctx), e, slot)
 }
 
 // run runs schedule e's command for slot, posts and audits the outcome, then moves the schedule
 // on: a one-time schedule is removed, a cron schedule records its next run.
-func (s *Scheduler) run(ctx context.Context, e *entry, slot time.Time) {
+//
+// The command gets RunTimeout; posting, auditing and moving on get reportTimeout after it, so a
+// command that used all its time still has its outcome told.
+func (s *Scheduler) run(base context.Context, e *entry, slot time.Time) {
 	sc := e.sched
 	log := e.log.With("slot", slot)
+	ctx, cancel := context.WithTimeout(base, s.cfg.RunTimeout)
+	defer cancel()
 	rights := sc.Rights
 	var reply chat.Reply
 	checked := true
@@ -139,6 +142,9 @@ func (s *Scheduler) run(ctx context.Context, e *entry, slot time.Time) {
 		text = fmt.Sprintf("Scheduled #%d (%s): %s", sc.ID, shortCommand(sc.Command), outcome)
 	}
 	log.Info("schedule ran", "replica", s.cfg.ReplicaID, "ok", !failed)
+	cancel()
+	ctx, cancel = context.WithTimeout(base, reportTimeout)
+	defer cancel()
 	s.post(ctx, log, sc.Channel, text)
 	s.audit(ctx, log, store.AuditEntry{
 		Time:    s.cfg.Now(),
@@ -184,14 +190,17 @@ func (s *Scheduler) handle(ctx context.Context, log *slog.Logger, req chat.Reque
 	return s.cfg.Handler.Handle(ctx, req)
 }
 
-// post posts text to ch as a schedule notification. A rate limit is waited out once (up to a
-// minute); other failures are logged, not retried, so a message is never posted twice.
+// reportTimeout bounds posting, auditing and recording one run's outcome.
+const reportTimeout = 15 * time.Second
+
+// post posts text to ch as a schedule notification. A rate limit is waited out once (within
+// ctx); other failures are logged, not retried, so a message is never posted twice.
 func (s *Scheduler) post(ctx context.Context, log *slog.Logger, ch chat.ChannelRef, text string) {
 	n := chat.Notification{Text: text, Kinds: []chat.NoticeKind{chat.ScheduleRan}}
 	err := s.cfg.Poster.Post(ctx, ch, n)
 	var rl *chat.RateLimitError
 	if errors.As(err, &rl) {
-		wait := min(rl.RetryAfter, time.Minute)
+		wait := min(rl.RetryAfter, 10*time.Second)
 		if wait <= 0 {
 			wait = time.Second
 		}

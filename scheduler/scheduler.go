@@ -45,7 +45,8 @@ type Config struct {
 	// Reload is how often the stored schedules are read again, to pick up schedules added or
 	// removed on other replicas; 5 s when zero.
 	Reload time.Duration
-	// RunTimeout bounds one run of a command; 30 s when zero.
+	// RunTimeout bounds one run of a command (posting its outcome has 15 s more); 30 s when
+	// zero.
 	RunTimeout time.Duration
 	// Logger receives the scheduler's and gocron's lines; nothing when nil.
 	Logger *slog.Logger
@@ -132,7 +133,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		gocron.WithLocation(time.UTC),
 		gocron.WithLogger(s.log),
 		gocron.WithDistributedLocker(slotLocker{s}),
-		gocron.WithStopTimeout(s.cfg.RunTimeout+5*time.Second),
+		gocron.WithStopTimeout(s.cfg.RunTimeout+reportTimeout+5*time.Second),
 	)
 	if err != nil {
 		return fmt.Errorf("start gocron: %w", err)
@@ -466,9 +467,10 @@ func (s *Scheduler) runLate(ctx context.Context, e *entry, due time.Time) {
 	s.late.Add(1)
 	go func() {
 		defer s.late.Done()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RunTimeout)
-		defer cancel()
-		won, err := s.cfg.Store.ClaimRun(ctx, e.sched.ID, slot, s.cfg.ReplicaID)
+		ctx = context.WithoutCancel(ctx)
+		cctx, cancel := context.WithTimeout(ctx, reportTimeout)
+		won, err := s.cfg.Store.ClaimRun(cctx, e.sched.ID, slot, s.cfg.ReplicaID)
+		cancel()
 		if err != nil {
 			e.log.Warn("claim late run", "slot", slot, "err", err)
 			return
