@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,18 @@ func TestShortTokenLifetime(t *testing.T) {
 	e := newEnv(t, sim.Options{TokenTTL: 2 * time.Second}, meetings.ClientOptions{})
 	room := e.room()
 	bob := room.Join(sim.ParticipantSpec{Name: "Bob"})
+	// One refresh at a time: count refresh_session requests in flight (each held a moment).
+	var inFlight, maxInFlight atomic.Int32
+	e.sim.SetHook(func(w http.ResponseWriter, r *http.Request, op string) bool {
+		if op == "refresh_session" {
+			n := inFlight.Add(1)
+			for m := maxInFlight.Load(); n > m && !maxInFlight.CompareAndSwap(m, n); m = maxInFlight.Load() {
+			}
+			time.Sleep(5 * time.Millisecond)
+			inFlight.Add(-1)
+		}
+		return false
+	})
 	s := e.open("1061", "1234")
 	ev := listen(t, s)
 	ev.synced()
@@ -33,6 +46,12 @@ func TestShortTokenLifetime(t *testing.T) {
 	var mu sync.Mutex
 	var failures []error
 	n := 0
+	wg.Go(func() { // the platform asks for refreshes too (refresh_token events)
+		for ctx.Err() == nil {
+			room.RequestRefresh()
+			time.Sleep(300 * time.Millisecond)
+		}
+	})
 	for w := range 4 {
 		wg.Go(func() {
 			for ctx.Err() == nil {
@@ -77,20 +96,27 @@ func TestShortTokenLifetime(t *testing.T) {
 			t.Errorf("%s %s at %s carried a dead token", r.Method, r.Op, r.Time.Format("15:04:05.000"))
 		}
 	}
-	if refreshes < 7 {
-		t.Errorf("%d refreshes in 7 s of a 2 s token, want one every 2/3 s", refreshes)
+	if refreshes < 10 {
+		t.Errorf("%d refreshes in 7 s of a 2 s token, want one every 2/3 s and more on request", refreshes)
+	}
+	if m := maxInFlight.Load(); m != 1 {
+		t.Errorf("%d refreshes in flight at once, want 1", m)
 	}
 	if s.Info().ParticipantUUID != first {
 		t.Error("the session had to start over; refreshes should have kept it alive")
 	}
 	t.Logf("%d requests, %d refreshes, %d with a dead token", n, refreshes, dead)
 	// The stream opened with the first token survived every refresh.
-	select {
-	case e := <-ev.ch:
-		if _, lost := e.(meetings.StreamLost); lost {
-			t.Errorf("stream lost: %v", e)
+	for {
+		select {
+		case e := <-ev.ch:
+			if _, lost := e.(meetings.StreamLost); lost {
+				t.Errorf("stream lost: %v", e)
+			}
+			continue
+		default:
 		}
-	default:
+		break
 	}
 }
 
@@ -272,5 +298,44 @@ func TestObserver(t *testing.T) {
 	defer e.obs.mu.Unlock()
 	if e.obs.ops["new_session"] != 1 || e.obs.ops["lock"] != 1 {
 		t.Errorf("observed ops = %v", e.obs.ops)
+	}
+}
+
+// Network errors are retried only for commands that are safe to repeat: a dial that may have
+// reached the platform is not sent twice.
+func TestNetworkErrorRetries(t *testing.T) {
+	e := newEnv(t, sim.Options{}, meetings.ClientOptions{Retries: 2})
+	room := e.room()
+	s := e.open("1061", "1234")
+	var drops atomic.Int32
+	e.sim.SetHook(func(w http.ResponseWriter, r *http.Request, op string) bool {
+		if (op == "dial" || op == "lock") && drops.Add(-1) >= 0 {
+			panic(http.ErrAbortHandler) // the connection drops without an answer
+		}
+		return false
+	})
+	count := func(op string) int {
+		n := 0
+		for _, r := range e.sim.Requests() {
+			if r.Op == op {
+				n++
+			}
+		}
+		return n
+	}
+	drops.Store(1)
+	if err := s.Lock(context.Background()); err != nil || !room.State().Locked {
+		t.Errorf("Lock after one dropped connection = %v", err)
+	}
+	if n := count("lock"); n != 2 {
+		t.Errorf("%d lock attempts, want 2", n)
+	}
+	drops.Store(1)
+	_, err := s.Dial(context.Background(), meetings.DialRequest{Destination: "a@b", Protocol: "sip", Role: "guest"})
+	if !errors.Is(err, meetings.ErrTransient) {
+		t.Errorf("Dial over a dropped connection = %v, want ErrTransient", err)
+	}
+	if n := count("dial"); n != 1 {
+		t.Errorf("%d dial attempts, want 1 (a dial is never repeated blindly)", n)
 	}
 }
