@@ -214,8 +214,14 @@ func (r *running) listens(l store.Link) bool {
 	if li == nil {
 		return false
 	}
-	_, ok := li.participants()
-	return ok
+	if _, ok := li.participants(); !ok {
+		return false
+	}
+	// A linked listener has its baseline at once; what happens in the meeting reaches it only
+	// once its event stream is open.
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	return li.connects > 0
 }
 
 // savedRoster returns the names in the saved roster of l's meeting.

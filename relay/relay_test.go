@@ -517,3 +517,20 @@ func TestTakeoverRepeatsOnlyWhatWasPostedSinceTheLastSave(t *testing.T) {
 		t.Errorf("lines %q: want Carol's join repeated once (posted after the last save), Dave's once, nothing else", h.lines(l.Channel))
 	}
 }
+
+// Someone who joins after the link command saw who was present, but before the listener's
+// event stream opened, is announced: the link's view of the meeting is the baseline, not the
+// stream's first sync.
+func TestJoinBeforeTheStreamOpensIsAnnounced(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1018")
+	join1(room, "Alice")
+	h.sim.SlowNext("events", 300*time.Millisecond, 1)
+	r := h.supervisor("r1", nil, nil)
+	l := h.link("team", "1018")
+	if err := r.Follow(context.Background(), l, h.open(l)); err != nil {
+		t.Fatal(err)
+	}
+	join1(room, "Bob") // while the subscription is held up
+	h.expect(l.Channel, "Bob joined (guest)")
+}

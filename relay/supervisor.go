@@ -508,11 +508,32 @@ func (s *Supervisor) Follow(ctx context.Context, link store.Link, sess *meetings
 	if !hasChannel(links, link.Channel) {
 		links = append(links, link)
 	}
-	// A brand-new link: no restore, so the first sync is silent.
-	s.startListener(link, sess, links, nil)
+	// A brand-new link: the people present now are the baseline, so the first sync reports
+	// whoever came or went between the link command and the stream's subscription, and no one
+	// else. Without them (the request failed) the first sync sets the baseline silently.
+	s.startListener(link, sess, links, s.baseline(ctx, sess))
 	s.report()
 	s.logger().Info("listening", "meeting", k, "channels", len(links), "restored", false)
 	return nil
+}
+
+// baseline returns who is in sess's meeting now, leaving out the bot itself, or nil when the
+// platform cannot tell.
+func (s *Supervisor) baseline(ctx context.Context, sess *meetings.Session) []store.RosterEntry {
+	ps, err := sess.Participants(ctx)
+	if err != nil {
+		s.logger().Warn("participants at link; the first sync sets the baseline", "err", err)
+		return nil
+	}
+	self := sess.Info().ParticipantUUID
+	out := make([]store.RosterEntry, 0, len(ps))
+	for _, p := range ps {
+		if p.UUID == self || s.BotName != "" && p.DisplayName == s.BotName && p.Protocol == "api" {
+			continue
+		}
+		out = append(out, store.RosterEntry{UUID: p.UUID, Name: p.DisplayName, Role: p.Role, Presenting: p.IsPresenting})
+	}
+	return out
 }
 
 // moveChannel stops posting to ch from listeners of meetings other than k (the channel was
