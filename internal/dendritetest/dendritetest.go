@@ -9,6 +9,7 @@ package dendritetest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +27,7 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
 	"maunium.net/go/mautrix/synapseadmin"
+	_ "modernc.org/sqlite" // WAL mode for Dendrite's databases
 )
 
 // EnvDir names the environment variable that holds the folder with the dendrite, generate-config
@@ -133,7 +136,31 @@ func (s *Server) configure(ctx context.Context) error {
 		}
 		text = strings.Replace(text, edit[0], edit[1], 1)
 	}
-	return os.WriteFile(filepath.Join(s.dir, "dendrite.yaml"), []byte(text), 0o600)
+	if err := os.WriteFile(filepath.Join(s.dir, "dendrite.yaml"), []byte(text), 0o600); err != nil {
+		return err
+	}
+	return walDatabases(ctx, text)
+}
+
+var connString = regexp.MustCompile(`(?m)connection_string: file:(\S+)$`)
+
+// walDatabases creates Dendrite's SQLite databases in WAL mode, which is kept in the file. Dendrite
+// opens them in the default rollback-journal mode, where a long read blocks writers past its
+// 10-second busy timeout on a loaded machine ("database is locked"); in WAL mode readers never
+// block writers, and Dendrite already serialises its writers.
+func walDatabases(ctx context.Context, config string) error {
+	for _, m := range connString.FindAllStringSubmatch(config, -1) {
+		db, err := sql.Open("sqlite", "file:"+m[1])
+		if err != nil {
+			return fmt.Errorf("prepare %s: %w", m[1], err)
+		}
+		_, err = db.ExecContext(ctx, "PRAGMA journal_mode=WAL")
+		db.Close()
+		if err != nil {
+			return fmt.Errorf("prepare %s: %w", m[1], err)
+		}
+	}
+	return nil
 }
 
 func (s *Server) start(ctx context.Context) error {
