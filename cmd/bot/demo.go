@@ -43,7 +43,9 @@ func runDemo(ctx context.Context, cfg Config, log *slog.Logger, in io.Reader, ou
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln) //nolint:errcheck // ends with Close below
 	defer hs.Close()
+	defer srv.Close() // ends the event streams first, so closing the server does not wait on them
 
+	srv.AddDemoRoom() // before the first command can name it
 	demoCtx, stopDemo := context.WithCancel(ctx)
 	defer stopDemo()
 	go srv.RunDemo(demoCtx, sim.DemoOptions{})
@@ -132,11 +134,13 @@ func runSimCommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 		fmt.Fprintf(stderr, "meetbot: --listen: %v\n", err)
 		return 2
 	}
+	srv.AddDemoRoom()
 	go srv.RunDemo(ctx, sim.DemoOptions{})
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "simulator serving on http://%s (set MEET_API_SERVER to it); demo room \"demo\", host PIN 1234, guest PIN 5678; control API under /_sim/\n", ln.Addr())
 	go func() {
 		<-ctx.Done()
+		srv.Close()
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		hs.Shutdown(shutdownCtx)

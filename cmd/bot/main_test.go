@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -446,5 +447,30 @@ func TestRunServesHealthReadinessAndMetrics(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("bot run did not stop when its context ended")
+	}
+}
+
+// TestDemoNeedsNoSettings is the README's first command: with nothing configured, the bot runs
+// the simulator's demo meeting and the console, keeping its files under ./data.
+func TestDemoNeedsNoSettings(t *testing.T) {
+	t.Chdir(t.TempDir())
+	var out, stderr syncBuffer
+	in := strings.NewReader("link demo 1234\nwho\n")
+	if code := Main(context.Background(), nil, in, &out, &stderr, envOf(nil)); code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", code, stderr.String())
+	}
+	got := out.String()
+	for _, want := range []string{"link demo 1234", "linked this channel to Demo stand-up", "in Demo stand-up"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "1234.") || strings.Contains(stderr.String(), "level=INFO") {
+		t.Errorf("the demo echoed its PIN or logged below warnings:\n%s\n%s", got, stderr.String())
+	}
+	for _, f := range []string{"data/demo.db", "data/demo.key"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("demo did not keep %s: %v", f, err)
+		}
 	}
 }
