@@ -388,4 +388,3 @@ func ticks(room *sim.Room) []time.Time {
 	}
 	return out
 }
-
