@@ -298,7 +298,8 @@ func (r *Router) dispatch(ctx context.Context, c *call) (chat.Reply, string) {
 	}
 	r.log.DebugContext(ctx, "command", "command", c.text(), "channel", c.req.Channel.String(),
 		"user", c.req.User.ID, "outcome", outcome)
-	if c.cmd.changes {
+	// A scheduled run is audited by the scheduler, under the schedule's number, once per run.
+	if c.cmd.changes && !c.req.Scheduled {
 		r.auditEntry(ctx, c, *reply, err)
 	}
 	return *reply, outcome
@@ -398,9 +399,6 @@ func (r *Router) auditEntry(ctx context.Context, c *call, reply chat.Reply, err 
 		outcome = firstLine(reply.Text)
 	}
 	e := store.AuditEntry{Time: r.cfg.Now(), Channel: c.req.Channel, User: c.req.User, Command: c.text(), Outcome: outcome, OK: ok}
-	if c.req.Scheduled {
-		e.Command = "(scheduled) " + e.Command
-	}
 	// The audit entry is written even when the request's context has just ended.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
