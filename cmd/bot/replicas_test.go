@@ -62,8 +62,7 @@ func (s *slackRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "users.info":
 		fmt.Fprintf(w, `{"ok":true,"user":{"id":%q,"name":"host","is_admin":false}}`, r.Form.Get("user"))
 	case "auth.test":
-		io := `{"ok":true,"team_id":"T1","user_id":"UBOT","bot_id":"BBOT"}`
-		fmt.Fprint(w, io)
+		fmt.Fprint(w, `{"ok":true,"team_id":"T1","user_id":"UBOT","bot_id":"BBOT"}`)
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		fmt.Fprintf(w, `{"ok":false,"error":"unknown_method %s"}`, r.URL.Path)
