@@ -62,6 +62,10 @@ func (a *Adapter) onMember(ctx context.Context, evt *event.Event) {
 			Rights:  chat.Admin,
 			Text:    "unlink",
 		})
+		// Forget the room so it leaves the bot's sync for good.
+		if _, err := a.cli.ForgetRoom(ctx, evt.RoomID); err != nil {
+			log.Warn("cannot forget the room", "err", err)
+		}
 	}
 }
 

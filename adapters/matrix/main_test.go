@@ -55,6 +55,9 @@ func runMain(m *testing.M) int {
 		defer hs.Stop()
 	}
 	code := m.Run()
+	if hs != nil && hs.Crashes() > 0 {
+		fmt.Fprintf(os.Stderr, "note: Dendrite crashed %d time(s) on its own and was restarted\n", hs.Crashes())
+	}
 	if code != 0 && hs != nil {
 		fmt.Fprintf(os.Stderr, "dendrite log (end):\n%s\n", hs.Log())
 	}

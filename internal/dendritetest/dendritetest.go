@@ -57,10 +57,12 @@ type Server struct {
 
 	bin, dir, addr string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *os.File
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	done     chan struct{}
+	log      *os.File
+	stopping bool
+	crashes  int
 }
 
 // Launch generates keys and a configuration in dir, starts Dendrite on a free loopback port and
@@ -130,6 +132,8 @@ func (s *Server) configure(ctx context.Context) error {
 		{"disable_federation: false", "disable_federation: true"},
 		{"registration_disabled: false", "registration_disabled: true"},
 		{"private_key: matrix_key.pem", "private_key: " + filepath.Join(s.dir, "matrix_key.pem")},
+		// Keep the event streams on disk, so a restart (the tests' or a crash's) loses nothing.
+		{"in_memory: true\n    disable_tls_validation", "in_memory: false\n    disable_tls_validation"},
 	} {
 		if !strings.Contains(text, edit[0]) {
 			return fmt.Errorf("generate-config: output lacks %q", edit[0])
@@ -166,6 +170,11 @@ func walDatabases(ctx context.Context, config string) error {
 func (s *Server) start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stopping = false
+	return s.startLocked(ctx)
+}
+
+func (s *Server) startLocked(ctx context.Context) error {
 	logf, err := os.OpenFile(filepath.Join(s.dir, "dendrite.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
@@ -178,15 +187,45 @@ func (s *Server) start(ctx context.Context) error {
 		return fmt.Errorf("start dendrite: %w", err)
 	}
 	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.cmd, s.done, s.log = cmd, done, logf
+	go s.watch(cmd, done)
 	if err := s.waitReady(ctx, done); err != nil {
 		_ = cmd.Process.Kill()
 		<-done
 		logf.Close()
 		return fmt.Errorf("%w; log: %s", err, s.tail())
 	}
+	s.cmd, s.done, s.log = cmd, done, logf
 	return nil
+}
+
+// watch waits for cmd to end. Dendrite v0.13.8 sometimes panics on a loaded machine ("write new
+// event failure … interrupted"); a homeserver that dies on its own is started again on the same
+// port and databases, as a supervisor would in production, so one crash does not fail every later
+// test. Crashes counts them.
+func (s *Server) watch(cmd *exec.Cmd, done chan struct{}) {
+	_ = cmd.Wait()
+	close(done)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != cmd || s.stopping {
+		return
+	}
+	s.crashes++
+	fmt.Fprintf(s.log, "\ndendritetest: dendrite exited on its own (%v); starting it again\n", cmd.ProcessState)
+	s.log.Close()
+	s.cmd = nil
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.startLocked(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "dendritetest: restart after a crash: %v\n", err)
+	}
+}
+
+// Crashes returns how many times Dendrite died on its own and was started again.
+func (s *Server) Crashes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.crashes
 }
 
 func (s *Server) waitReady(ctx context.Context, done <-chan struct{}) error {
@@ -214,6 +253,7 @@ func (s *Server) waitReady(ctx context.Context, done <-chan struct{}) error {
 func (s *Server) Stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stopping = true
 	if s.cmd == nil {
 		return nil
 	}
