@@ -242,6 +242,10 @@ func (s Secret) String() string {
 // GoString redacts s for %#v.
 func (s Secret) GoString() string { return s.String() }
 
+// MarshalText redacts s in JSON and every other text encoding, so a struct holding a secret can be
+// logged with slog's JSON handler.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // LogValue redacts s in structured logs.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
