@@ -241,6 +241,10 @@ func (a *Adapter) reply(ctx context.Context, log *slog.Logger, evt *event.Event,
 	}
 	content := noticeContent(msg)
 	content.RelatesTo = &event.RelatesTo{InReplyTo: &event.InReplyTo{EventID: evt.ID}}
+	if rel := evt.Content.AsMessage().RelatesTo; rel != nil && rel.Type == event.RelThread {
+		// A command typed in a thread is answered in that thread.
+		content.RelatesTo.Type, content.RelatesTo.EventID = event.RelThread, rel.EventID
+	}
 	if _, err := a.sendPatiently(ctx, evt.RoomID, content); err != nil {
 		log.Error("cannot send reply", "err", err)
 	}

@@ -303,3 +303,21 @@ func TestEncryptedRoomWithoutEncryptionIsGone(t *testing.T) {
 		t.Errorf("Post = %v, want ErrChannelGone", err)
 	}
 }
+
+// A command typed in a thread is answered in that thread.
+func TestThreadedCommandAnsweredInThread(t *testing.T) {
+	alice := human(t, "alice")
+	b := newBot(t, botOptions{})
+	room := b.room(t, alice, mautrix.ReqCreateRoom{})
+	root := alice.Say(t, room, "stand-up thread")
+	content := &event.MessageEventContent{MsgType: event.MsgText, Body: "!meet who",
+		RelatesTo: &event.RelatesTo{Type: event.RelThread, EventID: root, IsFallingBack: true, InReplyTo: &event.InReplyTo{EventID: root}}}
+	resp, err := alice.SendMessageEvent(context.Background(), room, event.EventMessage, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := alice.WaitFor(t, wait, "the reply", replyTo(room, b.user.UserID, resp.EventID))
+	if rel := notice(reply).RelatesTo; rel.Type != event.RelThread || rel.EventID != root {
+		t.Errorf("reply relation %+v, want the thread of %s", rel, root)
+	}
+}
