@@ -37,8 +37,11 @@ func (w slogWriter) Write(p []byte) (int, error) {
 		level = slog.LevelError
 	}
 	msg, _ := m["message"].(string)
-	if msg == "Request canceled" {
+	switch msg {
+	case "Request canceled":
 		level = slog.LevelDebug // every shutdown cancels the long-poll sync
+	case "Request failed":
+		level = min(level, slog.LevelWarn) // the adapter retries; it logs an error when it gives up
 	}
 	delete(m, "level")
 	delete(m, "message")
