@@ -9,6 +9,7 @@
 //		DataDir: "data"}, router, st /* store.KV */, logger)
 //	go a.Run(ctx)        // sync until ctx ends
 //	posters["matrix"] = a // chat.Poster for the relay; a is also a chat.RightsResolver
+//	defer a.Close()       // after Run has returned: closes the Matrix database
 //
 // # Behaviour
 //
@@ -20,11 +21,13 @@
 //     there).
 //   - Ignored: the bot's own messages, edits, m.notice messages (other bots), anything from before
 //     the bot first started, and messages from before the bot joined a room. The sync token is
-//     kept in the SyncStore after each batch is handled, so a restart neither replays nor misses
-//     commands.
+//     kept in the SyncStore ("matrix/<user id>/next_batch") after each batch is handled, so a
+//     restart neither replays nor misses commands; a password login keeps its device id there
+//     too ("matrix/<user id>/device_id").
 //   - Rights: at or above the room's kick level is a host, at or above its state_default is a
 //     channel admin, other members are members; room version 12 creators have unlimited power.
-//   - Replies are m.notice replies to the command with an HTML and a plain body; tables become
+//   - Replies are m.notice replies to the command (in its thread, if it was typed in one) with an
+//     HTML and a plain body; tables become
 //     HTML tables; choices are numbered and picked with "!meet 2", a confirmation with
 //     "!meet confirm" (or "yes"), for Config.ChoiceTTL. Every message the bot sends carries an
 //     empty m.mentions and escaped text, so a participant named "@room" pings no one.
@@ -34,7 +37,8 @@
 //     the sender's rights there.
 //   - Encryption (Config.PickleKey, build tag goolm): mautrix's cryptohelper with pure-Go olm; its
 //     keys and the room state live in the adapter's database (modernc SQLite in Config.DataDir, or
-//     Config.DB). Room keys go to every member's devices, verified or not.
+//     Config.DB). Room keys go to every member's devices, verified or not. Without a pickle key the
+//     bot never posts plain text into an encrypted room: Post returns chat.ErrChannelGone.
 //
 // # Concurrency and failures
 //
