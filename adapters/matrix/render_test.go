@@ -81,3 +81,19 @@ func TestDefuseAnyCase(t *testing.T) {
 		t.Errorf("defuse left a room mention: %q", got)
 	}
 }
+
+// FuzzRenderNotification checks that no participant name can inject markup or a room mention.
+func FuzzRenderNotification(f *testing.F) {
+	for _, s := range []string{"@room <b>x</b> joined", "Alice & Bob\nleft", "<a href='https://matrix.to/#/@x:y'>x</a>", "@r\u2060oom", "\xff@ROOM"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		m := renderNotification(chat.Notification{Text: text})
+		if strings.Contains(strings.ToLower(m.Plain), "@room") {
+			t.Fatalf("plain %q keeps a room mention", m.Plain)
+		}
+		if rest := strings.ReplaceAll(m.HTML, "<br>", ""); strings.ContainsAny(rest, "<>") {
+			t.Fatalf("HTML %q has markup of its own", m.HTML)
+		}
+	})
+}
