@@ -534,3 +534,28 @@ func TestJoinBeforeTheStreamOpensIsAnnounced(t *testing.T) {
 	join1(room, "Bob") // while the subscription is held up
 	h.expect(l.Channel, "Bob joined (guest)")
 }
+
+// A replica without an adapter for one of a meeting's channels leaves the meeting to one that
+// has it: with Matrix configured on one replica only, Matrix rooms still hear their meetings.
+func TestMeetingGoesToAReplicaThatCanPostEverywhere(t *testing.T) {
+	h := newHarness(t, nil)
+	h.room("1019")
+	h.room("1020")
+	ctx := context.Background()
+	mixed := h.link("team", "1019")
+	fromMatrix := mixed
+	fromMatrix.Channel = chat.ChannelRef{Platform: "matrix", Channel: "!room:example.org"}
+	if err := h.store.PutLink(ctx, fromMatrix); err != nil {
+		t.Fatal(err)
+	}
+	consoleOnly := h.link("other", "1020")
+
+	slackish := h.supervisor("no-matrix", nil, func(s *Supervisor) { s.Platforms = []string{"console"} })
+	eventually(t, "the console-only meeting listened to", func() bool { return slackish.listens(consoleOnly) })
+	time.Sleep(5 * slackish.resync())
+	if slackish.listens(mixed) {
+		t.Fatal("a replica without Matrix listens to a meeting linked from a Matrix room")
+	}
+	both := h.supervisor("with-matrix", nil, func(s *Supervisor) { s.Platforms = []string{"console", "matrix"} })
+	eventually(t, "the mixed meeting listened to by the replica with Matrix", func() bool { return both.listens(mixed) })
+}

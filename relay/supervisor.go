@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,11 @@ type Supervisor struct {
 	Logger *slog.Logger
 	// Observer, if set, receives metrics hooks.
 	Observer Observer
+
+	// Platforms, when set, names the chat platforms this replica has adapters for ("slack",
+	// "matrix", "console"). A meeting linked from a channel on any other platform is left to a
+	// replica that can post there. Nil means every platform.
+	Platforms []string
 
 	LeaseTTL     time.Duration // how long a lease outlives its holder; default 10 s, renewed every third
 	Resync       time.Duration // how often links are reloaded and free leases claimed; default 3 s, at most LeaseTTL/2
@@ -246,7 +252,7 @@ func (s *Supervisor) sync(ctx context.Context) {
 	var gone []*Listener
 	for k, l := range s.lis {
 		ls, ok := byMeeting[k]
-		if !ok {
+		if !ok || !s.canPost(ls) {
 			gone = append(gone, l)
 			delete(s.lis, k)
 			continue
@@ -269,6 +275,9 @@ func (s *Supervisor) sync(ctx context.Context) {
 			continue
 		}
 		if r, ok := s.backoff[k]; ok && now.Before(r.next) {
+			continue
+		}
+		if !s.canPost(byMeeting[k]) {
 			continue
 		}
 		free = append(free, k)
@@ -487,6 +496,11 @@ func (s *Supervisor) Follow(ctx context.Context, link store.Link, sess *meetings
 		return ErrStopped
 	}
 	s.moveChannel(link.Channel, k)
+	if links, err := s.Store.LinksByMeeting(ctx, link.Meeting); err == nil && !s.canPost(links) {
+		// Another replica, with adapters for every linked channel, picks the meeting up.
+		s.pool.offer(link, sess)
+		return nil
+	}
 	if l != nil {
 		l.addChannel(link.Channel)
 		s.pool.offer(link, sess)
@@ -515,6 +529,19 @@ func (s *Supervisor) Follow(ctx context.Context, link store.Link, sess *meetings
 	s.report()
 	s.logger().Info("listening", "meeting", k, "channels", len(links), "restored", false)
 	return nil
+}
+
+// canPost reports whether this replica has an adapter for every channel in links.
+func (s *Supervisor) canPost(links []store.Link) bool {
+	if s.Platforms == nil {
+		return true
+	}
+	for _, l := range links {
+		if !slices.Contains(s.Platforms, l.Channel.Platform) {
+			return false
+		}
+	}
+	return true
 }
 
 // baseline returns who is in sess's meeting now, leaving out the bot itself, or nil when the

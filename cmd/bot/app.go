@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -235,6 +237,14 @@ func runBot(ctx context.Context, cfg Config, log *slog.Logger) error {
 		tasks = append(tasks, task{name: "slack", run: s.Run})
 	}
 	if cfg.Matrix.Enabled() {
+		// One Matrix account syncs from one process: a second would answer every command twice.
+		matrixLease := "adapter:matrix:" + cfg.Matrix.UserID
+		if ok, err := a.store.ClaimLease(ctx, matrixLease, cfg.ReplicaID, adapterLeaseTTL); err != nil {
+			return fmt.Errorf("claim the Matrix adapter: %w", err)
+		} else if !ok {
+			owner, _, _ := a.store.LeaseHolder(ctx, matrixLease)
+			return settingErr("MATRIX_HOMESERVER", "replica %s already runs the Matrix adapter for %s; give the MATRIX_ settings to one replica only", owner, cfg.Matrix.UserID)
+		}
 		m, err := matrix.New(ctx, matrix.Config{
 			Homeserver:  cfg.Matrix.Homeserver,
 			UserID:      cfg.Matrix.UserID,
@@ -246,12 +256,57 @@ func runBot(ctx context.Context, cfg Config, log *slog.Logger) error {
 			IsNotFound:  func(err error) bool { return errors.Is(err, store.ErrNotFound) },
 		}, a.router, a.store, log.With("component", "matrix"))
 		if err != nil {
+			a.store.ReleaseLease(context.WithoutCancel(ctx), matrixLease, cfg.ReplicaID)
 			return fmt.Errorf("matrix: %w", err)
 		}
 		a.posters["matrix"], a.rights["matrix"] = m, m
-		tasks = append(tasks, task{name: "matrix", run: m.Run})
+		tasks = append(tasks, task{name: "matrix", run: func(ctx context.Context) error {
+			return a.holdingLease(ctx, matrixLease, m.Run)
+		}})
 	}
+	a.supervisor.Platforms = slices.Collect(maps.Keys(a.posters))
 	return a.run(ctx, tasks...)
+}
+
+// adapterLeaseTTL bounds how long a crashed replica keeps the Matrix adapter from starting
+// elsewhere.
+const adapterLeaseTTL = 30 * time.Second
+
+// holdingLease runs run while this replica holds the lease key, renewing it, and hands it back
+// when run returns. Losing the lease stops run with an error: another replica has taken over.
+func (a *app) holdingLease(ctx context.Context, key string, run func(context.Context) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		tick := time.NewTicker(adapterLeaseTTL / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				ok, err := a.store.RenewLease(ctx, key, a.cfg.ReplicaID, adapterLeaseTTL)
+				if err != nil {
+					a.log.Warn("renew lease; will retry", "lease", key, "err", err)
+					continue
+				}
+				if !ok {
+					cancel(fmt.Errorf("lost lease %s to another replica", key))
+					return
+				}
+			}
+		}
+	}()
+	err := run(ctx)
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer rcancel()
+	if rerr := a.store.ReleaseLease(rctx, key, a.cfg.ReplicaID); rerr != nil {
+		a.log.Warn("hand back lease", "lease", key, "err", rerr)
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
 }
 
 // runConsole is `bot console`: the console adapter against the configured platform.
@@ -263,6 +318,7 @@ func runConsole(ctx context.Context, cfg Config, log *slog.Logger, in io.Reader,
 	defer a.Close()
 	c := console.New(in, out, a.router)
 	a.posters["console"], a.rights["console"] = c, c
+	a.supervisor.Platforms = []string{"console"}
 	return a.run(ctx, task{name: "console", run: c.Run})
 }
 

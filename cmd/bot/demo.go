@@ -73,6 +73,7 @@ func runDemo(ctx context.Context, cfg Config, log *slog.Logger, in io.Reader, ou
 	}
 	c := console.New(in, out, a.router)
 	a.posters["console"], a.rights["console"] = c, c
+	a.supervisor.Platforms = []string{"console"}
 	io.WriteString(out, demoIntro)
 	return a.run(ctx, task{name: "console", run: c.Run})
 }
