@@ -4,6 +4,10 @@ package matrix
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	neturl "net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +16,8 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+
 	"github.com/meetbot/meetbot/chat"
 	"github.com/meetbot/meetbot/internal/dendritetest"
 )
@@ -19,11 +25,59 @@ import (
 // In an encrypted room the bot reads commands and its replies and notifications are readable by
 // the members' own clients.
 func TestEncryptedRoom(t *testing.T) {
+	checkEncryptedRoom(t, botOptions{})
+}
+
+// With Config.DB the encryption keys and room state live in PostgreSQL.
+func TestEncryptedRoomWithPostgreSQL(t *testing.T) {
+	url := os.Getenv("MEETBOT_TEST_POSTGRES_URL")
+	if url == "" {
+		if dendritetest.Required() {
+			t.Fatal("MEETBOT_TEST_POSTGRES_URL is not set")
+		}
+		t.Skip("SKIP: MEETBOT_TEST_POSTGRES_URL is not set")
+	}
+	needHomeserver(t)
+	// A database of its own: mautrix's migrations look for their tables in every schema.
+	name := fmt.Sprintf("matrix_test_%d_%d", os.Getpid(), time.Now().UnixNano())
+	admin, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Skipf("SKIP: cannot create a database for the test: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
+			t.Errorf("drop test database: %v", err)
+		}
+	})
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	db, err := sql.Open("pgx", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	checkEncryptedRoom(t, botOptions{db: db, dialect: "postgres"})
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM crypto_account").Scan(&n); err != nil || n != 1 {
+		t.Errorf("crypto accounts in PostgreSQL: %d, %v; want 1", n, err)
+	}
+}
+
+func checkEncryptedRoom(t *testing.T, opts botOptions) {
 	srv := needHomeserver(t)
 	alice := srv.NewHuman(t, newUser(t, "alice"), dendritetest.HumanOptions{Encrypted: true})
-	b := newBot(t, botOptions{pickleKey: "bot pickle key", reply: func(r chat.Request) chat.Reply {
+	opts.pickleKey = "bot pickle key"
+	opts.reply = func(r chat.Request) chat.Reply {
 		return chat.Reply{Text: "1 person", Table: &chat.Table{Columns: []string{"Name"}, Rows: []chat.Row{{Cells: []string{"Alice"}}}}}
-	}})
+	}
+	b := newBot(t, opts)
 	room := b.room(t, alice, mautrix.ReqCreateRoom{InitialState: []*event.Event{{
 		Type:    event.StateEncryption,
 		Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},

@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -185,6 +186,8 @@ type botOptions struct {
 	homeserver string // default: the test Dendrite
 	reply      func(chat.Request) chat.Reply
 	password   bool // log in with the password instead of the access token
+	db         *sql.DB
+	dialect    string
 }
 
 func newBot(t *testing.T, opts botOptions) *bot {
@@ -213,6 +216,7 @@ func (b *bot) start(t *testing.T, opts botOptions) {
 		Homeserver: srv.URL, UserID: b.user.UserID.String(), AccessToken: chat.Secret(b.user.AccessToken),
 		PickleKey: opts.pickleKey, Allow: opts.allow, DataDir: b.dir,
 		IsNotFound: func(err error) bool { return errors.Is(err, errNotFound) },
+		DB:         opts.db, DBDialect: opts.dialect,
 	}
 	if opts.homeserver != "" {
 		cfg.Homeserver = opts.homeserver
