@@ -277,13 +277,27 @@ func (s *Server) Restart(ctx context.Context) error {
 	return s.start(ctx)
 }
 
-// Log returns the last part of Dendrite's log, for failure messages.
-func (s *Server) Log() string { return s.tail() }
+// Log returns Dendrite's errors, panics and restarts, then the last part of its log, for failure
+// messages.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "dendrite.log"))
+	var out strings.Builder
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "level=error") || strings.Contains(line, "level=panic") || strings.Contains(line, "level=fatal") ||
+			strings.HasPrefix(line, "panic:") || strings.HasPrefix(line, "dendritetest:") {
+			if len(line) > 500 {
+				line = line[:500] + "…"
+			}
+			out.WriteString(line + "\n")
+		}
+	}
+	return out.String() + "--- last lines:\n" + s.tail()
+}
 
 func (s *Server) tail() string {
 	b, _ := os.ReadFile(filepath.Join(s.dir, "dendrite.log"))
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
 	}
 	return string(b)
 }
