@@ -21,6 +21,8 @@ import (
 	"github.com/meetbot/meetbot/internal/dendritetest"
 )
 
+const wait = 20 * time.Second
+
 // One Dendrite serves every test of the package; each test makes its own users and rooms.
 var (
 	hs        *dendritetest.Server
@@ -233,6 +235,18 @@ func (b *bot) start(t *testing.T, opts botOptions) {
 	b.Adapter, b.cancel, b.done = a, cancel, make(chan error, 1)
 	go func() { b.done <- a.Run(ctx) }()
 	t.Cleanup(b.stop)
+	// A first start ignores what came before its first sync: wait for it, so the test's next
+	// messages come after.
+	deadline := time.Now().Add(wait)
+	for {
+		if v, _ := b.kv.GetValue(ctx, a.key("next_batch")); v != "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the bot never finished its first sync")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // stop ends Run and closes the adapter; it is idempotent.

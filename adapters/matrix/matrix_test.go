@@ -15,8 +15,6 @@ import (
 	"github.com/meetbot/meetbot/internal/dendritetest"
 )
 
-const wait = 20 * time.Second
-
 func TestInvites(t *testing.T) {
 	alice := human(t, "alice")
 	mallory := human(t, "mallory")

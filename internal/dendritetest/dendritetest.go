@@ -14,12 +14,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -27,7 +29,8 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
 	"maunium.net/go/mautrix/synapseadmin"
-	_ "modernc.org/sqlite" // WAL mode for Dendrite's databases
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create Dendrite's database
 )
 
 // EnvDir names the environment variable that holds the folder with the dendrite, generate-config
@@ -63,6 +66,7 @@ type Server struct {
 	log      *os.File
 	stopping bool
 	crashes  int
+	dropDB   func() error
 }
 
 // Launch generates keys and a configuration in dir, starts Dendrite on a free loopback port and
@@ -140,31 +144,54 @@ func (s *Server) configure(ctx context.Context) error {
 		}
 		text = strings.Replace(text, edit[0], edit[1], 1)
 	}
-	if err := os.WriteFile(filepath.Join(s.dir, "dendrite.yaml"), []byte(text), 0o600); err != nil {
-		return err
+	if pg := os.Getenv(EnvPostgres); pg != "" {
+		if text, err = s.usePostgres(ctx, pg, text); err != nil {
+			return err
+		}
 	}
-	return walDatabases(ctx, text)
+	return os.WriteFile(filepath.Join(s.dir, "dendrite.yaml"), []byte(text), 0o600)
 }
 
-var connString = regexp.MustCompile(`(?m)connection_string: file:(\S+)$`)
+// EnvPostgres names the environment variable with a PostgreSQL URL (scripts/test sets it). When set,
+// Dendrite keeps its data in a fresh database there, dropped by Stop: with SQLite, Dendrite v0.13.8
+// locks itself out and panics on a loaded machine ("database is locked", "write new event failure").
+const EnvPostgres = "MEETBOT_TEST_POSTGRES_URL"
 
-// walDatabases creates Dendrite's SQLite databases in WAL mode, which is kept in the file. Dendrite
-// opens them in the default rollback-journal mode, where a long read blocks writers past its
-// 10-second busy timeout on a loaded machine ("database is locked"); in WAL mode readers never
-// block writers, and Dendrite already serialises its writers.
-func walDatabases(ctx context.Context, config string) error {
-	for _, m := range connString.FindAllStringSubmatch(config, -1) {
-		db, err := sql.Open("sqlite", "file:"+m[1])
-		if err != nil {
-			return fmt.Errorf("prepare %s: %w", m[1], err)
-		}
-		_, err = db.ExecContext(ctx, "PRAGMA journal_mode=WAL")
-		db.Close()
-		if err != nil {
-			return fmt.Errorf("prepare %s: %w", m[1], err)
-		}
+var (
+	fileConnString = regexp.MustCompile(`(?m)connection_string: file:\S+$`)
+	dbSeq          atomic.Int64
+)
+
+// usePostgres creates a database for this server and points the configuration at it.
+func (s *Server) usePostgres(ctx context.Context, pg, config string) (string, error) {
+	u, err := url.Parse(pg)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", EnvPostgres, err)
 	}
-	return nil
+	name := fmt.Sprintf("dendrite_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6, dbSeq.Add(1))
+	admin, err := sql.Open("pgx", pg)
+	if err != nil {
+		return "", err
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close()
+		return "", fmt.Errorf("create database for dendrite: %w", err)
+	}
+	s.dropDB = func() error {
+		defer admin.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, err := admin.ExecContext(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
+		return err
+	}
+	u.Path = "/" + name
+	global := `connection_string: ""`
+	if !strings.Contains(config, global) || !strings.Contains(config, "max_open_conns: 90") {
+		return "", errors.New("generate-config: unexpected database section")
+	}
+	config = strings.Replace(config, global, "connection_string: "+u.String(), 1)
+	config = strings.Replace(config, "max_open_conns: 90", "max_open_conns: 8", 1)
+	return fileConnString.ReplaceAllString(config, `connection_string: ""`), nil
 }
 
 func (s *Server) start(ctx context.Context) error {
@@ -251,6 +278,17 @@ func (s *Server) waitReady(ctx context.Context, done <-chan struct{}) error {
 
 // Stop ends the Dendrite process (SIGTERM, then SIGKILL after five seconds). It is idempotent.
 func (s *Server) Stop() error {
+	err := s.stop()
+	if s.dropDB != nil {
+		if derr := s.dropDB(); derr != nil && err == nil {
+			err = derr
+		}
+		s.dropDB = nil
+	}
+	return err
+}
+
+func (s *Server) stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopping = true
@@ -271,7 +309,7 @@ func (s *Server) Stop() error {
 // Restart stops Dendrite and starts it again on the same port with the same databases, as a
 // homeserver restart in production would.
 func (s *Server) Restart(ctx context.Context) error {
-	if err := s.Stop(); err != nil {
+	if err := s.stop(); err != nil {
 		return err
 	}
 	return s.start(ctx)
