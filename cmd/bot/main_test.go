@@ -455,12 +455,12 @@ func TestRunServesHealthReadinessAndMetrics(t *testing.T) {
 func TestDemoNeedsNoSettings(t *testing.T) {
 	t.Chdir(t.TempDir())
 	var out, stderr syncBuffer
-	in := strings.NewReader("link demo 1234\nwho\n")
+	in := strings.NewReader("link demo 1234\nwho\nmute 张\n")
 	if code := Main(context.Background(), nil, in, &out, &stderr, envOf(nil)); code != 0 {
 		t.Fatalf("exit status %d; stderr:\n%s", code, stderr.String())
 	}
 	got := out.String()
-	for _, want := range []string{"link demo 1234", "linked this channel to Demo stand-up", "in Demo stand-up"} {
+	for _, want := range []string{"link demo 1234", "linked this channel to Demo stand-up", "in Demo stand-up", "muted 张伟"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, got)
 		}

@@ -54,7 +54,8 @@ func (s *Server) AddDemoRoom() *Room {
 
 // RunDemo animates the demo room (adding it first) until ctx is done or opts.Steps happenings
 // have passed: two people are there at once, then every MinGap–MaxGap someone joins, leaves,
-// speaks, chats, or starts or stops presenting, at a human pace. The first happening is a join
+// speaks, chats, or starts or stops presenting, at a human pace. The opening two are Alice
+// Martin, the chair, and 张伟, whom the getting-started text names. The first happening is a join
 // and at most two in a row are ones a channel would not announce (speaking, chat), so a linked
 // channel hears something within a minute. It returns nil when ctx ends.
 //
@@ -75,8 +76,9 @@ func (s *Server) RunDemo(ctx context.Context, opts DemoOptions) error {
 		seed = uint64(time.Now().UnixNano())
 	}
 	d := &demo{room: s.AddDemoRoom(), rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), opts: opts, in: map[string]string{}}
-	d.join()
-	d.join()
+	// The getting-started text suggests `mute 张`: the opening cast has someone to find by it.
+	d.joinAs(demoPeople[0])
+	d.joinAs("张伟")
 	for step := 0; opts.Steps == 0 || step < opts.Steps; step++ {
 		gap := opts.MinGap + time.Duration(d.rnd.Int64N(int64(opts.MaxGap-opts.MinGap)+1))
 		t := time.NewTimer(gap)
@@ -166,7 +168,11 @@ func (d *demo) join() {
 	if len(out) == 0 {
 		return
 	}
-	name := out[d.rnd.IntN(len(out))]
+	d.joinAs(out[d.rnd.IntN(len(out))])
+}
+
+// joinAs brings one member of the cast into the room.
+func (d *demo) joinAs(name string) {
 	role := "guest"
 	if name == demoPeople[0] {
 		role = "chair"
