@@ -162,6 +162,33 @@ var (
 	dbSeq          atomic.Int64
 )
 
+// dropOrphans drops the databases of test processes that died without cleaning up (killed by a
+// timeout), named after their process id.
+func dropOrphans(ctx context.Context, admin *sql.DB) {
+	rows, err := admin.QueryContext(ctx, "SELECT datname FROM pg_database WHERE datname LIKE 'dendrite_test_%'")
+	if err != nil {
+		return
+	}
+	var orphans []string
+	for rows.Next() {
+		var name string
+		if rows.Scan(&name) != nil {
+			continue
+		}
+		var pid int
+		if _, err := fmt.Sscanf(name, "dendrite_test_%d_", &pid); err != nil || pid <= 0 {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			orphans = append(orphans, name)
+		}
+	}
+	rows.Close()
+	for _, name := range orphans {
+		_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	}
+}
+
 // usePostgres creates a database for this server and points the configuration at it.
 func (s *Server) usePostgres(ctx context.Context, pg, config string) (string, error) {
 	u, err := url.Parse(pg)
@@ -173,6 +200,7 @@ func (s *Server) usePostgres(ctx context.Context, pg, config string) (string, er
 	if err != nil {
 		return "", err
 	}
+	dropOrphans(ctx, admin)
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		admin.Close()
 		return "", fmt.Errorf("create database for dendrite: %w", err)
