@@ -474,3 +474,42 @@ func TestDemoNeedsNoSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleOnPrivateNode runs the console against the simulator's private-cloud mode: what the
+// node cannot do is refused without a call, mute warns first, and joins that arrive only as
+// participant_update are still announced (clarification 10).
+func TestConsoleOnPrivateNode(t *testing.T) {
+	srv, room := newSim(sim.Options{DialAnswerAfter: 50 * time.Millisecond}, true)
+	room.Join(sim.ParticipantSpec{Name: "Alice Zhang", Role: "chair"})
+	room.Join(sim.ParticipantSpec{Name: "Bob Smith"})
+	bot := startConsole(t, srv, room, nil)
+	bot.do("link 1061 4321", `(?i)linked.*private-cloud node`)
+
+	before := len(srv.Requests())
+	bot.do("layout 1:7", `(?i)private-cloud node, which does not support`)
+	bot.do("spotlight Bob", `(?i)does not support`)
+	bot.do("start", `(?i)no effect`)
+	bot.do("dial rtmp://live.example.com/x rtmp", `(?i)(sip|h323|h\.323)`)
+	for _, req := range srv.Requests()[before:] {
+		if req.Op != "events" && req.Op != "refresh_session" { // the listener's own business
+			t.Errorf("a refused command still called the platform: %s %s", req.Method, req.Op)
+		}
+	}
+
+	line := bot.do("mute Bob", `(?i)Type "mute [0-9a-f]+ confirm" to go ahead`)
+	if participantByName(t, room, "Bob Smith").Muted {
+		t.Fatal("mute on a private node muted before the host confirmed")
+	}
+	confirm := regexp.MustCompile(`"(mute [0-9a-f]+ confirm)"`).FindStringSubmatch(line)[1]
+	bot.do(confirm, `(?i)muted`)
+	if !participantByName(t, room, "Bob Smith").Muted {
+		t.Error("Bob Smith is not muted after the host confirmed")
+	}
+
+	bot.do("dial carol@example.com sip", `(?i)dialling`)
+	room.Join(sim.ParticipantSpec{Name: "Dana Ito"})
+	bot.expect(`^\* Dana Ito joined \(guest\)$`)
+	if code := bot.quit(); code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+}
