@@ -115,8 +115,13 @@ func (a *Adapter) handleCommand(ctx context.Context, log *slog.Logger, evt *even
 		text, target = cmd, picked
 	} else if cmd, named, ok := splitLinkTarget(text); ok {
 		resolved, err := a.resolveRoom(ctx, named)
+		if errors.Is(err, errNoSuchAlias) {
+			a.reply(ctx, log, evt, chat.Reply{Text: fmt.Sprintf("There is no room %s.", named), Failed: true})
+			return
+		}
 		if err != nil {
-			a.reply(ctx, log, evt, chat.Reply{Text: fmt.Sprintf("I cannot find the room %s: %v", named, err), Failed: true})
+			log.Warn("cannot resolve a room alias", "alias", named, "err", err)
+			a.reply(ctx, log, evt, chat.Reply{Text: fmt.Sprintf("I cannot look up %s now; try again in a moment.", named), Failed: true})
 			return
 		}
 		joined, err := a.isJoined(ctx, resolved, a.cli.UserID)
@@ -207,6 +212,8 @@ func (a *Adapter) canRedact(ctx context.Context, room id.RoomID) bool {
 	return pl.GetUserLevel(a.cli.UserID) >= pl.Redact()
 }
 
+var errNoSuchAlias = errors.New("no such room alias")
+
 // resolveRoom turns a room id or alias into a room id.
 func (a *Adapter) resolveRoom(ctx context.Context, ref string) (id.RoomID, error) {
 	if ref[0] == '!' {
@@ -215,9 +222,9 @@ func (a *Adapter) resolveRoom(ctx context.Context, ref string) (id.RoomID, error
 	resp, err := a.cli.ResolveAlias(ctx, id.RoomAlias(ref))
 	if err != nil {
 		if errors.Is(err, mautrix.MNotFound) {
-			return "", errors.New("no such alias")
+			return "", errNoSuchAlias
 		}
-		return "", err
+		return "", fmt.Errorf("resolve %s: %w", ref, err)
 	}
 	return resp.RoomID, nil
 }

@@ -3,6 +3,7 @@ package matrix
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -270,6 +271,19 @@ func TestLinkWithPIN(t *testing.T) {
 		reply := alice.WaitFor(t, wait, "the reply", replyTo(dm, b.user.UserID, cmd))
 		if strings.Contains(notice(reply).Body, "PIN") {
 			t.Errorf("a direct message got a PIN warning: %q", notice(reply).Body)
+		}
+		// By alias, and an alias that does not exist.
+		alias := id.NewRoomAlias(fmt.Sprintf("team%d", userSeq.Add(1)), "localhost")
+		if _, err := alice.CreateAlias(context.Background(), alias, team); err != nil {
+			t.Fatal(err)
+		}
+		alice.Say(t, dm, "!meet link 42 4242 in "+alias.String())
+		if r := b.rec.waitFor(t, "link 42 4242"); r.Channel.Channel != team.String() {
+			t.Errorf("link by alias went to %s, want %s", r.Channel.Channel, team)
+		}
+		cmd = alice.Say(t, dm, "!meet link 1 2 in #nope:localhost")
+		if body := notice(alice.WaitFor(t, wait, "the reply", replyTo(dm, b.user.UserID, cmd))).Body; !strings.Contains(body, "There is no room #nope:localhost") {
+			t.Errorf("unknown alias answered %q", body)
 		}
 		// Bob has no power in the team room: the core gets his real rights.
 		bobDM := b.room(t, bob, mautrix.ReqCreateRoom{IsDirect: true, Preset: "trusted_private_chat"})
