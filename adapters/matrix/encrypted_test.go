@@ -116,3 +116,45 @@ func checkEncryptedRoom(t *testing.T, opts botOptions) {
 		t.Error("the notification was not encrypted")
 	}
 }
+
+// A restart with a password login comes back on the same device with the same keys, and still
+// reads and writes the encrypted room.
+func TestEncryptedRoomAfterRestart(t *testing.T) {
+	srv := needHomeserver(t)
+	alice := srv.NewHuman(t, newUser(t, "alice"), dendritetest.HumanOptions{Encrypted: true})
+	opts := botOptions{pickleKey: "bot pickle key", password: true}
+	b := newBot(t, opts)
+	room := b.room(t, alice, mautrix.ReqCreateRoom{InitialState: []*event.Event{{
+		Type:    event.StateEncryption,
+		Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+	}}})
+	waitFor(t, "alice's client to see the bot", func() bool { return alice.StateStore.IsInRoom(context.Background(), room, b.user.UserID) })
+	cmd := alice.Say(t, room, "!meet before")
+	b.rec.waitFor(t, "before")
+	alice.WaitFor(t, wait, "the reply", replyTo(room, b.user.UserID, cmd))
+
+	device := b.cli.DeviceID
+	b.stop()
+	b.rec = newRecorder(nil)
+	b.start(t, opts)
+	if b.cli.DeviceID != device {
+		t.Fatalf("restart logged in as device %s, want %s", b.cli.DeviceID, device)
+	}
+	cmd = alice.Say(t, room, "!meet after")
+	b.rec.waitFor(t, "after")
+	reply := alice.WaitFor(t, wait, "the reply after the restart", replyTo(room, b.user.UserID, cmd))
+	if reply.Mautrix.EventSource&event.SourceDecrypted == 0 {
+		t.Error("the reply after the restart was not encrypted")
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
