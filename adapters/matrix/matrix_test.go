@@ -333,3 +333,19 @@ func TestThreadedCommandAnsweredInThread(t *testing.T) {
 		t.Errorf("reply relation %+v, want the thread of %s", rel, root)
 	}
 }
+
+// A kick while the bot was down still unlinks the room when it starts again.
+func TestKickWhileDownUnlinksAtStart(t *testing.T) {
+	alice := human(t, "alice")
+	b := newBot(t, botOptions{})
+	room := b.room(t, alice, mautrix.ReqCreateRoom{})
+	b.stop()
+	if _, err := alice.KickUser(context.Background(), room, &mautrix.ReqKickUser{UserID: b.user.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	b.rec = newRecorder(nil)
+	b.start(t, botOptions{})
+	if r := b.rec.waitFor(t, "unlink"); r.Channel.Channel != room.String() || r.User.ID != alice.User.UserID.String() {
+		t.Errorf("unlink request %+v, want %s by %s", r, room, alice.User.UserID)
+	}
+}
