@@ -141,6 +141,26 @@ func TestMatrixEndToEnd(t *testing.T) {
 			t.Error("the notice in the encrypted room was not encrypted")
 		}
 	}
+
+	// An ambiguous name is answered with numbered candidates; "!meet <n>" picks one.
+	bobby := meeting.Join(sim.ParticipantSpec{Name: "Bobby Tables"})
+	alice.WaitFor(t, wait, "Bobby's join notice", func(e *event.Event) bool {
+		return dendritetest.NoticeIn(plain, botUser.UserID)(e) && strings.Contains(e.Content.AsMessage().Body, "Bobby Tables joined")
+	})
+	cmd := alice.Say(t, plain, "!meet vmute bob")
+	choices := answer(t, alice, plain, botUser.UserID, cmd, `Bobby Tables`)
+	m := regexp.MustCompile(`(\d+)\. Bobby Tables`).FindStringSubmatch(choices)
+	if m == nil {
+		t.Fatalf("no numbered choice for Bobby Tables in %q", choices)
+	}
+	if p, _ := meeting.Participant(bobby); p.VideoMuted {
+		t.Fatal("an ambiguous name changed something")
+	}
+	cmd = alice.Say(t, plain, "!meet "+m[1])
+	answer(t, alice, plain, botUser.UserID, cmd, `(?i)Bobby Tables`)
+	if p, _ := meeting.Participant(bobby); !p.VideoMuted {
+		t.Error("picking Bobby Tables by number did not video-mute him")
+	}
 }
 
 func register(t *testing.T, hs *dendritetest.Server, name string) dendritetest.User {
