@@ -2,8 +2,6 @@ package relay
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -14,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/internal/pgtest"
 	"github.com/meetbot/meetbot/meetings"
 	"github.com/meetbot/meetbot/meetings/sim"
 	"github.com/meetbot/meetbot/store"
@@ -77,36 +75,9 @@ func openSQLite(t testing.TB) store.Store {
 // returns an opener so several replicas get their own connection pools.
 func openPostgres(t *testing.T) func() store.Store {
 	t.Helper()
-	url := os.Getenv("MEETBOT_TEST_POSTGRES_URL")
-	if url == "" {
-		if os.Getenv("MEETBOT_TEST_REQUIRE_ALL") == "true" {
-			t.Fatal("MEETBOT_TEST_POSTGRES_URL is not set and MEETBOT_TEST_REQUIRE_ALL=true: PostgreSQL tests must run")
-		}
-		t.Skip("MEETBOT_TEST_POSTGRES_URL is not set; skipping the replica tests")
-	}
+	schema := pgtest.Schema(t, "relay")
+	url := pgtest.ServerURL(t)
 	ctx := context.Background()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	schema := "relay_" + hex.EncodeToString(b[:])
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connect to MEETBOT_TEST_POSTGRES_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
 	return func() store.Store {
 		cfg, err := pgxpool.ParseConfig(url)
 		if err != nil {

@@ -381,8 +381,15 @@ func (s *Supervisor) resume(ctx context.Context, links []store.Link) error {
 	if err != nil {
 		return err
 	}
+	restored := saved != nil
+	if !restored {
+		// Nothing saved (a link this replica's resync saw before its Follow ran, or one made
+		// before rosters were kept): who is there now is the baseline, so nobody is announced
+		// and nobody who comes before the stream opens is missed.
+		saved = s.baseline(ctx, sess)
+	}
 	s.startListener(link, sess, links, saved)
-	s.logger().Info("listening", "meeting", link.Meeting.Key(), "channels", len(links), "restored", saved != nil)
+	s.logger().Info("listening", "meeting", link.Meeting.Key(), "channels", len(links), "restored", restored)
 	return nil
 }
 

@@ -2,8 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jonboulle/clockwork"
 
+	"github.com/meetbot/meetbot/internal/pgtest"
 	"github.com/meetbot/meetbot/store"
 	"github.com/meetbot/meetbot/store/postgres"
 )
@@ -34,29 +32,8 @@ func replicaStores(t *testing.T) (name string, open func() Store) {
 		path := filepath.Join(t.TempDir(), "meetbot.db")
 		return "sqlite", func() Store { return openSQLite(t, path, testKey()) }
 	}
+	schema := pgtest.Schema(t, "sched")
 	ctx := context.Background()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	schema := "sched_" + hex.EncodeToString(b[:])
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connect to MEETBOT_TEST_POSTGRES_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
 	return "postgres", func() Store {
 		cfg, err := pgxpool.ParseConfig(url)
 		if err != nil {

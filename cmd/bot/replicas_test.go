@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -17,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/internal/pgtest"
 	"github.com/meetbot/meetbot/meetings/sim"
 	"github.com/meetbot/meetbot/store"
 	"github.com/meetbot/meetbot/store/storeurl"
@@ -100,46 +96,6 @@ func mentions(posts []slackPost) map[string]int {
 	return n
 }
 
-// pgSchema makes a fresh schema for one test and returns a URL whose connections use it.
-func pgSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("MEETBOT_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("MEETBOT_TEST_REQUIRE_ALL") == "true" {
-			t.Fatal("MEETBOT_TEST_POSTGRES_URL is not set, and CI requires PostgreSQL")
-		}
-		t.Skip("MEETBOT_TEST_POSTGRES_URL is not set: no PostgreSQL to share between replicas")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to PostgreSQL: %v", err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "t_bot_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 type replica struct {
 	id     string
 	cmd    *exec.Cmd
@@ -155,7 +111,7 @@ func TestReplicasShareMeetingsAndSurviveKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs several processes over three schedule slots (about three minutes)")
 	}
-	storeURL := pgSchema(t)
+	storeURL := pgtest.SchemaURL(t, "bot")
 	ctx := context.Background()
 
 	platform := sim.New(sim.Options{})

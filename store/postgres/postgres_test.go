@@ -2,18 +2,16 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/internal/pgtest"
 	"github.com/meetbot/meetbot/store"
 	"github.com/meetbot/meetbot/store/storetest"
 )
@@ -36,30 +34,8 @@ func serverURL(tb testing.TB) string {
 // configuration whose connections use it, so tests and runs never collide.
 func newSchema(tb testing.TB) func() *pgxpool.Config {
 	tb.Helper()
-	url := serverURL(tb)
-	ctx := context.Background()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		tb.Fatalf("connect to MEETBOT_TEST_POSTGRES_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
+	schema := pgtest.Schema(tb, "t")
+	url := pgtest.ServerURL(tb)
 	return func() *pgxpool.Config {
 		cfg, err := pgxpool.ParseConfig(url)
 		if err != nil {

@@ -2,8 +2,6 @@ package storeurl
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/internal/pgtest"
 	"github.com/meetbot/meetbot/store"
 	"github.com/meetbot/meetbot/store/storetest"
 )
@@ -93,28 +92,16 @@ func TestOpenSQLiteMemory(t *testing.T) {
 }
 
 func TestOpenPostgres(t *testing.T) {
-	url := os.Getenv("MEETBOT_TEST_POSTGRES_URL")
-	if url == "" {
-		if storetest.RequireAll() {
-			t.Fatal("MEETBOT_TEST_POSTGRES_URL is not set and MEETBOT_TEST_REQUIRE_ALL=true")
-		}
-		t.Skip("MEETBOT_TEST_POSTGRES_URL is not set")
-	}
 	// Only opening by URL is checked here; the conformance suite runs in store/postgres. The
 	// test's own schema is chosen by a search_path parameter in the URL, which pgx passes on.
+	schema := pgtest.Schema(t, "t")
+	url := pgtest.ServerURL(t)
 	ctx := t.Context()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
 	sep := "?"
 	if strings.Contains(url, "?") {
 		sep = "&"
