@@ -33,7 +33,7 @@ func (r *Router) helpAll(private bool) chat.Reply {
 // helpList renders the command list. On a private-cloud node it marks what the node lacks.
 func helpList(g *registry, private bool) string {
 	var b strings.Builder
-	b.WriteString("Commands (help <command> explains one; names with spaces go in quotes):\n")
+	b.WriteString("Commands (help <command> explains one):\n")
 	if private {
 		b.WriteString("This channel's meeting runs on a private-cloud node; commands marked * do not work there.\n")
 	}

@@ -194,9 +194,9 @@ func newRegistry() *registry {
 			usage:   []string{"mute <name>", "mute guests"},
 			summary: "mute a participant's audio, or every guest",
 			help: "Mutes one participant's audio, or with guests every guest at once (hosts keep talking). " +
-				"A name may be the display name, any unique part of it, or the start of the participant's id; " +
-				"put a name with spaces in quotes.",
-			examples: []string{"mute Bob", `mute "Alice Zhang"`, "mute 张", "mute guests"},
+				"A name may be the display name, any unique part of it, or the start of the participant's id. " +
+				"Quote a name that is itself a command word: mute \"guests\".",
+			examples: []string{"mute Bob", "mute Alice Zhang", "mute 张", "mute guests"},
 			groups:   []string{"guests"},
 			private: nodeRule{support: confirmOnly, what: "mute silences everyone but the chair and the " +
 				"current speaker, and everyone who joins later."},
