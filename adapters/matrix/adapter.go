@@ -42,6 +42,7 @@ type Adapter struct {
 
 	pending *pendingChoices
 	seen    *recentSet // event ids already handled, against replays within one process
+	queues  *roomQueues
 
 	syncer *syncer
 }
@@ -82,6 +83,7 @@ func New(ctx context.Context, cfg Config, h chat.Handler, kv SyncStore, log *slo
 		ownServer: id.UserID(cfg.UserID).Homeserver(),
 		pending:   newPendingChoices(cfg.ChoiceTTL, cfg.Now),
 		seen:      newRecentSet(2048),
+		queues:    newRoomQueues(),
 	}
 	if err := a.login(ctx); err != nil {
 		return nil, err
@@ -210,6 +212,8 @@ func (a *Adapter) UserID() string { return a.cli.UserID.String() }
 // capped backoff; Run returns an error only when the homeserver rejects the bot's credentials
 // (M_UNKNOWN_TOKEN) or its store fails.
 func (a *Adapter) Run(ctx context.Context) error {
+	// Commands already received finish (each within HandlerTimeout) before Run returns.
+	defer a.queues.wait()
 	backoff := time.Second
 	for {
 		err := a.cli.SyncWithContext(ctx)
@@ -232,8 +236,10 @@ func (a *Adapter) Run(ctx context.Context) error {
 var errStore = errors.New("sync store")
 
 // tokenStore gives mautrix the sync token kept in the SyncStore. mautrix saves a token before it
-// processes the batch; the syncer saves it only after, so a stop mid-batch processes that batch
-// again rather than missing it. The filter id is kept in memory: it is cheap to create.
+// processes the batch; the syncer saves it only after the batch has been dispatched (commands
+// queued, invites and kicks acted on), and Run waits for queued commands before it returns, so a
+// clean restart neither replays nor misses a command. The filter id is kept in memory: it is cheap
+// to create.
 type tokenStore struct {
 	a        *Adapter
 	mu       sync.Mutex

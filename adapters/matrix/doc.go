@@ -42,9 +42,10 @@
 //
 // # Concurrency and failures
 //
-// Events are handled one at a time in the sync loop; a command holds the loop for at most
-// Config.HandlerTimeout. Post and Rights may be called from any goroutine. Rate limits on replies
-// are waited out (up to four tries); Post returns *chat.RateLimitError instead so the relay can
+// Commands run beside the sync loop, one at a time per room and rooms in parallel, each bounded by
+// Config.HandlerTimeout; Run waits for those already received before it returns, so a clean
+// restart loses none (after a crash, a command that was still running is not run again). Post and
+// Rights may be called from any goroutine. Rate limits on replies are waited out (up to four tries); Post returns *chat.RateLimitError instead so the relay can
 // coalesce. A failing homeserver is retried with capped backoff, so a homeserver restart only
 // delays commands.
 package matrix

@@ -53,19 +53,22 @@ func (a *Adapter) onMember(ctx context.Context, evt *event.Event) {
 			return
 		}
 		log.Info("removed from room, unlinking its meeting", "membership", m.Membership)
-		// The core answers, but the bot can no longer post there: the reply is dropped.
-		hctx, cancel := context.WithTimeout(ctx, a.cfg.HandlerTimeout)
-		defer cancel()
-		a.handler.Handle(hctx, chat.Request{
+		req := chat.Request{
 			Channel: chat.ChannelRef{Platform: Platform, Channel: evt.RoomID.String()},
 			User:    chat.UserRef{ID: evt.Sender.String(), Name: a.displayName(ctx, evt.RoomID, evt.Sender)},
 			Rights:  chat.Admin,
 			Text:    "unlink",
-		})
-		// Forget the room so it leaves the bot's sync for good.
-		if _, err := a.cli.ForgetRoom(ctx, evt.RoomID); err != nil {
-			log.Warn("cannot forget the room", "err", err)
 		}
+		a.queues.run(evt.RoomID, func() {
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.HandlerTimeout)
+			defer cancel()
+			// The core answers, but the bot can no longer post there: the reply is dropped.
+			a.handle(hctx, log, req)
+			// Forget the room so it leaves the bot's sync for good.
+			if _, err := a.cli.ForgetRoom(hctx, evt.RoomID); err != nil {
+				log.Warn("cannot forget the room", "err", err)
+			}
+		})
 	}
 }
 
@@ -96,7 +99,12 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 		log.Info("ignoring a command from a user not on the allow-list")
 		return
 	}
-	a.handleCommand(ctx, log, evt, text)
+	// Commands run beside the sync, one at a time per room; Run waits for them before it returns.
+	a.queues.run(evt.RoomID, func() {
+		jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*a.cfg.HandlerTimeout)
+		defer cancel()
+		a.handleCommand(jctx, log, evt, text)
+	})
 }
 
 // handleCommand runs one command and answers in the room, as a reply to the command.
