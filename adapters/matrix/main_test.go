@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -34,6 +35,11 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	flag.Parse()
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		hsMissing = errors.New("not started while fuzzing")
+		return m.Run() // fuzz targets need no homeserver, and each fuzz worker runs TestMain
+	}
 	dir, err := os.MkdirTemp("", "matrix-dendrite-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
