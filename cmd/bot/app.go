@@ -260,6 +260,8 @@ func runBot(ctx context.Context, cfg Config, log *slog.Logger) error {
 			return fmt.Errorf("matrix: %w", err)
 		}
 		a.posters["matrix"], a.rights["matrix"] = m, m
+		// Closed after run returns, so the listeners' last posts on shutdown still go out.
+		defer m.Close()
 		tasks = append(tasks, task{name: "matrix", run: func(ctx context.Context) error {
 			return a.holdingLease(ctx, matrixLease, m.Run)
 		}})
