@@ -149,31 +149,26 @@ func (a *app) run(ctx context.Context, tasks ...task) error {
 			cancel(nil) // a task that finishes, like the console at end of input, ends the run
 		})
 	}
-	var coreErr error
+	stopped := 0 // core parts that have returned
 	select {
 	case <-ctx.Done():
-	case coreErr = <-coreDone:
-		cancel(fmt.Errorf("core stopped: %w", coreErr))
+	case err := <-coreDone:
+		stopped++
+		cancel(errors.Join(errors.New("the listeners or the scheduler stopped early"), err))
 	}
 	wg.Wait()
 	a.log.Info("shutting down: ending sessions and handing back leases")
 	stopCore()
-	for range 2 - btoi(coreErr != nil) {
+	var shutdownErr error
+	for ; stopped < cap(coreDone); stopped++ {
 		if err := <-coreDone; err != nil && !errors.Is(err, context.Canceled) {
-			coreErr = errors.Join(coreErr, err)
+			shutdownErr = errors.Join(shutdownErr, err)
 		}
 	}
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return errors.Join(cause, coreErr)
+		return errors.Join(cause, shutdownErr)
 	}
-	return coreErr
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	return shutdownErr
 }
 
 // httpTask serves /healthz, /readyz, /metrics and whatever else mux has on addr.
