@@ -386,7 +386,7 @@ func (s *Supervisor) resume(ctx context.Context, links []store.Link) error {
 		// Nothing saved (a link this replica's resync saw before its Follow ran, or one made
 		// before rosters were kept): who is there now is the baseline, so nobody is announced
 		// and nobody who comes before the stream opens is missed.
-		saved = s.baseline(ctx, sess)
+		saved = s.baseline(ctx, link.Meeting, sess)
 	}
 	s.startListener(link, sess, links, saved)
 	s.logger().Info("listening", "meeting", link.Meeting.Key(), "channels", len(links), "restored", restored)
@@ -532,7 +532,7 @@ func (s *Supervisor) Follow(ctx context.Context, link store.Link, sess *meetings
 	// A brand-new link: the people present now are the baseline, so the first sync reports
 	// whoever came or went between the link command and the stream's subscription, and no one
 	// else. Without them (the request failed) the first sync sets the baseline silently.
-	s.startListener(link, sess, links, s.baseline(ctx, sess))
+	s.startListener(link, sess, links, s.baseline(ctx, link.Meeting, sess))
 	s.report()
 	s.logger().Info("listening", "meeting", k, "channels", len(links), "restored", false)
 	return nil
@@ -552,11 +552,12 @@ func (s *Supervisor) canPost(links []store.Link) bool {
 }
 
 // baseline returns who is in sess's meeting now, leaving out the bot itself, or nil when the
-// platform cannot tell.
-func (s *Supervisor) baseline(ctx context.Context, sess *meetings.Session) []store.RosterEntry {
+// platform cannot tell. It saves what it returns at once: a replica that takes the meeting over
+// before the listener's first save then reports changes against it rather than starting blind.
+func (s *Supervisor) baseline(ctx context.Context, m store.MeetingRef, sess *meetings.Session) []store.RosterEntry {
 	ps, err := sess.Participants(ctx)
 	if err != nil {
-		s.logger().Warn("participants at link; the first sync sets the baseline", "err", err)
+		s.logger().Warn("participants at start; the first sync sets the baseline", "meeting", m.Key(), "err", err)
 		return nil
 	}
 	self := sess.Info().ParticipantUUID
@@ -566,6 +567,9 @@ func (s *Supervisor) baseline(ctx context.Context, sess *meetings.Session) []sto
 			continue
 		}
 		out = append(out, store.RosterEntry{UUID: p.UUID, Name: p.DisplayName, Role: p.Role, Presenting: p.IsPresenting})
+	}
+	if err := s.Store.SaveRoster(ctx, m.Key(), out); err != nil {
+		s.logger().Warn("save baseline roster", "meeting", m.Key(), "err", err)
 	}
 	return out
 }
