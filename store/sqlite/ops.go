@@ -26,7 +26,7 @@ func (d *DB) PutLink(ctx context.Context, l store.Link) error {
 	if l.CreatedAt.IsZero() {
 		l.CreatedAt = d.now()
 	}
-	_, err = d.db.ExecContext(ctx, `INSERT INTO links (`+linkColumns+`)
+	_, err = d.exec(ctx, `INSERT INTO links (`+linkColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (platform, workspace, channel) DO UPDATE SET
 			api_server = excluded.api_server, room = excluded.room, node = excluded.node,
@@ -63,7 +63,7 @@ func (d *DB) scanLink(row scanner) (store.Link, error) {
 
 // GetLink returns the link of ch.
 func (d *DB) GetLink(ctx context.Context, ch chat.ChannelRef) (store.Link, error) {
-	row := d.db.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM links
+	row := d.queryRow(ctx, `SELECT `+linkColumns+` FROM links
 		WHERE platform = ? AND workspace = ? AND channel = ?`, ch.Platform, ch.Workspace, ch.Channel)
 	l, err := d.scanLink(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -77,7 +77,7 @@ func (d *DB) GetLink(ctx context.Context, ch chat.ChannelRef) (store.Link, error
 
 // DeleteLink removes the link of ch.
 func (d *DB) DeleteLink(ctx context.Context, ch chat.ChannelRef) error {
-	res, err := d.db.ExecContext(ctx, `DELETE FROM links WHERE platform = ? AND workspace = ? AND channel = ?`,
+	res, err := d.exec(ctx, `DELETE FROM links WHERE platform = ? AND workspace = ? AND channel = ?`,
 		ch.Platform, ch.Workspace, ch.Channel)
 	if err != nil {
 		return fmt.Errorf("delete link of %s: %w", ch, err)
@@ -91,7 +91,7 @@ func (d *DB) DeleteLink(ctx context.Context, ch chat.ChannelRef) error {
 }
 
 func (d *DB) queryLinks(ctx context.Context, what, query string, args ...any) ([]store.Link, error) {
-	rows, err := d.db.QueryContext(ctx, query, args...)
+	rows, err := d.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -126,7 +126,7 @@ func (d *DB) AllLinks(ctx context.Context) ([]store.Link, error) {
 func (d *DB) GetSettings(ctx context.Context, ch chat.ChannelRef) (store.ChannelSettings, error) {
 	var s store.ChannelSettings
 	var joins, leaves, pres, chatOn, threaded int
-	err := d.db.QueryRowContext(ctx, `SELECT joins, leaves, presentations, chat, threaded, time_zone
+	err := d.queryRow(ctx, `SELECT joins, leaves, presentations, chat, threaded, time_zone
 		FROM settings WHERE platform = ? AND workspace = ? AND channel = ?`,
 		ch.Platform, ch.Workspace, ch.Channel).Scan(&joins, &leaves, &pres, &chatOn, &threaded, &s.TimeZone)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -141,7 +141,7 @@ func (d *DB) GetSettings(ctx context.Context, ch chat.ChannelRef) (store.Channel
 
 // PutSettings replaces the settings of ch.
 func (d *DB) PutSettings(ctx context.Context, ch chat.ChannelRef, s store.ChannelSettings) error {
-	_, err := d.db.ExecContext(ctx, `INSERT INTO settings
+	_, err := d.exec(ctx, `INSERT INTO settings
 		(platform, workspace, channel, joins, leaves, presentations, chat, threaded, time_zone)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (platform, workspace, channel) DO UPDATE SET
@@ -162,7 +162,7 @@ func (d *DB) AddSchedule(ctx context.Context, s store.Schedule) (store.Schedule,
 	if s.CreatedAt.IsZero() {
 		s.CreatedAt = d.now()
 	}
-	err := d.db.QueryRowContext(ctx, `INSERT INTO schedules
+	err := d.queryRow(ctx, `INSERT INTO schedules
 		(platform, workspace, channel, spec, time_zone, command, created_by_id, created_by_name, rights, one_time, next_run, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		s.Channel.Platform, s.Channel.Workspace, s.Channel.Channel, s.Spec, s.TimeZone, s.Command,
@@ -185,7 +185,7 @@ func asStored(t time.Time) time.Time {
 
 // DeleteSchedule removes schedule id of channel ch.
 func (d *DB) DeleteSchedule(ctx context.Context, ch chat.ChannelRef, id int64) error {
-	res, err := d.db.ExecContext(ctx, `DELETE FROM schedules WHERE id = ? AND platform = ? AND workspace = ? AND channel = ?`,
+	res, err := d.exec(ctx, `DELETE FROM schedules WHERE id = ? AND platform = ? AND workspace = ? AND channel = ?`,
 		id, ch.Platform, ch.Workspace, ch.Channel)
 	if err != nil {
 		return fmt.Errorf("delete schedule %d of %s: %w", id, ch, err)
@@ -199,7 +199,7 @@ func (d *DB) DeleteSchedule(ctx context.Context, ch chat.ChannelRef, id int64) e
 }
 
 func (d *DB) querySchedules(ctx context.Context, what, query string, args ...any) ([]store.Schedule, error) {
-	rows, err := d.db.QueryContext(ctx, query, args...)
+	rows, err := d.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -238,7 +238,7 @@ func (d *DB) AllSchedules(ctx context.Context) ([]store.Schedule, error) {
 
 // SetNextRun records when schedule id runs next.
 func (d *DB) SetNextRun(ctx context.Context, id int64, t time.Time) error {
-	res, err := d.db.ExecContext(ctx, `UPDATE schedules SET next_run = ? WHERE id = ?`, micros(t), id)
+	res, err := d.exec(ctx, `UPDATE schedules SET next_run = ? WHERE id = ?`, micros(t), id)
 	if err != nil {
 		return fmt.Errorf("set next run of schedule %d: %w", id, err)
 	}
@@ -252,7 +252,7 @@ func (d *DB) SetNextRun(ctx context.Context, id int64, t time.Time) error {
 
 // ClaimRun claims the run of schedule id at slot for owner, once per (id, slot).
 func (d *DB) ClaimRun(ctx context.Context, id int64, slot time.Time, owner string) (bool, error) {
-	res, err := d.db.ExecContext(ctx, `INSERT INTO schedule_runs (schedule_id, slot, owner, claimed_at)
+	res, err := d.exec(ctx, `INSERT INTO schedule_runs (schedule_id, slot, owner, claimed_at)
 		SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM schedules WHERE id = ?)
 		ON CONFLICT (schedule_id, slot) DO NOTHING`,
 		id, slot.UnixMicro(), owner, d.now().UnixMicro(), id)
@@ -267,7 +267,7 @@ func (d *DB) ClaimRun(ctx context.Context, id int64, slot time.Time, owner strin
 		return true, nil
 	}
 	var exists bool
-	if err := d.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schedules WHERE id = ?)`, id).Scan(&exists); err != nil {
+	if err := d.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schedules WHERE id = ?)`, id).Scan(&exists); err != nil {
 		return false, fmt.Errorf("claim run of schedule %d: %w", id, err)
 	}
 	if !exists {
@@ -281,7 +281,7 @@ func (d *DB) AppendAudit(ctx context.Context, e store.AuditEntry) error {
 	if e.Time.IsZero() {
 		e.Time = d.now()
 	}
-	_, err := d.db.ExecContext(ctx, `INSERT INTO audit
+	_, err := d.exec(ctx, `INSERT INTO audit
 		(at, platform, workspace, channel, user_id, user_name, command, outcome, ok)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Time.UnixMicro(), e.Channel.Platform, e.Channel.Workspace, e.Channel.Channel, e.User.ID, e.User.Name,
@@ -297,7 +297,7 @@ func (d *DB) RecentAudit(ctx context.Context, ch chat.ChannelRef, n int) ([]stor
 	if n <= 0 {
 		return nil, nil
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT at, user_id, user_name, command, outcome, ok FROM audit
+	rows, err := d.query(ctx, `SELECT at, user_id, user_name, command, outcome, ok FROM audit
 		WHERE platform = ? AND workspace = ? AND channel = ? ORDER BY at DESC, id DESC LIMIT ?`,
 		ch.Platform, ch.Workspace, ch.Channel, n)
 	if err != nil {
@@ -335,7 +335,7 @@ func (d *DB) ClaimLease(ctx context.Context, key, owner string, ttl time.Duratio
 	}
 	now := d.now()
 	var got string
-	err := d.db.QueryRowContext(ctx, `INSERT INTO leases (key, owner, expires_at) VALUES (?, ?, ?)
+	err := d.queryRow(ctx, `INSERT INTO leases (key, owner, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
 		WHERE leases.owner = excluded.owner OR leases.expires_at <= ?
 		RETURNING owner`, key, owner, now.Add(ttl).UnixMicro(), now.UnixMicro()).Scan(&got)
@@ -353,7 +353,7 @@ func (d *DB) RenewLease(ctx context.Context, key, owner string, ttl time.Duratio
 	if err := checkTTL(ttl); err != nil {
 		return false, err
 	}
-	res, err := d.db.ExecContext(ctx, `UPDATE leases SET expires_at = ? WHERE key = ? AND owner = ?`,
+	res, err := d.exec(ctx, `UPDATE leases SET expires_at = ? WHERE key = ? AND owner = ?`,
 		d.now().Add(ttl).UnixMicro(), key, owner)
 	if err != nil {
 		return false, fmt.Errorf("renew lease %s: %w", key, err)
@@ -367,7 +367,7 @@ func (d *DB) RenewLease(ctx context.Context, key, owner string, ttl time.Duratio
 
 // ReleaseLease gives up owner's lease on key.
 func (d *DB) ReleaseLease(ctx context.Context, key, owner string) error {
-	if _, err := d.db.ExecContext(ctx, `DELETE FROM leases WHERE key = ? AND owner = ?`, key, owner); err != nil {
+	if _, err := d.exec(ctx, `DELETE FROM leases WHERE key = ? AND owner = ?`, key, owner); err != nil {
 		return fmt.Errorf("release lease %s: %w", key, err)
 	}
 	return nil
@@ -377,7 +377,7 @@ func (d *DB) ReleaseLease(ctx context.Context, key, owner string) error {
 func (d *DB) LeaseHolder(ctx context.Context, key string) (string, time.Time, error) {
 	var owner string
 	var until sql.NullInt64
-	err := d.db.QueryRowContext(ctx, `SELECT owner, expires_at FROM leases WHERE key = ? AND expires_at > ?`,
+	err := d.queryRow(ctx, `SELECT owner, expires_at FROM leases WHERE key = ? AND expires_at > ?`,
 		key, d.now().UnixMicro()).Scan(&owner, &until)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", time.Time{}, nil
@@ -394,7 +394,7 @@ func (d *DB) SaveRoster(ctx context.Context, meetingKey string, entries []store.
 	if err != nil {
 		return fmt.Errorf("save roster of %s: %w", meetingKey, err)
 	}
-	_, err = d.db.ExecContext(ctx, `INSERT INTO rosters (meeting_key, entries, saved_at) VALUES (?, ?, ?)
+	_, err = d.exec(ctx, `INSERT INTO rosters (meeting_key, entries, saved_at) VALUES (?, ?, ?)
 		ON CONFLICT (meeting_key) DO UPDATE SET entries = excluded.entries, saved_at = excluded.saved_at`,
 		meetingKey, string(b), d.now().UnixMicro())
 	if err != nil {
@@ -406,7 +406,7 @@ func (d *DB) SaveRoster(ctx context.Context, meetingKey string, entries []store.
 // LoadRoster returns the saved roster of meetingKey, nil when none.
 func (d *DB) LoadRoster(ctx context.Context, meetingKey string) ([]store.RosterEntry, error) {
 	var b string
-	err := d.db.QueryRowContext(ctx, `SELECT entries FROM rosters WHERE meeting_key = ?`, meetingKey).Scan(&b)
+	err := d.queryRow(ctx, `SELECT entries FROM rosters WHERE meeting_key = ?`, meetingKey).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -441,7 +441,7 @@ func decodeRoster(b []byte) ([]store.RosterEntry, error) {
 // GetValue returns the value of key.
 func (d *DB) GetValue(ctx context.Context, key string) (string, error) {
 	var v string
-	err := d.db.QueryRowContext(ctx, `SELECT value FROM kv WHERE key = ?`, key).Scan(&v)
+	err := d.queryRow(ctx, `SELECT value FROM kv WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("value %s: %w", key, store.ErrNotFound)
 	}
@@ -453,7 +453,7 @@ func (d *DB) GetValue(ctx context.Context, key string) (string, error) {
 
 // PutValue sets key to value.
 func (d *DB) PutValue(ctx context.Context, key, value string) error {
-	_, err := d.db.ExecContext(ctx, `INSERT INTO kv (key, value) VALUES (?, ?)
+	_, err := d.exec(ctx, `INSERT INTO kv (key, value) VALUES (?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	if err != nil {
 		return fmt.Errorf("put value %s: %w", key, err)

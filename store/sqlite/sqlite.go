@@ -42,6 +42,8 @@ type DB struct {
 	seal *store.Sealer
 	log  *slog.Logger
 	now  func() time.Time
+
+	stmts stmtCache
 }
 
 var _ store.Store = (*DB)(nil)
@@ -105,7 +107,7 @@ func open(ctx context.Context, path string, key []byte, logger *slog.Logger, tar
 }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error { return errors.Join(d.stmts.close(), d.db.Close()) }
 
 // migrate applies the embedded migrations up to target (0 = all), each in its own immediate
 // transaction, recording the version reached in schema_version. It is idempotent and safe when
