@@ -757,6 +757,28 @@ func (h *harness) replicas(n int) []store.Store {
 	return rs
 }
 
+// race starts workers claimers at the same instant and returns how many of them won.
+func race(t *testing.T, claim func(worker int) (bool, error)) int32 {
+	var winners atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for w := range workers {
+		wg.Go(func() {
+			<-start
+			ok, err := claim(w)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				winners.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return winners.Load()
+}
+
 func testConcurrentLeases(t *testing.T, newDB Factory) {
 	h := newHarness(t, newDB)
 	ctx, rs := h.ctx, h.replicas(3)
@@ -765,24 +787,10 @@ func testConcurrentLeases(t *testing.T, newDB Factory) {
 		// Many replicas claim a fresh lease at once: exactly one wins.
 		for round := range 10 {
 			key := fmt.Sprintf("first-%d", round)
-			var winners atomic.Int32
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for w := range workers {
-				wg.Go(func() {
-					<-start
-					ok, err := rs[w%len(rs)].ClaimLease(ctx, key, fmt.Sprintf("r%d", w), time.Minute)
-					if err != nil {
-						t.Error(err)
-					}
-					if ok {
-						winners.Add(1)
-					}
-				})
-			}
-			close(start)
-			wg.Wait()
-			if n := winners.Load(); n != 1 {
+			n := race(t, func(w int) (bool, error) {
+				return rs[w%len(rs)].ClaimLease(ctx, key, fmt.Sprintf("r%d", w), time.Minute)
+			})
+			if n != 1 {
 				t.Fatalf("round %d: %d replicas won a fresh lease at once, want exactly 1", round, n)
 			}
 		}
@@ -844,24 +852,10 @@ func testConcurrentClaimRun(t *testing.T, newDB Factory) {
 	}
 	slot := time.Date(2026, 3, 5, 8, 0, 0, 0, time.UTC)
 	for round := range 10 {
-		var winners atomic.Int32
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for w := range workers {
-			wg.Go(func() {
-				<-start
-				ok, err := rs[w%len(rs)].ClaimRun(ctx, sc.ID, slot.Add(time.Duration(round)*time.Minute), fmt.Sprintf("r%d", w))
-				if err != nil {
-					t.Error(err)
-				}
-				if ok {
-					winners.Add(1)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		if n := winners.Load(); n != 1 {
+		n := race(t, func(w int) (bool, error) {
+			return rs[w%len(rs)].ClaimRun(ctx, sc.ID, slot.Add(time.Duration(round)*time.Minute), fmt.Sprintf("r%d", w))
+		})
+		if n != 1 {
 			t.Fatalf("slot %d ran %d times across replicas, want exactly once", round, n)
 		}
 	}
