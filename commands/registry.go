@@ -119,16 +119,6 @@ func editDistance(a, b []rune) int {
 	return prev[len(b)]
 }
 
-// pinAt marks argument i as a PIN when present.
-func pinAt(i int) func(args []string) []int {
-	return func(args []string) []int {
-		if i < len(args) {
-			return []int{i}
-		}
-		return nil
-	}
-}
-
 // linkSecrets marks link's PIN: the second argument unless it is the node kind word.
 func linkSecrets(args []string) []int {
 	if len(args) > 1 && !isCloudWord(args[1]) {

@@ -162,8 +162,7 @@ func (s *Session) OverrideLayout(ctx context.Context, layouts ...LayoutOverride)
 		Layouts []layout `json:"layouts"`
 	}{Layouts: make([]layout, 0, len(layouts))}
 	for _, l := range layouts {
-		e := layout{Audience: l.Audience, Actors: l.Actors, VADBackfill: l.VADBackfill, Layout: l.Layout,
-			PlusN: l.PlusN, ActorsOverlayText: l.ActorsOverlayText}
+		e := layout(l)
 		if e.Actors == nil {
 			e.Actors = []string{}
 		}

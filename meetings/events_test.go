@@ -115,10 +115,6 @@ func TestDecodeParticipantLenient(t *testing.T) {
 	}
 }
 
-type parsed struct {
-	Name, ID, Data string
-}
-
 func readAll(t *testing.T, r io.Reader) ([]meetings.Event, *meetings.EventReader, error) {
 	t.Helper()
 	er := meetings.NewEventReader(r)

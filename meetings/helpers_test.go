@@ -2,7 +2,6 @@ package meetings_test
 
 import (
 	"context"
-	"errors"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -165,15 +164,6 @@ func (ev *events) synced() []meetings.Participant {
 }
 
 func is[T meetings.Event](e meetings.Event) bool { _, ok := e.(T); return ok }
-
-// kindOf returns the Kind of a *meetings.Error, or nil.
-func kindOf(err error) error {
-	var pe *meetings.Error
-	if errors.As(err, &pe) {
-		return pe.Kind
-	}
-	return nil
-}
 
 // eventually polls cond for up to 5 s.
 func eventually(t *testing.T, what string, cond func() bool) {

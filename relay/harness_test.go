@@ -234,8 +234,6 @@ func (o *countingObserver) PostFailed(chat.ChannelRef, error) { o.failed.Add(1) 
 func (o *countingObserver) StreamReconnected(string)          { o.reconnects.Add(1) }
 func (o *countingObserver) Listening(int)                     {}
 
-func ch(name string) chat.ChannelRef { return chat.ChannelRef{Platform: "console", Channel: name} }
-
 func join1(r *sim.Room, name string) string {
 	return r.Join(sim.ParticipantSpec{Name: name, Role: "guest"})
 }

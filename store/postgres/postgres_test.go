@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,20 +14,6 @@ import (
 	"github.com/meetbot/meetbot/store"
 	"github.com/meetbot/meetbot/store/storetest"
 )
-
-// serverURL returns MEETBOT_TEST_POSTGRES_URL, skipping the test when it is unset (or failing it
-// under MEETBOT_TEST_REQUIRE_ALL=true).
-func serverURL(tb testing.TB) string {
-	tb.Helper()
-	url := os.Getenv("MEETBOT_TEST_POSTGRES_URL")
-	if url == "" {
-		if storetest.RequireAll() {
-			tb.Fatal("MEETBOT_TEST_POSTGRES_URL is not set and MEETBOT_TEST_REQUIRE_ALL=true: PostgreSQL tests must run")
-		}
-		tb.Skip("MEETBOT_TEST_POSTGRES_URL is not set; skipping PostgreSQL tests (scripts/test sets it when a server answers)")
-	}
-	return url
-}
 
 // newSchema creates a schema of the test's own, dropped when it ends, and returns a pool
 // configuration whose connections use it, so tests and runs never collide.
