@@ -503,7 +503,14 @@ func (s *Supervisor) Follow(ctx context.Context, link store.Link, sess *meetings
 		return ErrStopped
 	}
 	s.moveChannel(link.Channel, k)
-	if links, err := s.Store.LinksByMeeting(ctx, link.Meeting); err == nil && !s.canPost(links) {
+	links, err := s.Store.LinksByMeeting(ctx, link.Meeting)
+	if err != nil || len(links) == 0 {
+		links = []store.Link{link}
+	}
+	if !hasChannel(links, link.Channel) {
+		links = append(links, link)
+	}
+	if !s.canPost(links) {
 		// Another replica, with adapters for every linked channel, picks the meeting up.
 		s.pool.offer(link, sess)
 		return nil
@@ -521,13 +528,6 @@ func (s *Supervisor) Follow(ctx context.Context, link store.Link, sess *meetings
 	if !ok {
 		s.pool.offer(link, sess)
 		return nil
-	}
-	links, err := s.Store.LinksByMeeting(ctx, link.Meeting)
-	if err != nil || len(links) == 0 {
-		links = []store.Link{link}
-	}
-	if !hasChannel(links, link.Channel) {
-		links = append(links, link)
 	}
 	// A brand-new link: the people present now are the baseline, so the first sync reports
 	// whoever came or went between the link command and the stream's subscription, and no one
