@@ -21,7 +21,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers driver "sqlite"
+	sqlitedrv "modernc.org/sqlite" // also registers driver "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/meetbot/meetbot/store"
 	"github.com/meetbot/meetbot/store/internal/migrate"
@@ -99,7 +100,7 @@ func open(ctx context.Context, path string, key []byte, logger *slog.Logger, tar
 		db.SetMaxIdleConns(8)
 	}
 	d := &DB{db: db, seal: seal, log: logger, now: time.Now}
-	if err := d.migrate(ctx, target); err != nil {
+	if err := d.migrateRetryingBusy(ctx, target); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
@@ -108,6 +109,27 @@ func open(ctx context.Context, path string, key []byte, logger *slog.Logger, tar
 
 // Close closes the database.
 func (d *DB) Close() error { return errors.Join(d.stmts.close(), d.db.Close()) }
+
+// migrateRetryingBusy runs migrate, trying again while the database answers SQLITE_BUSY: when
+// several processes open a fresh file at once, the one switching it to WAL can make the others
+// fail at once rather than wait out busy_timeout. Each migration is its own transaction, so a
+// retry starts from the version reached.
+func (d *DB) migrateRetryingBusy(ctx context.Context, target int) error {
+	wait := 20 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := d.migrate(ctx, target)
+		var se *sqlitedrv.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || attempt == 10 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
 
 // migrate applies the embedded migrations up to target (0 = all), each in its own immediate
 // transaction, recording the version reached in schema_version. It is idempotent and safe when
