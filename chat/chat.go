@@ -126,6 +126,10 @@ type Reply struct {
 	// Failed is set when the command did not do what was asked (bad input, refused, platform
 	// down); adapters may style such replies differently.
 	Failed bool
+	// CarriedSecret is set when the request's text held a secret (a PIN, a stream key), whether
+	// or not the command parsed or ran. Adapters whose rooms keep history (Matrix) remove the
+	// request's message where they can, and otherwise tell its sender it stays visible.
+	CarriedSecret bool
 }
 
 // Table is a small grid of plain-text cells.
