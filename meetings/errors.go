@@ -28,6 +28,13 @@ var (
 	// ErrTransient means the platform or the network failed in a way that may pass (5xx, network
 	// errors); the client has already retried a bounded number of times.
 	ErrTransient = errors.New("transient failure")
+	// ErrOutcomeUnknown means a command that is not safe to repeat (dial, say, dtmf, transfer, a
+	// call answer) may or may not have been carried out: the request reached the network and no
+	// clear answer came back (a 5xx, a dropped connection, a deadline). It is not retried; the
+	// caller should tell the user to check (who, status).
+	ErrOutcomeUnknown = errors.New("outcome unknown")
+	// ErrPlatformUnresponsive means the platform did not answer within the caller's deadline.
+	ErrPlatformUnresponsive = errors.New("platform not answering")
 	// ErrSessionClosed means the Session was closed; it is not an *Error.
 	ErrSessionClosed = errors.New("session closed")
 	// ErrStreamIdle is the StreamLost error when the event stream stayed silent for longer than

@@ -17,6 +17,10 @@ var ErrNotFound = errors.New("not found")
 // rest): the link exists but its PIN cannot be read with the key the bot was started with.
 var ErrWrongKey = errors.New("PIN sealed under another MEETBOT_SECRET_KEY")
 
+// ErrUnavailable is wrapped by errors when the database cannot be reached (it is down, restarting
+// or failing over): the operation did not happen and may succeed later.
+var ErrUnavailable = errors.New("database unavailable")
+
 // Store is everything meetbot keeps. Close releases the database; the Store must not be used after.
 type Store interface {
 	Links
