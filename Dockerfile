@@ -5,6 +5,9 @@
 #   docker build -t meetbot .
 #   docker run --env-file .env -p 8080:8080 -v meetbot-data:/data meetbot
 #
+# /data must be writable by uid 65532: a named volume (as above) is prepared for it; a host folder
+# needs `chown 65532:65532` first, or the bot stops at start with a line saying so.
+#
 # No container engine runs where this file was written, so it has not been built there: it is kept
 # to the plain steps below. Several replicas on PostgreSQL: deploy/compose.yaml.
 
@@ -31,5 +34,7 @@ ENV STORE_URL=sqlite:/data/meetbot.db \
 VOLUME /data
 EXPOSE 8080
 USER nonroot:nonroot
+# The image has no shell or curl: the bot probes its own /healthz on HTTP_ADDR.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["/bot", "healthcheck"]
 ENTRYPOINT ["/bot"]
 CMD ["run"]

@@ -52,6 +52,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, settingErr("MEETBOT_SECRET_KEY", "%v", err)
 	}
+	if err := checkDataFolder(cfg.StoreURL); err != nil {
+		return nil, err
+	}
 	st, err := storeurl.Open(ctx, cfg.StoreURL, key, log.With("component", "store"))
 	if err != nil {
 		var setting *storeurl.URLError

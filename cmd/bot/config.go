@@ -67,6 +67,9 @@ func settingErr(name, format string, args ...any) error {
 	return &SettingError{Name: name, Reason: fmt.Sprintf(format, args...)}
 }
 
+// defaultHTTPAddr is where the HTTP server listens when HTTP_ADDR is not set.
+const defaultHTTPAddr = ":8080"
+
 // loadConfig reads the settings through getenv. Secrets are read but never printed.
 func loadConfig(getenv func(string) string) (Config, error) {
 	get := func(name, def string) string {
@@ -81,7 +84,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		DefaultCloud: strings.ToLower(get("MEET_CLOUD", "public")),
 		StoreURL:     get("STORE_URL", "sqlite:data/meetbot.db"),
 		SecretKey:    chat.Secret(get("MEETBOT_SECRET_KEY", "")),
-		HTTPAddr:     get("HTTP_ADDR", ":8080"),
+		HTTPAddr:     get("HTTP_ADDR", defaultHTTPAddr),
 		ReplicaID:    get("REPLICA_ID", defaultReplicaID()),
 		Slack: SlackConfig{
 			BotToken:      chat.Secret(get("SLACK_BOT_TOKEN", "")),

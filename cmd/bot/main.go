@@ -10,6 +10,7 @@
 //	bot demo            the simulator's demo meeting and the console, with nothing to configure
 //	bot sim [--listen 127.0.0.1:8090]
 //	                    serve the platform simulator, for trying the bot against it
+//	bot healthcheck     exit 0 when the bot on HTTP_ADDR answers /healthz, else 1 (for containers)
 //
 // Settings come from the environment and an optional .env file; .env.example lists them all.
 package main
@@ -54,6 +55,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	if cmd == "sim" {
 		return runSimCommand(ctx, args, stdout, stderr, getenv)
+	}
+	if cmd == "healthcheck" {
+		return runHealthcheck(ctx, stdout, stderr, getenv)
 	}
 
 	cfg, err := loadConfig(getenv)
@@ -101,7 +105,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 }
 
-const usage = `usage: bot [run | console | demo | sim [--listen ADDR] | help]
+const usage = `usage: bot [run | console | demo | sim [--listen ADDR] | healthcheck | help]
 
   (none)    the demo when no chat service is configured, else run
   run       Slack and Matrix adapters whose settings are present, meeting listeners,
@@ -109,6 +113,8 @@ const usage = `usage: bot [run | console | demo | sim [--listen ADDR] | help]
   console   type commands on standard input against MEET_API_SERVER
   demo      a simulated meeting and the console: nothing to configure
   sim       serve the platform simulator (default --listen 127.0.0.1:8090)
+  healthcheck
+            exit 0 when the bot on HTTP_ADDR answers /healthz, else 1
 
 Settings are environment variables, optionally from .env; see .env.example.
 `
