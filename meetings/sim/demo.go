@@ -36,6 +36,20 @@ var demoPeople = []string{
 	"Priya Sharma", "Lucas Silva", "Fatima Zahra",
 }
 
+// demoRegulars are the cast members the getting-started text and the README name: they stay in
+// the room, so whenever a newcomer types `mute 张` someone answers to it. If the user kicks or
+// transfers one, they are the next to join again.
+var demoRegulars = []string{"Alice Martin", "张伟"}
+
+func isRegular(name string) bool {
+	for _, r := range demoRegulars {
+		if r == name {
+			return true
+		}
+	}
+	return false
+}
+
 var demoLines = []string{
 	"Morning all!", "Can everyone hear me?", "I'll share my screen in a sec.",
 	"Sorry, was on mute.", "Let's take that offline.", "Notes are in the doc.",
@@ -55,7 +69,8 @@ func (s *Server) AddDemoRoom() *Room {
 // RunDemo animates the demo room (adding it first) until ctx is done or opts.Steps happenings
 // have passed: two people are there at once, then every MinGap–MaxGap someone joins, leaves,
 // speaks, chats, or starts or stops presenting, at a human pace. The opening two are Alice
-// Martin, the chair, and 张伟, whom the getting-started text names. The first happening is a join
+// Martin, the chair, and 张伟, whom the getting-started text names; they never leave, and
+// come back at the next happening after a kick. The first happening is a join
 // and at most two in a row are ones a channel would not announce (speaking, chat), so a linked
 // channel hears something within a minute. It returns nil when ctx ends.
 //
@@ -77,8 +92,9 @@ func (s *Server) RunDemo(ctx context.Context, opts DemoOptions) error {
 	}
 	d := &demo{room: s.AddDemoRoom(), rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), opts: opts, in: map[string]string{}}
 	// The getting-started text suggests `mute 张`: the opening cast has someone to find by it.
-	d.joinAs(demoPeople[0])
-	d.joinAs("张伟")
+	for _, name := range demoRegulars {
+		d.joinAs(name)
+	}
 	for step := 0; opts.Steps == 0 || step < opts.Steps; step++ {
 		gap := opts.MinGap + time.Duration(d.rnd.Int64N(int64(opts.MaxGap-opts.MinGap)+1))
 		t := time.NewTimer(gap)
@@ -136,10 +152,10 @@ func (d *demo) step() {
 	}
 	d.quiet++
 	switch {
-	case d.steps == 0 || n < 2 || (n < d.opts.MaxPeople && x < 30):
+	case d.steps == 0 || n < 2 || d.regularMissing() || (n < d.opts.MaxPeople && x < 30):
 		d.join()
 		d.quiet = 0
-	case n > 2 && x < 55:
+	case n > 2 && x < 55 && d.canLeave():
 		d.leave()
 		d.quiet = 0
 	case x < 70:
@@ -158,7 +174,34 @@ func (d *demo) step() {
 
 func (d *demo) pick() string { return d.order[d.rnd.IntN(len(d.order))] }
 
+// regularMissing reports whether a regular is out of the room (someone kicked them).
+func (d *demo) regularMissing() bool {
+	for _, name := range demoRegulars {
+		if _, ok := d.in[name]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// canLeave reports whether someone other than a regular is in the room to leave.
+func (d *demo) canLeave() bool {
+	for _, name := range d.order {
+		if !isRegular(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// join brings in a missing regular first, else someone of the cast not in the room.
 func (d *demo) join() {
+	for _, name := range demoRegulars {
+		if _, ok := d.in[name]; !ok {
+			d.joinAs(name)
+			return
+		}
+	}
 	var out []string
 	for _, name := range demoPeople {
 		if _, ok := d.in[name]; !ok {
@@ -183,8 +226,15 @@ func (d *demo) joinAs(name string) {
 	d.tell("join " + name)
 }
 
+// leave takes someone out of the room, never a regular.
 func (d *demo) leave() {
-	name := d.pick()
+	var out []string
+	for _, name := range d.order {
+		if !isRegular(name) {
+			out = append(out, name)
+		}
+	}
+	name := out[d.rnd.IntN(len(out))]
 	d.room.Leave(d.in[name])
 	delete(d.in, name)
 	for i, n := range d.order {
