@@ -3,6 +3,7 @@ module github.com/meetbot/meetbot
 go 1.26.8
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/go-co-op/gocron/v2 v2.21.2
 	github.com/google/go-cmp v0.7.0
 	github.com/gorilla/websocket v1.5.3
@@ -15,6 +16,7 @@ require (
 	github.com/rs/zerolog v1.35.1
 	github.com/slack-go/slack v0.35.0
 	go.mau.fi/util v0.11.0
+	golang.org/x/term v0.47.0
 	golang.org/x/text v0.43.0
 	maunium.net/go/mautrix v0.32.0
 	modernc.org/sqlite v1.62.0

@@ -10,11 +10,11 @@
 package console
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,62 +35,121 @@ const maxLine = 64 * 1024
 
 // Adapter runs commands typed on in and writes what the bot says to out. It implements chat.Poster
 // for the console channel, and its methods are safe for concurrent use.
+//
+// When in and out are an interactive terminal, lines are edited in place, with history (kept in
+// Options.HistoryPath) and Tab completion of command words and participant names; otherwise
+// (pipes, files, tests) plain lines are read.
 type Adapter struct {
 	in      io.Reader
 	handler chat.Handler
+	opts    Options
 
-	mu      sync.Mutex // serialises writes to out and guards choices
+	mu      sync.Mutex // serialises writes to out and guards what follows
 	out     io.Writer
+	width   func() int    // the output's columns; 0 when unbounded
 	choices []chat.Action // the last reply's choices, so typing "2" picks the second
+	names   []string      // who the console last saw in the meeting, for completion
+	// While a command runs, notifications wait in held, so the command's answer comes first
+	// ("dialling …" before "* … joined").
+	handling bool
+	held     []string
 }
 
 // New returns an adapter reading from in and writing to out, handing commands to h.
 func New(in io.Reader, out io.Writer, h chat.Handler) *Adapter {
-	return &Adapter{in: in, out: out, handler: h}
+	return NewWithOptions(in, out, h, Options{})
 }
 
-// Run reads commands until the input ends, then returns nil; or until ctx is done, then returns
-// ctx's error. A line may carry the "/meet " or "!meet " prefix or not; blank lines and lines
-// starting with "#" are skipped.
+// NewWithOptions is New with history and completion settings for a terminal.
+func NewWithOptions(in io.Reader, out io.Writer, h chat.Handler, opts Options) *Adapter {
+	return &Adapter{in: in, out: out, handler: h, opts: opts, width: func() int { return 0 }}
+}
+
+// Run reads commands until the input ends (Ctrl-D or Ctrl-C at a terminal), then returns nil; or
+// until ctx is done, then returns ctx's error. A line may carry the "/meet " or "!meet " prefix
+// or not; blank lines and lines starting with "#" are skipped.
 func (a *Adapter) Run(ctx context.Context) error {
-	lines := make(chan string)
-	readErr := make(chan error, 1)
+	var src lineReader = newPlainLines(a.in)
+	if fin, fout, ok := terminalFiles(a.in, a.out); ok {
+		tl, err := newTerminalLines(fin, fout, a.opts, a.knownNames)
+		if err != nil {
+			return err
+		}
+		a.mu.Lock()
+		a.out, a.width = tl.t, tl.Width // the terminal redraws the prompt around what is written
+		a.mu.Unlock()
+		src = tl
+	}
+	defer src.Close()
+
+	type read struct {
+		line string
+		err  error
+	}
+	lines := make(chan read)
+	next := make(chan bool) // the line was handled: read the next one
 	go func() {
-		sc := bufio.NewScanner(a.in)
-		sc.Buffer(make([]byte, 0, 4096), maxLine)
-		for sc.Scan() {
+		for {
+			line, err := src.ReadLine()
 			select {
-			case lines <- sc.Text():
+			case lines <- read{line, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+			select {
+			case <-next:
 			case <-ctx.Done():
 				return
 			}
 		}
-		readErr <- sc.Err()
 	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case err := <-readErr:
-			if err != nil {
-				return fmt.Errorf("read console input: %w", err)
+		case r := <-lines:
+			if errors.Is(r.err, io.EOF) {
+				return nil
 			}
-			return nil
-		case line := <-lines:
-			text, ok := commandText(line)
-			if !ok {
-				continue
+			if r.err != nil {
+				return fmt.Errorf("read console input: %w", r.err)
 			}
-			text = a.pickChoice(text)
-			reply := a.handler.Handle(ctx, chat.Request{
-				Channel: Channel,
-				User:    User,
-				Rights:  chat.Admin,
-				Text:    text,
-			})
-			a.write(a.render(reply))
+			if text, ok := commandText(r.line); ok {
+				reply := a.run(ctx, a.pickChoice(text))
+				src.Done(r.line, !reply.CarriedSecret)
+			}
+			select {
+			case next <- true:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 	}
+}
+
+// run hands one command to the core and writes its answer, then what was posted meanwhile.
+func (a *Adapter) run(ctx context.Context, text string) chat.Reply {
+	a.mu.Lock()
+	a.handling = true
+	a.mu.Unlock()
+	reply := a.handler.Handle(ctx, chat.Request{
+		Channel: Channel,
+		User:    User,
+		Rights:  chat.Admin,
+		Text:    text,
+	})
+	out := a.render(reply)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	io.WriteString(a.out, out) //nolint:errcheck // a closed terminal leaves nobody to tell
+	for _, s := range a.held {
+		io.WriteString(a.out, s) //nolint:errcheck // as above
+	}
+	a.held, a.handling = nil, false
+	return reply
 }
 
 // commandText strips the optional chat prefix and reports whether anything is left to run.
@@ -139,8 +198,24 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 		b.WriteString(line)
 		b.WriteByte('\n')
 	}
-	a.write(b.String())
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n.Meeting.Present != nil || n.Meeting.Ended {
+		a.names = slices.Clone(n.Meeting.Present)
+	}
+	if a.handling {
+		a.held = append(a.held, b.String())
+		return nil
+	}
+	io.WriteString(a.out, b.String()) //nolint:errcheck // a closed terminal leaves nobody to tell
 	return nil
+}
+
+// knownNames returns who the console last saw in the meeting.
+func (a *Adapter) knownNames() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.names)
 }
 
 // Rights says what the person at the console may do: everything.
@@ -151,12 +226,6 @@ func (a *Adapter) Rights(ctx context.Context, ch chat.ChannelRef, user chat.User
 	return chat.Admin, nil
 }
 
-func (a *Adapter) write(s string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	io.WriteString(a.out, s) //nolint:errcheck // a closed terminal leaves nobody to tell
-}
-
 // render lays a reply out as plain lines and remembers its choices.
 func (a *Adapter) render(r chat.Reply) string {
 	var b strings.Builder
@@ -164,8 +233,22 @@ func (a *Adapter) render(r chat.Reply) string {
 		b.WriteString(Sanitize(r.Text))
 		b.WriteByte('\n')
 	}
+	a.mu.Lock()
+	width := a.width()
+	a.mu.Unlock()
 	if r.Table != nil {
-		writeTable(&b, r.Table)
+		writeTable(&b, r.Table, width)
+		if len(r.Table.Columns) > 0 && strings.EqualFold(r.Table.Columns[0], "name") {
+			names := make([]string, 0, len(r.Table.Rows))
+			for _, row := range r.Table.Rows {
+				if len(row.Cells) > 0 {
+					names = append(names, row.Cells[0])
+				}
+			}
+			a.mu.Lock()
+			a.names = names
+			a.mu.Unlock()
+		}
 	}
 	if len(r.Choices) > 0 {
 		for i, c := range r.Choices {
@@ -182,8 +265,10 @@ func (a *Adapter) render(r chat.Reply) string {
 	return b.String()
 }
 
-// writeTable aligns cells in columns by their display width.
-func writeTable(b *strings.Builder, t *chat.Table) {
+// writeTable aligns cells in columns by their display width. With a width (the terminal's
+// columns), the widest column is cut short with "…" until each row fits on one line, so a narrow
+// terminal never wraps a row mid-column.
+func writeTable(b *strings.Builder, t *chat.Table, width int) {
 	widths := make([]int, len(t.Columns))
 	grow := func(cells []string) {
 		for i, c := range cells {
@@ -197,10 +282,13 @@ func writeTable(b *strings.Builder, t *chat.Table) {
 	for _, r := range t.Rows {
 		grow(r.Cells)
 	}
+	if width > 0 {
+		fitColumns(widths, width)
+	}
 	line := func(cells []string) {
 		var l strings.Builder
 		for i, c := range cells {
-			c = Sanitize(c)
+			c = truncate(Sanitize(c), widths[i])
 			l.WriteString(c)
 			if i < len(cells)-1 {
 				l.WriteString(strings.Repeat(" ", widths[i]-displayWidth(c)+2))
@@ -213,6 +301,52 @@ func writeTable(b *strings.Builder, t *chat.Table) {
 	for _, r := range t.Rows {
 		line(r.Cells)
 	}
+}
+
+// minColumn is the narrowest fitColumns makes a column: enough for a few letters and "…".
+const minColumn = 6
+
+// fitColumns narrows the widest columns until a row (with two spaces between columns, and one
+// column left free so the terminal does not wrap at its edge) fits in width.
+func fitColumns(widths []int, width int) {
+	total := func() int {
+		n := 2 * (len(widths) - 1)
+		for _, w := range widths {
+			n += w
+		}
+		return n
+	}
+	for total() > width-1 {
+		widest := 0
+		for i, w := range widths {
+			if w > widths[widest] {
+				widest = i
+			}
+		}
+		if widths[widest] <= minColumn {
+			return // as narrow as it sensibly gets; the terminal wraps
+		}
+		widths[widest]--
+	}
+}
+
+// truncate cuts s to at most w display columns, ending in "…" when cut.
+func truncate(s string, w int) string {
+	if displayWidth(s) <= w {
+		return s
+	}
+	var b strings.Builder
+	used := 0
+	for _, r := range s {
+		rw := displayWidth(string(r))
+		if used+rw > w-1 {
+			break
+		}
+		b.WriteRune(r)
+		used += rw
+	}
+	b.WriteString("…")
+	return b.String()
 }
 
 // displayWidth counts East Asian wide characters as two columns, so CJK names line up.

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -316,10 +317,20 @@ func runConsole(ctx context.Context, cfg Config, log *slog.Logger, in io.Reader,
 		return err
 	}
 	defer a.Close()
-	c := console.New(in, out, a.router)
+	c := a.console(in, out, cfg.Matrix.DataDir)
+	return a.run(ctx, task{name: "console", run: c.Run})
+}
+
+// console makes the console adapter and registers it as the only platform. At a terminal its
+// command history is kept in dataDir.
+func (a *app) console(in io.Reader, out io.Writer, dataDir string) *console.Adapter {
+	c := console.NewWithOptions(in, out, a.router, console.Options{
+		HistoryPath: filepath.Join(dataDir, "console_history"),
+		Commands:    a.router.CommandWords(),
+	})
 	a.posters["console"], a.rights["console"] = c, c
 	a.supervisor.Platforms = []string{"console"}
-	return a.run(ctx, task{name: "console", run: c.Run})
+	return c
 }
 
 // rightsMux asks the adapter of a channel's platform what a user may do there now.

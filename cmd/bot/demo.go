@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/meetbot/meetbot/adapters/console"
 	"github.com/meetbot/meetbot/chat"
 	"github.com/meetbot/meetbot/meetings/sim"
 )
@@ -29,7 +28,8 @@ Try:   link demo 1234     link this console to it (1234 is the host PIN)
        who                who is in the meeting
        mute <name>        a unique part of a name is enough, e.g. mute 张
        help               every command
-Joins, leaves and presentations appear here as lines starting with "*". Ctrl-D quits.
+Joins, leaves and presentations appear here as lines starting with "*". Tab completes
+commands and names, the arrow keys recall earlier ones. Ctrl-D quits.
 `
 
 // runDemo is `bot demo`, and `bot` with no chat service configured: the simulator's demo meeting
@@ -71,9 +71,7 @@ func runDemo(ctx context.Context, cfg Config, log *slog.Logger, in io.Reader, ou
 	if err := forgetOtherServers(ctx, a, cfg.APIServer); err != nil {
 		return err
 	}
-	c := console.New(in, out, a.router)
-	a.posters["console"], a.rights["console"] = c, c
-	a.supervisor.Platforms = []string{"console"}
+	c := a.console(in, out, "data")
 	io.WriteString(out, demoIntro)
 	return a.run(ctx, task{name: "console", run: c.Run})
 }
