@@ -220,6 +220,9 @@ func runBot(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer a.Close()
 	mux := http.NewServeMux()
 	tasks := []task{a.httpTask(cfg.HTTPAddr, mux)}
+	if cfg.PprofAddr != "" {
+		tasks = append(tasks, a.pprofTask(cfg.PprofAddr))
+	}
 	if cfg.Slack.Enabled() {
 		s, err := slack.New(slack.Config{
 			BotToken:      cfg.Slack.BotToken,

@@ -21,6 +21,7 @@ type Config struct {
 	StoreURL     string // STORE_URL
 	SecretKey    chat.Secret
 	HTTPAddr     string // HTTP_ADDR
+	PprofAddr    string // PPROF_ADDR: net/http/pprof for operators; empty is off
 	ReplicaID    string // REPLICA_ID
 	ScheduleTZ   *time.Location
 	LogLevel     slog.Level
@@ -85,6 +86,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		StoreURL:     get("STORE_URL", "sqlite:data/meetbot.db"),
 		SecretKey:    chat.Secret(get("MEETBOT_SECRET_KEY", "")),
 		HTTPAddr:     get("HTTP_ADDR", defaultHTTPAddr),
+		PprofAddr:    get("PPROF_ADDR", ""),
 		ReplicaID:    get("REPLICA_ID", defaultReplicaID()),
 		Slack: SlackConfig{
 			BotToken:      chat.Secret(get("SLACK_BOT_TOKEN", "")),

@@ -155,3 +155,50 @@ func copyFile(from, to string, mode os.FileMode) error {
 	}
 	return os.WriteFile(to, b, mode)
 }
+
+// TestProfilerOnlyOnItsOwnAddress: with PPROF_ADDR set, the profiler answers there and not on
+// HTTP_ADDR, which the public (Slack) reaches.
+func TestProfilerOnlyOnItsOwnAddress(t *testing.T) {
+	srv, _ := newSim(sim.Options{}, false)
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	addrs := make([]string, 2)
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[i] = ln.Addr().String()
+		ln.Close()
+	}
+	public, profiler := addrs[0], addrs[1]
+	ctx, cancel := context.WithCancel(context.Background())
+	exit := make(chan int, 1)
+	var stderr syncBuffer
+	go func() {
+		exit <- Main(ctx, []string{"run"}, strings.NewReader(""), io.Discard, &stderr, envOf(map[string]string{
+			"MEET_API_SERVER": hs.URL, "MEETBOT_SECRET_KEY": testKey, "STORE_URL": "sqlite::memory:",
+			"HTTP_ADDR": public, "PPROF_ADDR": profiler, "LOG_LEVEL": "warn",
+		}))
+	}()
+	defer func() { cancel(); <-exit }()
+	waitHealthy(t, public, &stderr)
+	status := func(u string) int {
+		for range 200 {
+			resp, err := http.Get(u)
+			if err == nil {
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("GET %s never answered; stderr:\n%s", u, stderr.String())
+		return 0
+	}
+	if code := status("http://" + profiler + "/debug/pprof/heap?debug=1"); code != http.StatusOK {
+		t.Errorf("profiler on PPROF_ADDR = %d, want 200", code)
+	}
+	if code := status("http://" + public + "/debug/pprof/heap?debug=1"); code != http.StatusNotFound {
+		t.Errorf("profiler on HTTP_ADDR = %d, want 404", code)
+	}
+}
