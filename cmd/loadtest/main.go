@@ -66,6 +66,7 @@ type options struct {
 	concurrency int
 	bot         string
 	timeout     time.Duration
+	profiles    string
 }
 
 func main() {
@@ -77,6 +78,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 32, "slash commands and joins in flight at once")
 	flag.StringVar(&o.bot, "bot", "", "a built bot binary (default: build ./cmd/bot)")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
+	flag.StringVar(&o.profiles, "profiles", "", "a folder to save the first bot's heap and idle CPU profiles in (go tool pprof reads them)")
 	flag.Parse()
 	if o.replicas > 1 && !strings.HasPrefix(o.store, "postgres") {
 		fmt.Fprintln(os.Stderr, "loadtest: -replicas above 1 needs -store postgres://…")
@@ -148,6 +150,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 
 	var bots []*proc
 	var botURLs []string
+	var pprofAddr string
 	for r := range o.replicas {
 		addr, err := freeAddr()
 		if err != nil {
@@ -158,6 +161,13 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			"HTTP_ADDR=" + addr, "LOG_LEVEL=warn", "REPLICA_ID=load-" + strconv.Itoa(r+1),
 			"SLACK_BOT_TOKEN=xoxb-loadtest", "SLACK_SIGNING_SECRET=" + signingSecret, "SLACK_API_URL=" + slackURL + "/api/",
 			"MATRIX_HOMESERVER=",
+		}
+		if o.profiles != "" && r == 0 {
+			pprofAddr, err = freeAddr()
+			if err != nil {
+				return err
+			}
+			env = append(env, "PPROF_ADDR="+pprofAddr)
 		}
 		p, err := start(ctx, bin, []string{"run"}, env, filepath.Join(tmp, fmt.Sprintf("bot-%d.log", r+1)))
 		if err != nil {
@@ -223,10 +233,30 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 	}
+	var cpuProfile chan error
+	if pprofAddr != "" {
+		cpuProfile = make(chan error, 1)
+		go func() {
+			secs := max(1, int(o.idle.Seconds())-1)
+			cpuProfile <- save(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs), filepath.Join(o.profiles, "cpu-idle.pprof"))
+		}()
+	}
 	if err := sleep(ctx, o.idle); err != nil {
 		return err
 	}
 	cpu1, t1 := totalCPU(bots), time.Now()
+	if cpuProfile != nil {
+		if err := <-cpuProfile; err != nil {
+			return err
+		}
+		if err := save(ctx, "http://"+pprofAddr+"/debug/pprof/heap", filepath.Join(o.profiles, "heap-idle.pprof")); err != nil {
+			return err
+		}
+		if err := save(ctx, "http://"+pprofAddr+"/debug/pprof/goroutine", filepath.Join(o.profiles, "goroutine-idle.pprof")); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "profiles of bot 1 at idle saved in %s (go tool pprof -top %s)\n", o.profiles, filepath.Join(o.profiles, "heap-idle.pprof"))
+	}
 	rss := totalRSS(bots)
 	idleCPU := (cpu1 - cpu0).Seconds() / t1.Sub(t0).Seconds() * 100
 	fmt.Fprintf(out, "idle over %s: %.1f MiB resident (%.1f KiB per meeting), CPU %.1f%% of one core\n",
@@ -525,6 +555,34 @@ func totalCPU(ps []*proc) time.Duration {
 		}
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// save writes what u answers to path.
+func save(ctx context.Context, u, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: HTTP %d", u, resp.StatusCode)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
