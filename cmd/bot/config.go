@@ -20,9 +20,6 @@ type Config struct {
 	DefaultCloud string // MEET_CLOUD: public | private
 	StoreURL     string // STORE_URL
 	SecretKey    chat.Secret
-	// SecretKeyPrevious is MEETBOT_SECRET_KEY_PREVIOUS: keys PINs may still be sealed under
-	// (comma-separated); start-up reseals those links under SecretKey.
-	SecretKeyPrevious chat.Secret
 	HTTPAddr     string // HTTP_ADDR
 	ReplicaID    string // REPLICA_ID
 	ScheduleTZ   *time.Location
@@ -30,6 +27,10 @@ type Config struct {
 
 	Slack  SlackConfig
 	Matrix MatrixConfig
+
+	// SecretKeyPrevious is MEETBOT_SECRET_KEY_PREVIOUS: keys PINs may still be sealed under
+	// (comma-separated); start-up reseals those links under SecretKey.
+	SecretKeyPrevious chat.Secret
 }
 
 // SlackConfig holds the Slack settings; Enabled reports whether any are set.
@@ -84,8 +85,6 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		DefaultCloud: strings.ToLower(get("MEET_CLOUD", "public")),
 		StoreURL:     get("STORE_URL", "sqlite:data/meetbot.db"),
 		SecretKey:    chat.Secret(get("MEETBOT_SECRET_KEY", "")),
-		// Key rotation: the keys PINs were sealed under before MEETBOT_SECRET_KEY.
-		SecretKeyPrevious: chat.Secret(get("MEETBOT_SECRET_KEY_PREVIOUS", "")),
 		HTTPAddr:     get("HTTP_ADDR", ":8080"),
 		ReplicaID:    get("REPLICA_ID", defaultReplicaID()),
 		Slack: SlackConfig{
@@ -105,6 +104,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			DataDir:     get("MATRIX_DATA_DIR", "data"),
 		},
 	}
+	// Key rotation: the keys PINs were sealed under before MEETBOT_SECRET_KEY (checked by newApp).
+	c.SecretKeyPrevious = chat.Secret(get("MEETBOT_SECRET_KEY_PREVIOUS", ""))
 
 	if c.APIServer != "" {
 		if err := checkHTTPURL(c.APIServer); err != nil {
