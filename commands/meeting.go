@@ -288,6 +288,9 @@ var dialProtocols = []string{"sip", "h323", "rtmp", "mssip", "phone", "auto"}
 
 func (r *Router) dial(ctx context.Context, c *call) (chat.Reply, error) {
 	d := meetings.DialRequest{Destination: c.word(0), Protocol: "auto", Role: "guest"}
+	if dest, proto, ok := inferDialProtocol(d.Destination); ok {
+		d.Destination, d.Protocol = dest, proto // a protocol word below still wins
+	}
 	usage := userErrorf("Usage: %s.", c.cmd.usage[0])
 	for i := 1; i < len(c.args); i++ {
 		switch k := c.kw(i); {
