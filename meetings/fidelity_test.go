@@ -206,6 +206,10 @@ func TestStartedWaitsForHost(t *testing.T) {
 		if st.Started {
 			t.Fatal("a meeting waiting for a host reports started")
 		}
+		early := room.Join(sim.ParticipantSpec{Name: "Early guest"})
+		if p := joined(ev, early); !p.Waiting() {
+			t.Errorf("a guest before the host: service type %q, want waiting", p.ServiceType)
+		}
 		if err := s.StartService(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -214,10 +218,16 @@ func TestStartedWaitsForHost(t *testing.T) {
 		}
 		if private {
 			room.Join(sim.ParticipantSpec{Name: "Host", Role: "chair"})
-			got := ev.until("service_update", is[meetings.ServiceUpdated]).(meetings.ServiceUpdated)
-			if !got.Started {
-				t.Errorf("service_update after a host joined: %+v, want started", got)
-			}
+		}
+		if got := ev.until("service_update", is[meetings.ServiceUpdated]).(meetings.ServiceUpdated); !got.Started {
+			t.Errorf("service_update once started: %+v, want started", got)
+		}
+		up := ev.until("the early guest's admission", func(e meetings.Event) bool {
+			u, ok := e.(meetings.ParticipantUpdated)
+			return ok && u.Participant.UUID == early
+		}).(meetings.ParticipantUpdated)
+		if up.Participant.Waiting() {
+			t.Error("the early guest still waits once the meeting started")
 		}
 	})
 	// A room that does not wait (and a node that never says) is started.

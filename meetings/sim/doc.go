@@ -58,7 +58,9 @@
 //     "NO", and the node answers result false to that command for them.
 //   - Started: a room with RoomConfig.WaitForHost waits for a host (started false) until a
 //     host with media joins or a host calls start_service (not on a private node); a
-//     controlling client (protocol api) does not start it. Other rooms are started from the
+//     controlling client (protocol api) does not start it. Until then joining guests wait with
+//     service_type "waiting_room"; the start tells service_update, then admits them
+//     (participant_update), except while the room is locked. Other rooms are started from the
 //     first.
 //   - dial: the callee appears at once with service_type "connecting" and call_direction "out",
 //     and becomes "conference" after DialAnswerAfter — unless its destination contains

@@ -142,6 +142,10 @@ func TestWaitingForHost(t *testing.T) {
 			want = "participant_update"
 		}
 		st.sync(want)
+		guest := room.Join(ParticipantSpec{Name: "Early guest"})
+		if p := st.until(want).participant(); p["service_type"] != "waiting_room" {
+			t.Errorf("private %v: a guest before the host: service_type %v, want waiting_room", private, p["service_type"])
+		}
 		ok(t, host.post("start_service", nil))
 		if private {
 			if room.State().Started {
@@ -151,6 +155,9 @@ func TestWaitingForHost(t *testing.T) {
 		}
 		if ev := st.until("service_update"); !strings.Contains(ev.Data, `"started":true`) {
 			t.Errorf("private %v: %+v, want started true", private, ev)
+		}
+		if p := st.until("participant_update").participant(); p["uuid"] != guest || p["service_type"] != "conference" {
+			t.Errorf("private %v: after the start: %v, want the early guest in the conference", private, p)
 		}
 		if got := host.get("service_status").obj(); got["started"] != true {
 			t.Errorf("private %v: service_status %v, want started true", private, got)

@@ -156,6 +156,9 @@ type member struct {
 	p     Participant
 	sess  *session
 	timer *time.Timer // dial answer or dial timeout
+	// waitsForHost is set on a guest held in the waiting room because the meeting has not
+	// started; the meeting starting admits it.
+	waitsForHost bool
 }
 
 type session struct {
@@ -324,11 +327,20 @@ func (r *Room) conferenceStateLocked() map[string]bool {
 	return st
 }
 
-// startLocked marks the meeting started, telling the streams when that is news.
+// startLocked marks the meeting started, telling the streams when that is news, and admits the
+// guests who were waiting for it (not those a lock holds).
 func (r *Room) startLocked() {
-	if !r.started {
-		r.started = true
-		r.emitServiceLocked()
+	if r.started {
+		return
+	}
+	r.started = true
+	r.emitServiceLocked()
+	for _, p := range r.participantsLocked(true) {
+		if mm := r.members[p.UUID]; mm.waitsForHost && mm.p.ServiceType == "waiting_room" && !r.locked {
+			mm.waitsForHost = false
+			mm.p.ServiceType = "conference"
+			r.emitUpdateLocked(mm)
+		}
 	}
 }
 
@@ -380,10 +392,12 @@ func (r *Room) addMemberLocked(p Participant) *member {
 	if p.CallDirection == "" {
 		p.CallDirection = "in"
 	}
+	waitsForHost := false
 	if p.ServiceType == "" {
 		p.ServiceType = "conference"
-		if r.locked && p.Role == "guest" {
+		if (r.locked || !r.started) && p.Role == "guest" {
 			p.ServiceType = "waiting_room"
+			waitsForHost = !r.started && !r.locked
 		}
 	}
 	if p.Role == "guest" && r.guestsMuted {
@@ -393,7 +407,7 @@ func (r *Room) addMemberLocked(p Participant) *member {
 		p.Muted = true
 	}
 	p.RxPresentationAllowed = true
-	m := &member{p: p}
+	m := &member{p: p, waitsForHost: waitsForHost}
 	r.members[p.UUID] = m
 	r.emitJoinLocked(m)
 	// A host with media starts the meeting; a controlling client (protocol api) does not, which
