@@ -10,6 +10,7 @@ import (
 type ServiceStatus struct {
 	Locked      bool
 	GuestsMuted bool
+	Started     bool // false while the meeting waits for a host; true when the node does not say
 }
 
 // LayoutOverride is one entry of override_layout (API section 4).
@@ -71,13 +72,15 @@ func (s *Session) Status(ctx context.Context) (ServiceStatus, error) {
 	if err != nil {
 		return ServiceStatus{}, err
 	}
-	var st ServiceStatus
+	st := ServiceStatus{Started: true}
 	if err := eachMember(result, func(key, val []byte) error {
 		switch string(key) {
 		case "locked":
 			st.Locked = valBool(val)
 		case "guests_muted":
 			st.GuestsMuted = valBool(val)
+		case "started":
+			st.Started = valBool(val)
 		}
 		return nil
 	}); err != nil {
@@ -298,7 +301,7 @@ func (s *Session) Transfer(ctx context.Context, uuid string, t TransferRequest) 
 		Role  string `json:"role"`
 		Alias string `json:"conference_alias"`
 		PIN   string `json:"pin,omitempty"`
-	}{t.Role, t.Room, t.PIN}
+	}{transferRole(t.Role), t.Room, t.PIN}
 	return s.participant(ctx, uuid, "transfer", body, false)
 }
 

@@ -2,6 +2,7 @@ package meetings
 
 import (
 	"encoding/json"
+	"strings"
 )
 
 // Event is one event of the meeting's stream (API section 6), or one of the stream's own
@@ -25,10 +26,13 @@ type SyncBegin struct{}
 // SyncEnd is participant_sync_end: the full participant list is complete.
 type SyncEnd struct{}
 
-// PresentationStarted is presentation_start: someone started presenting.
-type PresentationStarted struct{ PresenterName, PresenterURI string }
+// PresentationStarted is presentation_start: someone started presenting. PresenterUUID is the
+// presenter's participant uuid, which newer nodes send beside the page's name and uri.
+type PresentationStarted struct{ PresenterName, PresenterURI, PresenterUUID string }
 
-// PresentationStopped is presentation_stop.
+// PresentationStopped is presentation_stop. It is also what a presentation_start whose
+// presenter name, uri and uuid are all empty decodes to: Pexip's nodes send that to revoke the
+// presentation (its official client stops showing it), so no one is announced as presenting.
 type PresentationStopped struct{}
 
 // PresentationFrame is presentation_frame: a new frame is available; pass ID to
@@ -36,8 +40,10 @@ type PresentationStopped struct{}
 type PresentationFrame struct{ ID string }
 
 // ServiceUpdated is service_update (also named conference_update, clarification 2): the meeting's
-// lock and guests-muted state.
-type ServiceUpdated struct{ Locked, GuestsMuted bool }
+// lock and guests-muted state, and whether it has started. Started is false while the meeting
+// waits for a host to start it (newer nodes send "started"); it is true when the node does not
+// say, as the vendor page knows no such state.
+type ServiceUpdated struct{ Locked, GuestsMuted, Started bool }
 
 // LayoutChanged is layout: the video layout and who is shown, current speaker first.
 type LayoutChanged struct {
@@ -46,8 +52,26 @@ type LayoutChanged struct {
 }
 
 // MessageReceived is message (also named message_received, clarification 2): a chat message.
-// Origin is the sender's display name and UUID the sender's participant uuid.
-type MessageReceived struct{ Origin, Type, Payload, UUID string }
+// Origin is the sender's display name and UUID the sender's participant uuid. Type is the
+// payload's mime type ("text/plain", or "application/json" for an application's message) and
+// Direct is set on a private message to this participant alone (newer nodes send "direct").
+type MessageReceived struct {
+	Origin, Type, Payload, UUID string
+	Direct                      bool
+}
+
+// ForEveryone reports whether m is chat for everyone in the meeting: a text/plain message (a
+// message without a type counts as one, as the vendor page's messages are) that is not direct.
+// Pexip's own client shows only those as chat; application messages and private ones are not
+// for a channel.
+func (m MessageReceived) ForEveryone() bool {
+	if m.Direct {
+		return false
+	}
+	t, _, _ := strings.Cut(m.Type, ";")
+	t = strings.TrimSpace(t)
+	return t == "" || strings.EqualFold(t, "text/plain")
+}
 
 // StageEntry is one speaker in a StageChanged event; Index 0 is the latest speaker, VAD 0 is
 // silent and 100 speaking.
@@ -149,21 +173,29 @@ func decodeEvent(name, id string, data []byte) (Event, error) {
 				ev.PresenterName = valString(val)
 			case "presenter_uri":
 				ev.PresenterURI = valString(val)
+			case "presenter_uuid":
+				ev.PresenterUUID = valString(val)
 			}
 		})
+		if err == nil && !isNull(data) && ev == (PresentationStarted{}) {
+			// The revocation Pexip's nodes send: nobody presents any more.
+			return PresentationStopped{}, nil
+		}
 		return ev, err
 	case "presentation_stop":
 		return PresentationStopped{}, nil
 	case "presentation_frame":
 		return PresentationFrame{ID: id}, nil
 	case "service_update", "conference_update":
-		var ev ServiceUpdated
+		ev := ServiceUpdated{Started: true}
 		err := eachMemberLenient(data, func(key, val []byte) {
 			switch string(key) {
 			case "locked":
 				ev.Locked = valBool(val)
 			case "guests_muted":
 				ev.GuestsMuted = valBool(val)
+			case "started":
+				ev.Started = valBool(val)
 			}
 		})
 		return ev, err
@@ -193,6 +225,8 @@ func decodeEvent(name, id string, data []byte) (Event, error) {
 				ev.Payload = valString(val)
 			case "uuid":
 				ev.UUID = valString(val)
+			case "direct":
+				ev.Direct = valBool(val)
 			}
 		})
 		return ev, err

@@ -25,7 +25,8 @@ const aliceJSON = `{"api_url": "/participants/50b9", "call_direction": "in",
 var alice = meetings.Participant{UUID: "50b9", DisplayName: "Alice", Role: "chair", ServiceType: "conference",
 	CallDirection: "in", Protocol: "api", URI: "CloudConnect_10.44.21.35", LocalAlias: "meet.alice",
 	OverlayText: "Alice", Vendor: "CloudConnect/2.0.0-25227.0.0", Encryption: "On", IsVideoCall: true,
-	RxPresentationAllowed: true, StartTime: 1441720992}
+	RxPresentationAllowed: true, StartTime: 1441720992, MuteSupported: true, DisconnectSupported: true,
+	TransferSupported: true}
 
 // Every event of API section 6. Clarification 1: bodies may be null or {}. Clarification 2: the
 // alternate names conference_update, message_received, bye and refresh_token.
@@ -41,17 +42,28 @@ func TestDecodeEvent(t *testing.T) {
 		{"participant_sync_end", "5", `null`, meetings.SyncEnd{}},
 		{"presentation_start", "6", `{"presenter_name": "Bob", "presenter_uri": "bob@example.com"}`,
 			meetings.PresentationStarted{PresenterName: "Bob", PresenterURI: "bob@example.com"}},
+		{"presentation_start", "6", `{"presenter_name": "Bob", "presenter_uri": "bob@example.com", "presenter_uuid": "65b4"}`,
+			meetings.PresentationStarted{PresenterName: "Bob", PresenterURI: "bob@example.com", PresenterUUID: "65b4"}},
+		// Pexip's revocation: a presentation_start about nobody is the presentation ending.
+		{"presentation_start", "6", `{"presenter_name": "", "presenter_uri": "", "presenter_uuid": ""}`, meetings.PresentationStopped{}},
+		{"presentation_start", "6", `{"presenter_name": "", "presenter_uri": ""}`, meetings.PresentationStopped{}},
+		{"presentation_start", "6", `{"presenter_name": "", "presenter_uri": "", "presenter_uuid": "65b4"}`,
+			meetings.PresentationStarted{PresenterUUID: "65b4"}},
 		{"presentation_stop", "7", `null`, meetings.PresentationStopped{}},
 		{"presentation_stop", "7", `{}`, meetings.PresentationStopped{}},
 		{"presentation_frame", "8", `null`, meetings.PresentationFrame{ID: "8"}},
-		{"service_update", "9", `{"locked": true, "guests_muted": false}`, meetings.ServiceUpdated{Locked: true}},
-		{"conference_update", "9", `{"locked": "NO", "guests_muted": "YES"}`, meetings.ServiceUpdated{GuestsMuted: true}},
+		{"service_update", "9", `{"locked": true, "guests_muted": false}`, meetings.ServiceUpdated{Locked: true, Started: true}},
+		{"conference_update", "9", `{"locked": "NO", "guests_muted": "YES"}`, meetings.ServiceUpdated{GuestsMuted: true, Started: true}},
+		{"conference_update", "9", `{"locked": false, "guests_muted": false, "started": false}`, meetings.ServiceUpdated{}},
+		{"service_update", "9", `{"locked": false, "guests_muted": false, "started": true}`, meetings.ServiceUpdated{Started: true}},
 		{"layout", "10", `{"view": "1:7", "participants": ["a019", "65b4"]}`,
 			meetings.LayoutChanged{View: "1:7", Participants: []string{"a019", "65b4"}}},
 		{"message", "11", `{"origin": "Alice", "type": "text/plain", "payload": "Hello World", "uuid": "eca5"}`,
 			meetings.MessageReceived{Origin: "Alice", Type: "text/plain", Payload: "Hello World", UUID: "eca5"}},
 		{"message_received", "11", `{"origin": "Alice", "type": "text/plain", "payload": "你好\n", "uuid": "eca5"}`,
 			meetings.MessageReceived{Origin: "Alice", Type: "text/plain", Payload: "你好\n", UUID: "eca5"}},
+		{"message_received", "11", `{"origin": "Alice", "type": "text/plain", "payload": "psst", "uuid": "eca5", "direct": true}`,
+			meetings.MessageReceived{Origin: "Alice", Type: "text/plain", Payload: "psst", UUID: "eca5", Direct: true}},
 		{"stage", "12", `[{"stage_index": 0, "participant_uuid": "a019", "vad": 100}, {"stage_index": "1", "participant_uuid": "65b4", "vad": 0.0}]`,
 			meetings.StageChanged{Entries: []meetings.StageEntry{{Index: 0, ParticipantUUID: "a019", VAD: 100}, {Index: 1, ParticipantUUID: "65b4"}}}},
 		{"call_disconnected", "13", `{"call_uuid": "50ed", "reason": "API initiated participant disconnect"}`,
@@ -82,17 +94,25 @@ func TestDecodeParticipantLenient(t *testing.T) {
 		want       meetings.Participant
 	}{
 		{"YesNoStrings", `{"uuid":"u","is_muted":"YES","is_presenting":"yes","is_video_call":"NO"}`,
-			meetings.Participant{UUID: "u", IsMuted: true, IsPresenting: true, RxPresentationAllowed: true}},
+			meetings.Participant{UUID: "u", IsMuted: true, IsPresenting: true, RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
 		{"Booleans", `{"uuid":"u","is_muted":true,"is_audio_only_call":false,"has_media":"true","is_external":1}`,
-			meetings.Participant{UUID: "u", IsMuted: true, HasMedia: true, IsExternal: true, RxPresentationAllowed: true}},
+			meetings.Participant{UUID: "u", IsMuted: true, HasMedia: true, IsExternal: true, RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
 		{"NumbersAsStringsAndFloats", `{"uuid":"u","spotlight":"1441720992","start_time":1441720992.7}`,
-			meetings.Participant{UUID: "u", Spotlight: 1441720992, StartTime: 1441720992, RxPresentationAllowed: true}},
+			meetings.Participant{UUID: "u", Spotlight: 1441720992, StartTime: 1441720992, RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
 		{"NewerFields", `{"uuid":"u","is_video_muted":"YES","presentation_allowed":true,"started":1,"nested":{"a":[1,{"b":null}]}}`,
-			meetings.Participant{UUID: "u", IsVideoMuted: true, RxPresentationAllowed: true}},
-		{"RxDeny", `{"uuid":"u","rx_presentation_policy":"DENY"}`, meetings.Participant{UUID: "u"}},
+			meetings.Participant{UUID: "u", IsVideoMuted: true, RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
+		{"RxDeny", `{"uuid":"u","rx_presentation_policy":"DENY"}`, meetings.Participant{UUID: "u", MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
+		// Newer nodes tell what a host may do to a participant; absent means allowed.
+		{"CapabilitiesRefused", `{"uuid":"u","mute_supported":"NO","disconnect_supported":"NO","transfer_supported":"NO","fecc_supported":"YES"}`,
+			meetings.Participant{UUID: "u", RxPresentationAllowed: true, FECCSupported: true}},
+		{"CapabilitiesAllowed", `{"uuid":"u","mute_supported":"YES","disconnect_supported":"YES","transfer_supported":"YES","fecc_supported":"NO"}`,
+			meetings.Participant{UUID: "u", RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
+		{"NewestNodeFields", `{"uuid":"u","is_streaming_conference":true,"is_video_silent":true,"supports_direct_chat":true,"external_node_uuid":"n1","buzz_time":1441720999.5,"can_receive_personal_mix":false,"receive_from_video_mix":{"mix_name":"main","timestamp":1.5}}`,
+			meetings.Participant{UUID: "u", IsStreaming: true, IsVideoSilent: true, SupportsDirectChat: true, ExternalNodeUUID: "n1", BuzzTime: 1441720999,
+				RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
 		{"NullsAndEscapes", `{"uuid":"u","display_name":"A\u00e9 \"B\"","role":null,"spotlight":null}`,
-			meetings.Participant{UUID: "u", DisplayName: `Aé "B"`, RxPresentationAllowed: true}},
-		{"UUIDAsNumber", `{"uuid":42}`, meetings.Participant{UUID: "42", RxPresentationAllowed: true}},
+			meetings.Participant{UUID: "u", DisplayName: `Aé "B"`, RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
+		{"UUIDAsNumber", `{"uuid":42}`, meetings.Participant{UUID: "42", RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,4 +203,24 @@ func TestEventReader(t *testing.T) {
 			t.Errorf("Retry = %v, %v; want 1.5s", er.Retry(), err)
 		}
 	})
+}
+
+// Pexip's client shows only text/plain messages that are not direct as the meeting's chat; an
+// application's JSON and a private message are not for the channel.
+func TestMessageForEveryone(t *testing.T) {
+	for _, tc := range []struct {
+		m    meetings.MessageReceived
+		want bool
+	}{
+		{meetings.MessageReceived{Type: "text/plain", Payload: "hi"}, true},
+		{meetings.MessageReceived{Type: "Text/Plain; charset=utf-8", Payload: "hi"}, true},
+		{meetings.MessageReceived{Payload: "a page node's message without a type"}, true},
+		{meetings.MessageReceived{Type: "text/plain", Payload: "psst", Direct: true}, false},
+		{meetings.MessageReceived{Type: "application/json", Payload: `{"type":"reaction"}`}, false},
+		{meetings.MessageReceived{Type: "text/html", Payload: "<b>hi</b>"}, false},
+	} {
+		if got := tc.m.ForEveryone(); got != tc.want {
+			t.Errorf("%+v.ForEveryone() = %v, want %v", tc.m, got, tc.want)
+		}
+	}
 }

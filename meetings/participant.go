@@ -32,8 +32,22 @@ type Participant struct {
 	IsVideoMuted          bool // newer nodes only
 	RxPresentationAllowed bool // rx_presentation_policy ALLOW (the default when absent)
 
+	// What the node lets a host do to this participant (mute_supported, disconnect_supported,
+	// transfer_supported, fecc_supported). Newer nodes send them; true when the node does not,
+	// as older nodes and the vendor page allow every command on everyone. A command the node
+	// says it does not support is refused before it is sent.
+	MuteSupported       bool
+	DisconnectSupported bool
+	TransferSupported   bool
+	FECCSupported       bool // far-end camera control; false when absent, as Pexip's client reads it
+
+	IsVideoSilent      bool   // is_video_silent: the camera sends a still or black picture
+	SupportsDirectChat bool   // supports_direct_chat: can receive private messages
+	ExternalNodeUUID   string // external_node_uuid: the node hosting this participant, when not this one
+
 	Spotlight int64 // 0, or the UNIX second it was spotlighted
 	StartTime int64 // UNIX second it joined
+	BuzzTime  int64 // buzz_time: the UNIX second a hand was raised, 0 when none
 }
 
 // IsHost reports whether p has the chair (host) role.
@@ -42,13 +56,22 @@ func (p Participant) IsHost() bool { return equalFoldStr(p.Role, "chair") }
 // Waiting reports whether p waits in the waiting room of a locked meeting for a host to admit them.
 func (p Participant) Waiting() bool { return equalFoldStr(p.ServiceType, "waiting_room") }
 
+// transferRole is the role word transfer takes. Pexip's schema for transfer allows only "host"
+// and "guest" (unlike role and dial, which take "chair"), so our "chair" is sent as "host".
+func transferRole(role string) string {
+	if equalFoldStr(role, "chair") || equalFoldStr(role, "host") {
+		return "host"
+	}
+	return role
+}
+
 var errNoUUID = errors.New("participant without uuid")
 
 // DecodeParticipant decodes a participant object leniently (clarification 9): flags may be
 // booleans or "YES"/"NO" strings, numbers may be strings or floats, unknown fields are ignored.
 // It fails only when data is not one JSON object or the object has no uuid.
 func DecodeParticipant(data []byte) (Participant, error) {
-	p := Participant{RxPresentationAllowed: true}
+	p := Participant{RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}
 	m := members{data: data}
 	for m.next() {
 		key, val := m.key, m.val
@@ -97,6 +120,22 @@ func DecodeParticipant(data []byte) (Participant, error) {
 			if s := internString(val); s != "" {
 				p.RxPresentationAllowed = !equalFoldStr(s, "DENY")
 			}
+		case "mute_supported":
+			p.MuteSupported = valBool(val)
+		case "disconnect_supported":
+			p.DisconnectSupported = valBool(val)
+		case "transfer_supported":
+			p.TransferSupported = valBool(val)
+		case "fecc_supported":
+			p.FECCSupported = valBool(val)
+		case "is_video_silent":
+			p.IsVideoSilent = valBool(val)
+		case "supports_direct_chat":
+			p.SupportsDirectChat = valBool(val)
+		case "external_node_uuid":
+			p.ExternalNodeUUID = valString(val)
+		case "buzz_time":
+			p.BuzzTime = valInt(val)
 		case "spotlight":
 			p.Spotlight = valInt(val)
 		case "start_time":

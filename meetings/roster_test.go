@@ -10,7 +10,8 @@ import (
 )
 
 func pp(uuid, name string, start int64) meetings.Participant {
-	return meetings.Participant{UUID: uuid, DisplayName: name, StartTime: start, Role: "guest", RxPresentationAllowed: true}
+	return meetings.Participant{UUID: uuid, DisplayName: name, StartTime: start, Role: "guest", RxPresentationAllowed: true,
+		MuteSupported: true, DisconnectSupported: true, TransferSupported: true}
 }
 
 type change struct {

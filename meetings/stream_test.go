@@ -44,11 +44,11 @@ func TestEventsFromSimulator(t *testing.T) {
 		t.Errorf("participant_update after mute = %+v", up)
 	}
 	s.Lock(ctx)
-	if got := ev.next(); got != (meetings.ServiceUpdated{Locked: true}) {
+	if got := ev.next(); got != (meetings.ServiceUpdated{Locked: true, Started: true}) {
 		t.Errorf("service_update = %#v", got)
 	}
 	room.Emit("conference_update", map[string]any{"locked": false, "guests_muted": "YES"})
-	if got := ev.next(); got != (meetings.ServiceUpdated{GuestsMuted: true}) {
+	if got := ev.next(); got != (meetings.ServiceUpdated{GuestsMuted: true, Started: true}) {
 		t.Errorf("conference_update = %#v", got)
 	}
 	s.OverrideLayout(ctx, meetings.LayoutOverride{Layout: "1:7"})

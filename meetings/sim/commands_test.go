@@ -56,13 +56,13 @@ func TestConferenceCommands(t *testing.T) {
 
 	t.Run("ServiceStatus", func(t *testing.T) {
 		a := f.guest.get("service_status")
-		if d := cmp.Diff(map[string]any{"locked": false, "guests_muted": false}, a.obj()); a.Status != 200 || d != "" {
+		if d := cmp.Diff(map[string]any{"locked": false, "guests_muted": false, "started": true}, a.obj()); a.Status != 200 || d != "" {
 			t.Errorf("%d %s", a.Status, d)
 		}
 	})
 	t.Run("LockUnlock", func(t *testing.T) {
 		ok(t, h.post("lock", nil))
-		if ev := f.st.next(); ev.Name != "service_update" || ev.Data != `{"guests_muted":false,"locked":true}` {
+		if ev := f.st.next(); ev.Name != "service_update" || ev.Data != `{"guests_muted":false,"locked":true,"started":true}` {
 			t.Errorf("lock sent %+v", ev)
 		}
 		if !f.room.State().Locked || h.get("service_status").obj()["locked"] != true {
@@ -81,7 +81,7 @@ func TestConferenceCommands(t *testing.T) {
 			t.Errorf("unlock of someone not waiting: %d %s, want result false", a.Status, a.Body)
 		}
 		ok(t, h.post("unlock", nil))
-		if ev := f.st.next(); ev.Name != "service_update" || ev.Data != `{"guests_muted":false,"locked":false}` {
+		if ev := f.st.next(); ev.Name != "service_update" || ev.Data != `{"guests_muted":false,"locked":false,"started":true}` {
 			t.Errorf("unlock sent %+v", ev)
 		}
 		f.room.Leave(w)
@@ -102,7 +102,7 @@ func TestConferenceCommands(t *testing.T) {
 	})
 	t.Run("MuteGuests", func(t *testing.T) {
 		ok(t, h.post("muteguests", nil))
-		if ev := f.st.next(); ev.Name != "service_update" || ev.Data != `{"guests_muted":true,"locked":false}` {
+		if ev := f.st.next(); ev.Name != "service_update" || ev.Data != `{"guests_muted":true,"locked":false,"started":true}` {
 			t.Errorf("muteguests sent %+v", ev)
 		}
 		// One participant_update per guest: Bob and the guest session.
@@ -139,7 +139,7 @@ func TestConferenceCommands(t *testing.T) {
 	t.Run("Message", func(t *testing.T) {
 		ok(t, f.guest.post("message", map[string]string{"type": "text/plain", "payload": "Hello World"}))
 		ev := f.st.next()
-		want := map[string]any{"origin": "guestbot", "type": "text/plain", "payload": "Hello World", "uuid": f.guest.uuid}
+		want := map[string]any{"origin": "guestbot", "type": "text/plain", "payload": "Hello World", "uuid": f.guest.uuid, "direct": false}
 		var got map[string]any
 		if ev.Name != "message" || ev.decode(&got) != nil || !cmp.Equal(got, want) {
 			t.Errorf("message event %+v, want %v", ev, want)
@@ -259,7 +259,10 @@ func TestParticipantCommands(t *testing.T) {
 		}
 		call := m["call_uuid"].(string)
 		ok(t, h.post("participants/"+f.bob+"/calls/"+call+"/ack", nil))
-		ok(t, h.post("participants/"+f.bob+"/calls/"+call+"/disconnect", nil))
+		// Pexip's disconnect_call answers result null (the page does not describe it).
+		if a := h.post("participants/"+f.bob+"/calls/"+call+"/disconnect", nil); a.Status != 200 || string(a.Result) != "null" {
+			t.Errorf("call disconnect: %d %s, want 200 result null", a.Status, a.Body)
+		}
 		if ev := f.st.next(); ev.Name != "call_disconnected" || !strings.Contains(ev.Data, call) || !strings.Contains(ev.Data, `"reason"`) {
 			t.Errorf("call disconnect sent %+v", ev)
 		}
@@ -344,7 +347,7 @@ func TestConferenceDisconnect(t *testing.T) {
 			deletes++
 		}
 	}
-	if deletes == 0 || evs[len(evs)-1].Name != "disconnect" || !strings.Contains(evs[len(evs)-1].Data, "API initiated participant disconnect") {
+	if deletes == 0 || evs[len(evs)-1].Name != "disconnect" || !strings.Contains(evs[len(evs)-1].Data, ReasonHostEnded) {
 		t.Errorf("host stream: %+v, want participant_delete events then disconnect", evs)
 	}
 	gst.closed()

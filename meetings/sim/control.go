@@ -11,13 +11,18 @@ import (
 const controlHelp = `meetings/sim control surface (JSON in, JSON out)
 
 GET  /_sim/rooms                          rooms with their state (no PINs)
-POST /_sim/rooms                          {"number","alias","name","host_pin","guest_pin","allow_guest","private"}
+POST /_sim/rooms                          {"number","alias","name","host_pin","guest_pin","allow_guest","private","rich","wait_for_host"}
 GET  /_sim/rooms/{room}                   state and participants of one room
-POST /_sim/rooms/{room}/join              {"name","role":"guest|chair","protocol","waiting"} -> {"uuid"}
+POST /_sim/rooms/{room}/join              {"name","role":"guest|chair","protocol","waiting","unsupported":{"mute","disconnect","transfer"}} -> {"uuid"}
 POST /_sim/rooms/{room}/leave             {"who": uuid or display name}
 POST /_sim/rooms/{room}/present           {"who", "on": true|false}
 POST /_sim/rooms/{room}/speak             {"who"}
 POST /_sim/rooms/{room}/chat              {"who", "text"}
+POST /_sim/rooms/{room}/message           {"who", "type": "text/plain|application/json", "text", "to": uuid for a direct message}
+POST /_sim/rooms/{room}/revoke            revoke the presentation (presentation_start about nobody)
+POST /_sim/rooms/{room}/unsupported       {"who", "mute", "disconnect", "transfer"} commands the node refuses for them
+POST /_sim/rooms/{room}/end               a host ends the meeting
+POST /_sim/rooms/{room}/admin_disconnect  {"who"} an administrator disconnects them
 POST /_sim/rooms/{room}/lock              {"locked": true|false}
 POST /_sim/rooms/{room}/frame             a new presentation_frame
 POST /_sim/rooms/{room}/drop_streams      close every event stream abruptly -> {"closed": n}
@@ -41,6 +46,7 @@ type roomView struct {
 	HasGuestPIN  bool          `json:"has_guest_pin"`
 	AllowGuest   bool          `json:"allow_guest"`
 	Private      bool          `json:"private"`
+	Rich         bool          `json:"rich"`
 	State        RoomState     `json:"state"`
 	Participants []Participant `json:"participants,omitempty"`
 }
@@ -49,7 +55,7 @@ func viewOf(r *Room, withPeople bool) roomView {
 	cfg := r.Config()
 	v := roomView{
 		Number: cfg.Number, Alias: cfg.Alias, Name: cfg.Name, HasHostPIN: cfg.HostPIN != "",
-		HasGuestPIN: cfg.GuestPIN != "", AllowGuest: cfg.AllowGuest, Private: cfg.Private, State: r.State(),
+		HasGuestPIN: cfg.GuestPIN != "", AllowGuest: cfg.AllowGuest, Private: cfg.Private, Rich: cfg.Rich, State: r.State(),
 	}
 	if withPeople {
 		v.Participants = r.Participants()
@@ -93,6 +99,9 @@ func (s *Server) controlMux() *http.ServeMux {
 		Who  string `json:"who"`
 		On   *bool  `json:"on"`
 		Text string `json:"text"`
+		Type string `json:"type"`
+		To   string `json:"to"`
+		Unsupported
 	}
 	withWho := func(fn func(w http.ResponseWriter, rm *Room, uuid string, b whoBody)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -162,6 +171,35 @@ func (s *Server) controlMux() *http.ServeMux {
 	}))
 	mux.HandleFunc("POST /_sim/rooms/{room}/chat", withWho(func(w http.ResponseWriter, rm *Room, uuid string, b whoBody) {
 		rm.Chat(uuid, b.Text)
+		okay(w)
+	}))
+	mux.HandleFunc("POST /_sim/rooms/{room}/message", withWho(func(w http.ResponseWriter, rm *Room, uuid string, b whoBody) {
+		if b.Type == "" {
+			b.Type = "text/plain"
+		}
+		if !rm.Message(uuid, b.Type, b.Text, b.To) {
+			bad(w, http.StatusNotFound, "no participant "+b.To)
+			return
+		}
+		okay(w)
+	}))
+	mux.HandleFunc("POST /_sim/rooms/{room}/revoke", func(w http.ResponseWriter, r *http.Request) {
+		if rm := room(w, r); rm != nil {
+			writeJSON(w, http.StatusOK, map[string]bool{"sent": rm.RevokePresentation()})
+		}
+	})
+	mux.HandleFunc("POST /_sim/rooms/{room}/unsupported", withWho(func(w http.ResponseWriter, rm *Room, uuid string, b whoBody) {
+		rm.SetUnsupported(uuid, b.Unsupported)
+		okay(w)
+	}))
+	mux.HandleFunc("POST /_sim/rooms/{room}/end", func(w http.ResponseWriter, r *http.Request) {
+		if rm := room(w, r); rm != nil {
+			rm.End()
+			okay(w)
+		}
+	})
+	mux.HandleFunc("POST /_sim/rooms/{room}/admin_disconnect", withWho(func(w http.ResponseWriter, rm *Room, uuid string, _ whoBody) {
+		rm.AdminDisconnect(uuid)
 		okay(w)
 	}))
 	mux.HandleFunc("POST /_sim/rooms/{room}/lock", func(w http.ResponseWriter, r *http.Request) {

@@ -31,16 +31,37 @@
 //     TokenTTL lapses, its participant is dropped, and its streams get a disconnect event with
 //     reason "Timer expired awaiting token refresh". refresh_session invalidates the old token;
 //     end_session releases it. A session opened with hideme is never listed nor announced.
+//   - What a current node sends: besides the page's fields, every field Pexip's schemas
+//     (@pexip/infinity-api 20.0.0) require, with its type. The participant object carries
+//     buzz_time, mute_supported, disconnect_supported, transfer_supported and fecc_supported
+//     ("YES"/"NO"), is_video_silent, external_node_uuid, supports_direct_chat,
+//     can_receive_personal_mix and receive_from_video_mix; service_status and service_update
+//     carry started; message carries direct; layout carries requested_layout;
+//     presentation_start carries presenter_uuid; the PIN-required 403 carries version. A phone
+//     call arrives over "sip" (audio only), as Pexip's protocols have no "phone".
+//     internal/pexipcheck checks all of it against Pexip's own validators.
 //   - Every conference and participant command changes the room and emits what a node would:
 //     lock/unlock → service_update; muteguests → service_update and a participant_update per
-//     guest (later guests join muted); start_service admits the waiting room; disconnect removes
-//     everyone, the caller included; message → message; override_layout → layout; participant
+//     guest (later guests join muted); start_service starts the meeting and admits the waiting
+//     room; disconnect removes everyone, the caller included, each session's streams getting a
+//     disconnect event with ReasonHostEnded; message → message; override_layout → layout; participant
 //     mute, unmute, hard_vmute, hard_uvmute, allow/denyrxpresentation, spotlighton/off, role and
-//     unlock → participant_update; participant disconnect and transfer → participant_delete
-//     (transfer moves the participant, same uuid, into the target room when the PIN fits, else
-//     answers result false); dtmf and cancel/resume_delay are recorded on the Participant;
-//     calls answers a WebRTC sdp or RTMP urls, and …/calls/<call>/ack and …/disconnect exist
-//     (disconnect → call_disconnected).
+//     unlock → participant_update; participant disconnect and transfer → participant_delete (a
+//     kicked session's streams get ReasonAPIKick; transfer moves the participant, same uuid,
+//     into the target room when the PIN fits, else answers result false; its role is Pexip's
+//     "host" or "guest", or the page's "chair"); dtmf and cancel/resume_delay are recorded on the
+//     Participant; calls answers a WebRTC sdp or RTMP urls, and …/calls/<call>/ack and
+//     …/disconnect exist (disconnect → call_disconnected, answered with result null as Pexip's
+//     disconnect_call is).
+//   - Capabilities: a participant joined with ParticipantSpec.Unsupported (or given
+//     Room.SetUnsupported) reports mute_supported, disconnect_supported or transfer_supported
+//     "NO", and the node answers result false to that command for them.
+//   - Started: a room with RoomConfig.WaitForHost waits for a host (started false) until a
+//     host with media joins or a host calls start_service (not on a private node); a
+//     controlling client (protocol api) does not start it. Until then joining guests wait with
+//     service_type "waiting_room"; the start tells service_update, then admits them
+//     (participant_update), except while the room is locked. Other rooms are started from the
+//     first.
 //   - dial: the callee appears at once with service_type "connecting" and call_direction "out",
 //     and becomes "conference" after DialAnswerAfter — unless its destination contains
 //     "noanswer" (any case), in which case it never answers and is removed
@@ -83,9 +104,13 @@
 // # Control methods
 //
 // Room methods make people act: Join (returns the uuid), Leave, Present (presentation_start,
-// participant_update, and presentation_frame on public rooms; Frame sends another), Speak
-// (stage, then layout), Chat, SetLocked, and read the room: Participants, Participant, Find,
-// State. Server.Requests lists the platform requests seen, with whether their token was valid.
+// participant_update, and presentation_frame on public rooms; Frame sends another),
+// RevokePresentation (Pexip's revocation: a presentation_start whose presenter name, uri and
+// uuid are empty), Speak (stage, then layout), Chat, Message (an application/json message, or a
+// direct one to one session), SetLocked, SetUnsupported, End (a host in the room ends the
+// meeting: ReasonHostEnded), AdminDisconnect (an administrator disconnects someone:
+// ReasonAdmin), and read the room: Participants, Participant, Find, State. Server.Requests lists
+// the platform requests seen, with whether their token was valid.
 //
 // # Faults
 //
@@ -106,13 +131,18 @@
 // with curl (GET /_sim/ prints this list):
 //
 //	GET  /_sim/rooms                        rooms and their state (never PINs)
-//	POST /_sim/rooms                        {"number","alias","name","host_pin","guest_pin","allow_guest","private"}
+//	POST /_sim/rooms                        {"number","alias","name","host_pin","guest_pin","allow_guest","private","rich","wait_for_host"}
 //	GET  /_sim/rooms/{room}                 state and participants
-//	POST /_sim/rooms/{room}/join            {"name","role","protocol","waiting"} → {"uuid"}
+//	POST /_sim/rooms/{room}/join            {"name","role","protocol","waiting","unsupported"} → {"uuid"}
 //	POST /_sim/rooms/{room}/leave           {"who"}           who = uuid or display name
 //	POST /_sim/rooms/{room}/present         {"who","on"}
 //	POST /_sim/rooms/{room}/speak           {"who"}
 //	POST /_sim/rooms/{room}/chat            {"who","text"}
+//	POST /_sim/rooms/{room}/message         {"who","type","text","to"}
+//	POST /_sim/rooms/{room}/revoke          revoke the presentation
+//	POST /_sim/rooms/{room}/unsupported     {"who","mute","disconnect","transfer"}
+//	POST /_sim/rooms/{room}/end             a host ends the meeting
+//	POST /_sim/rooms/{room}/admin_disconnect {"who"}
 //	POST /_sim/rooms/{room}/lock            {"locked"}
 //	POST /_sim/rooms/{room}/frame           another presentation_frame
 //	POST /_sim/rooms/{room}/drop_streams    → {"closed": n}
@@ -149,6 +179,41 @@
 //     Speak named), whatever uuid it names, and later joiners who are not chairs join muted
 //     while that lasts; a participant unmute unmutes that participant and ends it.
 //   - dial accepts protocols sip and h323 only; any other answers 400 "Illegal value".
+//
+// # Rich mode
+//
+// A room with RoomConfig.Rich behaves as the newest public node: besides what a current node
+// sends, it adds the optional fields Pexip's schemas describe — in the participant object
+// call_tag, is_client_muted, is_conjoined, is_idp_authenticated, is_transferring,
+// is_main_video_dropped_out, needs_presentation_in_mix (and last_spoken_time in the
+// participants answer, which Pexip's event type omits); in service_status and service_update
+// all_muted, presentation_allowed, live_captions_available, direct_media, breakout_rooms,
+// guests_can_present, guests_can_unmute; in new_session conference_name, service_name, turn,
+// bandwidths and feature flags; in layout overlay_text_enabled. A client must take them all.
+//
+// # Where the vendor page and Pexip disagree
+//
+// The page (shared/api/platform-api.md) is the platform; Pexip's definitions fill its gaps.
+// Where the page is explicit and Pexip says otherwise, the simulator follows the page, and
+// internal/pexipcheck lists these as the only differences it expects:
+//
+//   - dial's role is "guest" or "chair" (Pexip: "HOST" or "GUEST"), and its protocol may be
+//     "phone" (Pexip has no phone).
+//   - new_session takes hideme, which Pexip's request_token body does not know.
+//   - new_session's expires is a number (Pexip: a string; refresh_session's is a string on both).
+//   - A private node's new_session lacks current_service_type (section 7), which Pexip requires.
+//   - Errors come with "status": "success" (clarification 6); Pexip's 404 and 415 have "failed".
+//   - The events service_update and message keep the page's names (Pexip: conference_update
+//     and message_received); bye (clarification 2) is no event of Pexip's.
+//   - Events without a body (participant_sync_begin, participant_sync_end, presentation_frame,
+//     presentation_stop, refresh_token) carry data: null (clarification 1); Pexip's carry none.
+//   - call_disconnected's reason is a string; @pexip/infinity's type has an object.
+//
+// Where the page is silent the simulator follows Pexip: a call's disconnect answers result null,
+// and the fields listed under "What it models". One case goes the other way: transfer's role.
+// The page's table gives it as chair or guest, like role's, but Pexip's transfer schema allows
+// only host or guest, and a node built on it refuses chair; so the client sends "host" (issue
+// 13) and the simulator accepts both.
 //
 // # Demo
 //

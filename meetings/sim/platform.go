@@ -372,7 +372,7 @@ func (r *Room) newSession(w http.ResponseWriter, req *http.Request, body []byte)
 		if cfg.AllowGuest && cfg.GuestPIN == "" {
 			gp = "none"
 		}
-		reply(w, http.StatusForbidden, map[string]string{"pin": "required", "guest_pin": gp})
+		reply(w, http.StatusForbidden, map[string]any{"pin": "required", "guest_pin": gp, "version": nodeVersion})
 		return
 	case pin == cfg.HostPIN:
 		host = true
@@ -404,7 +404,7 @@ func (r *Room) newSession(w http.ResponseWriter, req *http.Request, body []byte)
 		"expires":          json.Number(seconds(r.srv.opts.TokenTTL)),
 		"participant_uuid": sess.uuid,
 		"display_name":     in.DisplayName,
-		"version":          map[string]string{"pseudo_version": "25010.0.0", "version_id": "12"},
+		"version":          nodeVersion,
 		"role":             roleWord,
 		"service_type":     "conference",
 		"chat_enabled":     true,
@@ -413,6 +413,27 @@ func (r *Room) newSession(w http.ResponseWriter, req *http.Request, body []byte)
 		res["stun"] = []map[string]string{{"url": "stun:stun.example.cn"}}
 		res["analytics_enabled"] = false
 		res["current_service_type"] = m.p.ServiceType
+	}
+	if cfg.Rich {
+		res["conference_name"] = cfg.Name
+		res["service_name"] = cfg.Name
+		res["call_tag"] = ""
+		res["turn"] = []map[string]any{{"urls": []string{"turn:turn.example.cn:3478?transport=udp"}, "username": "meetbot", "credential": "sim"}}
+		res["bandwidth_in"] = 1264
+		res["bandwidth_out"] = 1264
+		res["fecc_enabled"] = false
+		res["rtmp_enabled"] = true
+		res["rtsp_enabled"] = false
+		res["trickle_ice_enabled"] = true
+		res["vp9_enabled"] = true
+		res["allow_1080p"] = false
+		res["guests_can_present"] = true
+		res["direct_media"] = false
+		res["breakout_rooms"] = false
+		res["route_via_registrar"] = false
+		res["use_relay_candidates_only"] = false
+		res["client_stats_update_interval"] = 5000
+		res["pex_datachannel_id"] = 5
 	}
 	reply(w, http.StatusOK, res)
 }
@@ -440,7 +461,7 @@ func (r *Room) events(w http.ResponseWriter, req *http.Request, tok string) {
 		name = "participant_update"
 	}
 	for _, p := range r.participantsLocked(false) {
-		sync.Write(r.frameLocked(name, toWire(&p, r.cfg)))
+		sync.Write(r.frameLocked(name, toWire(&p, r.cfg, false)))
 	}
 	sync.Write(r.frameLocked("participant_sync_end", nil))
 	sub := newSubscriber(sess)
@@ -582,6 +603,10 @@ func (r *Room) command(w http.ResponseWriter, req *http.Request, rt route, tok s
 		return
 	}
 	now := r.srv.now()
+	if m != nil && unsupportedFor(m, rt.op) {
+		reply(w, http.StatusOK, false)
+		return
+	}
 
 	switch rt.op {
 	case "refresh_session":
@@ -604,12 +629,12 @@ func (r *Room) command(w http.ResponseWriter, req *http.Request, rt route, tok s
 		_, _ = w.Write(frameJPEG())
 
 	case "service_status":
-		reply(w, http.StatusOK, map[string]bool{"guests_muted": r.guestsMuted, "locked": r.locked})
+		reply(w, http.StatusOK, r.conferenceStateLocked())
 	case "participants":
 		ps := r.participantsLocked(false)
 		out := make([]wireParticipant, len(ps))
 		for i := range ps {
-			out[i] = toWire(&ps[i], r.cfg)
+			out[i] = toWire(&ps[i], r.cfg, true)
 		}
 		reply(w, http.StatusOK, out)
 	case "lock", "unlock":
@@ -618,7 +643,7 @@ func (r *Room) command(w http.ResponseWriter, req *http.Request, rt route, tok s
 		reply(w, http.StatusOK, true)
 	case "start_service":
 		if !r.cfg.Private {
-			r.started = true
+			r.startLocked()
 			for _, p := range r.participantsLocked(true) {
 				if mm := r.members[p.UUID]; mm.p.ServiceType == "waiting_room" {
 					mm.p.ServiceType = "conference"
@@ -638,17 +663,13 @@ func (r *Room) command(w http.ResponseWriter, req *http.Request, rt route, tok s
 		}
 		reply(w, http.StatusOK, true)
 	case "disconnect":
-		for _, p := range r.participantsLocked(true) {
-			if mm := r.members[p.UUID]; mm != nil {
-				r.removeMemberLocked(mm, ReasonAPIKick)
-			}
-		}
+		r.endLocked()
 		reply(w, http.StatusOK, true)
 	case "message":
 		if msgIn.Type == "" {
 			msgIn.Type = "text/plain"
 		}
-		r.chatLocked(sess.name, sess.uuid, msgIn.Type, msgIn.Payload)
+		r.chatLocked(sess.name, sess.uuid, msgIn.Type, msgIn.Payload, "")
 		reply(w, http.StatusOK, true)
 	case "override_layout":
 		if len(layoutIn.Layouts) == 0 {
@@ -781,11 +802,32 @@ func (r *Room) command(w http.ResponseWriter, req *http.Request, rt route, tok s
 		if rt.op == "call/disconnect" {
 			m.p.Calls = append(m.p.Calls[:i], m.p.Calls[i+1:]...)
 			r.broadcastLocked("call_disconnected", map[string]string{"call_uuid": rt.call, "reason": ReasonAPIKick})
+			// The page does not describe this answer; Pexip's schema (disconnect_call 200) has
+			// result null.
+			reply(w, http.StatusOK, nil)
+			return
 		}
 		reply(w, http.StatusOK, true)
 	default:
 		reply(w, http.StatusNotFound, "meetings/sim: operation not modelled: "+rt.op)
 	}
+}
+
+// nodeVersion is the version object new_session and the PIN-required 403 carry.
+var nodeVersion = map[string]string{"pseudo_version": "25010.0.0", "version_id": "12"}
+
+// unsupportedFor reports whether the node refuses op for m (its mute_supported,
+// disconnect_supported or transfer_supported is "NO").
+func unsupportedFor(m *member, op string) bool {
+	switch op {
+	case "participant/mute", "participant/unmute":
+		return m.p.NoMute
+	case "participant/disconnect":
+		return m.p.NoDisconnect
+	case "participant/transfer":
+		return m.p.NoTransfer
+	}
+	return false
 }
 
 const answerSDP = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
@@ -852,8 +894,13 @@ func (r *Room) dialLocked(w http.ResponseWriter, role, dest, protocol, remoteNam
 // transfer moves m to another room: it leaves this room (participant_delete) and joins the
 // target with the same uuid. A missing target room or a PIN the target refuses answers false.
 func (r *Room) transfer(w http.ResponseWriter, m *member, alias, pin, role string) {
-	if role == "" {
+	switch role {
+	case "":
 		role = "guest"
+	case "host":
+		// Pexip's word for transfer (its schema allows only host and guest); the page writes
+		// chair, which is accepted too.
+		role = "chair"
 	}
 	if role != "guest" && role != "chair" {
 		reply(w, http.StatusBadRequest, msgIllegalValue)

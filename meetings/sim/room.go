@@ -10,11 +10,16 @@ import (
 	"time"
 )
 
-// Reasons the simulator gives in disconnect events, as the platform words them.
+// Reasons the simulator gives in disconnect events, as the platform's lineage words them.
 const (
 	ReasonTokenLapsed = "Timer expired awaiting token refresh"
-	ReasonAPIKick     = "API initiated participant disconnect"
-	ReasonLeft        = "Participant left the conference"
+	// ReasonAPIKick: a host kicked this participant through the API (participant disconnect).
+	ReasonAPIKick = "API initiated participant disconnect"
+	// ReasonHostEnded: a host ended the meeting (conference disconnect, or Room.End).
+	ReasonHostEnded = "Conference terminated by a Host participant"
+	// ReasonAdmin: an administrator disconnected the participant (Room.AdminDisconnect).
+	ReasonAdmin = "Disconnected by an administrator"
+	ReasonLeft  = "Participant left the conference"
 )
 
 // RoomConfig describes a room (a virtual meeting room).
@@ -22,15 +27,19 @@ const (
 // A room without a HostPIN admits everyone as a host. With a HostPIN, guests are admitted when
 // the room has a GuestPIN (which they must give) or when AllowGuest is set and GuestPIN is empty
 // (guests then need no PIN: they send "pin: none"). Private makes the room behave like a
-// private-cloud node (see the package documentation).
+// private-cloud node, Rich like the newest public node, which adds every optional field Pexip's
+// schemas describe (see the package documentation). WaitForHost makes a meeting that has not
+// started: "started" is false until a host with media joins or a host calls start_service.
 type RoomConfig struct {
-	Number     string `json:"number,omitempty"` // all-digit short number; assigned when empty
-	Alias      string `json:"alias,omitempty"`  // email-style address or any other name
-	Name       string `json:"name,omitempty"`   // the conference name checkJoin reports
-	HostPIN    string `json:"host_pin,omitempty"`
-	GuestPIN   string `json:"guest_pin,omitempty"`
-	AllowGuest bool   `json:"allow_guest,omitempty"`
-	Private    bool   `json:"private,omitempty"`
+	Number      string `json:"number,omitempty"` // all-digit short number; assigned when empty
+	Alias       string `json:"alias,omitempty"`  // email-style address or any other name
+	Name        string `json:"name,omitempty"`   // the conference name checkJoin reports
+	HostPIN     string `json:"host_pin,omitempty"`
+	GuestPIN    string `json:"guest_pin,omitempty"`
+	AllowGuest  bool   `json:"allow_guest,omitempty"`
+	Private     bool   `json:"private,omitempty"`
+	Rich        bool   `json:"rich,omitempty"`
+	WaitForHost bool   `json:"wait_for_host,omitempty"`
 }
 
 func (c RoomConfig) guestsAllowed() bool { return c.HostPIN == "" || c.GuestPIN != "" || c.AllowGuest }
@@ -41,6 +50,17 @@ type ParticipantSpec struct {
 	Role     string `json:"role,omitempty"`     // "chair" (or "host") or "guest" (the default)
 	Protocol string `json:"protocol,omitempty"` // "webrtc" (the default), "sip", "h323", "rtmp", "mssip", "api", …
 	Waiting  bool   `json:"waiting,omitempty"`  // join into the waiting room even when the room is not locked
+	// Unsupported names the host commands the node refuses for this participant.
+	Unsupported Unsupported `json:"unsupported,omitzero"`
+}
+
+// Unsupported names the host commands a node does not support for a participant: the node
+// reports mute_supported, disconnect_supported and transfer_supported "NO" for each, and answers
+// result false to mute/unmute, participant disconnect and transfer of that participant.
+type Unsupported struct {
+	Mute       bool `json:"mute,omitempty"`
+	Disconnect bool `json:"disconnect,omitempty"`
+	Transfer   bool `json:"transfer,omitempty"`
 }
 
 // Participant is the simulator's view of one participant. It is a copy: changing it changes
@@ -65,6 +85,10 @@ type Participant struct {
 	Session               bool     `json:"session,omitempty"` // a controlling client (a new_session), not a person
 	DTMF                  string   `json:"dtmf,omitempty"`    // every digit sent to it, in order
 	Calls                 []string `json:"calls,omitempty"`
+	NoMute                bool     `json:"no_mute,omitempty"`       // mute_supported "NO"
+	NoDisconnect          bool     `json:"no_disconnect,omitempty"` // disconnect_supported "NO"
+	NoTransfer            bool     `json:"no_transfer,omitempty"`   // transfer_supported "NO"
+	LastSpoke             int64    `json:"last_spoke,omitempty"`    // UNIX second it last spoke
 
 	seq uint64
 }
@@ -73,8 +97,9 @@ type Participant struct {
 type ChatMessage struct {
 	Origin  string    `json:"origin,omitempty"` // sender's display name
 	UUID    string    `json:"uuid,omitempty"`   // sender's participant uuid
-	Type    string    `json:"type,omitempty"`
+	Type    string    `json:"type,omitempty"`   // "text/plain" or "application/json"
 	Payload string    `json:"payload,omitempty"`
+	To      string    `json:"to,omitempty"` // the recipient's uuid of a direct message, "" for everyone
 	Time    time.Time `json:"time,omitempty"`
 }
 
@@ -131,6 +156,9 @@ type member struct {
 	p     Participant
 	sess  *session
 	timer *time.Timer // dial answer or dial timeout
+	// waitsForHost is set on a guest held in the waiting room because the meeting has not
+	// started; the meeting starting admits it.
+	waitsForHost bool
 }
 
 type session struct {
@@ -183,6 +211,7 @@ func newRoom(s *Server, cfg RoomConfig) *Room {
 		sessions: map[string]*session{},
 		subs:     map[*subscriber]struct{}{},
 		view:     "1:7",
+		started:  !cfg.WaitForHost,
 
 		subsChanged: make(chan struct{}),
 	}
@@ -256,7 +285,7 @@ func (r *Room) closeSubLocked(sub *subscriber) {
 }
 
 func (r *Room) wireLocked(p *Participant) wireParticipant {
-	return toWire(p, r.cfg)
+	return toWire(p, r.cfg, false)
 }
 
 func (r *Room) emitJoinLocked(m *member) {
@@ -278,7 +307,41 @@ func (r *Room) emitUpdateLocked(m *member) {
 }
 
 func (r *Room) emitServiceLocked() {
-	r.broadcastLocked("service_update", map[string]bool{"locked": r.locked, "guests_muted": r.guestsMuted})
+	r.broadcastLocked("service_update", r.conferenceStateLocked())
+}
+
+// conferenceStateLocked is the body of service_update and the result of service_status: the
+// page's locked and guests_muted, Pexip's required started, and in a rich room the optional
+// fields a current node adds.
+func (r *Room) conferenceStateLocked() map[string]bool {
+	st := map[string]bool{"locked": r.locked, "guests_muted": r.guestsMuted, "started": r.started}
+	if r.cfg.Rich {
+		st["all_muted"] = false
+		st["presentation_allowed"] = true
+		st["live_captions_available"] = false
+		st["direct_media"] = false
+		st["breakout_rooms"] = false
+		st["guests_can_present"] = true
+		st["guests_can_unmute"] = true
+	}
+	return st
+}
+
+// startLocked marks the meeting started, telling the streams when that is news, and admits the
+// guests who were waiting for it (not those a lock holds).
+func (r *Room) startLocked() {
+	if r.started {
+		return
+	}
+	r.started = true
+	r.emitServiceLocked()
+	for _, p := range r.participantsLocked(true) {
+		if mm := r.members[p.UUID]; mm.waitsForHost && mm.p.ServiceType == "waiting_room" && !r.locked {
+			mm.waitsForHost = false
+			mm.p.ServiceType = "conference"
+			r.emitUpdateLocked(mm)
+		}
+	}
 }
 
 func (r *Room) streamsChangedLocked() {
@@ -329,10 +392,12 @@ func (r *Room) addMemberLocked(p Participant) *member {
 	if p.CallDirection == "" {
 		p.CallDirection = "in"
 	}
+	waitsForHost := false
 	if p.ServiceType == "" {
 		p.ServiceType = "conference"
-		if r.locked && p.Role == "guest" {
+		if (r.locked || !r.started) && p.Role == "guest" {
 			p.ServiceType = "waiting_room"
+			waitsForHost = !r.started && !r.locked
 		}
 	}
 	if p.Role == "guest" && r.guestsMuted {
@@ -342,12 +407,14 @@ func (r *Room) addMemberLocked(p Participant) *member {
 		p.Muted = true
 	}
 	p.RxPresentationAllowed = true
-	if p.Role == "chair" && p.ServiceType == "conference" {
-		r.started = true
-	}
-	m := &member{p: p}
+	m := &member{p: p, waitsForHost: waitsForHost}
 	r.members[p.UUID] = m
 	r.emitJoinLocked(m)
+	// A host with media starts the meeting; a controlling client (protocol api) does not, which
+	// is what start_service is for.
+	if p.Role == "chair" && p.ServiceType == "conference" && p.Protocol != "api" {
+		r.startLocked()
+	}
 	return m
 }
 
@@ -432,6 +499,7 @@ func (r *Room) Join(spec ParticipantSpec) string {
 	if spec.Waiting {
 		p.ServiceType = "waiting_room"
 	}
+	p.NoMute, p.NoDisconnect, p.NoTransfer = spec.Unsupported.Mute, spec.Unsupported.Disconnect, spec.Unsupported.Transfer
 	return r.addMemberLocked(p).p.UUID
 }
 
@@ -465,7 +533,7 @@ func (r *Room) Present(uuid string, on bool) bool {
 		}
 		r.presenter = uuid
 		m.p.Presenting = true
-		r.broadcastLocked("presentation_start", map[string]string{"presenter_name": m.p.Name, "presenter_uri": m.p.URI})
+		r.broadcastLocked("presentation_start", map[string]string{"presenter_name": m.p.Name, "presenter_uri": m.p.URI, "presenter_uuid": m.p.UUID})
 		r.emitUpdateLocked(m)
 		if !r.cfg.Private {
 			r.broadcastLocked("presentation_frame", nil)
@@ -511,6 +579,7 @@ func (r *Room) Speak(uuid string) bool {
 		}
 	}
 	r.stage = stage
+	r.members[uuid].p.LastSpoke = r.srv.now().Unix()
 	entries := make([]map[string]any, len(stage))
 	for i, u := range stage {
 		vad := 0
@@ -550,7 +619,22 @@ func (r *Room) emitLayoutLocked() {
 			shown = append(shown, u)
 		}
 	}
-	r.broadcastLocked("layout", map[string]any{"view": r.view, "participants": shown})
+	hostView, guestView := r.view, r.view
+	for _, l := range r.layouts {
+		if l.Audience == "hosts" {
+			hostView = l.Layout
+		} else {
+			guestView = l.Layout
+		}
+	}
+	body := map[string]any{
+		"view": r.view, "participants": shown,
+		"requested_layout": map[string]any{"primary_screen": map[string]string{"chair_layout": hostView, "guest_layout": guestView}},
+	}
+	if r.cfg.Rich {
+		body["overlay_text_enabled"] = true
+	}
+	r.broadcastLocked("layout", body)
 }
 
 // Chat sends a chat message from the participant. It reports whether uuid was present.
@@ -561,13 +645,102 @@ func (r *Room) Chat(uuid, text string) bool {
 	if m == nil {
 		return false
 	}
-	r.chatLocked(m.p.Name, uuid, "text/plain", text)
+	r.chatLocked(m.p.Name, uuid, "text/plain", text, "")
 	return true
 }
 
-func (r *Room) chatLocked(origin, uuid, typ, text string) {
-	r.messages = append(r.messages, ChatMessage{Origin: origin, UUID: uuid, Type: typ, Payload: text, Time: r.srv.now()})
-	r.broadcastLocked("message", map[string]string{"origin": origin, "type": typ, "payload": text, "uuid": uuid})
+// Message sends a message of mime type typ ("text/plain" or "application/json") from the
+// participant: to everyone when to is "", else as a direct message to the session whose
+// participant uuid is to, which alone receives it (with "direct": true). It reports whether the
+// sender (and the recipient) are present.
+func (r *Room) Message(uuid, typ, payload, to string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.members[uuid]
+	if m == nil || (to != "" && r.members[to] == nil) {
+		return false
+	}
+	r.chatLocked(m.p.Name, uuid, typ, payload, to)
+	return true
+}
+
+func (r *Room) chatLocked(origin, uuid, typ, text, to string) {
+	r.messages = append(r.messages, ChatMessage{Origin: origin, UUID: uuid, Type: typ, Payload: text, To: to, Time: r.srv.now()})
+	body := map[string]any{"origin": origin, "type": typ, "payload": text, "uuid": uuid, "direct": to != ""}
+	if to == "" {
+		r.broadcastLocked("message", body)
+		return
+	}
+	f := r.frameLocked("message", body)
+	for _, sess := range r.sessions {
+		if sess.uuid == to {
+			for sub := range sess.subs {
+				r.sendLocked(sub, f)
+			}
+		}
+	}
+}
+
+// RevokePresentation ends the presentation the way Pexip's nodes revoke one: a
+// presentation_start whose presenter name, uri and uuid are all empty, then the presenter's
+// participant_update. It reports whether someone was presenting.
+func (r *Room) RevokePresentation() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.members[r.presenter]
+	if m == nil {
+		return false
+	}
+	r.presenter = ""
+	m.p.Presenting = false
+	r.broadcastLocked("presentation_start", map[string]string{"presenter_name": "", "presenter_uri": "", "presenter_uuid": ""})
+	r.emitUpdateLocked(m)
+	return true
+}
+
+// SetUnsupported sets which host commands the node refuses for the participant, and tells the
+// streams (participant_update with mute_supported, disconnect_supported, transfer_supported). It
+// reports whether uuid was present.
+func (r *Room) SetUnsupported(uuid string, u Unsupported) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.members[uuid]
+	if m == nil {
+		return false
+	}
+	m.p.NoMute, m.p.NoDisconnect, m.p.NoTransfer = u.Mute, u.Disconnect, u.Transfer
+	r.emitUpdateLocked(m)
+	return true
+}
+
+// End ends the meeting as a host in it would: everyone is disconnected, and every session's
+// streams get a disconnect event with ReasonHostEnded.
+func (r *Room) End() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.endLocked()
+}
+
+func (r *Room) endLocked() {
+	for _, p := range r.participantsLocked(true) {
+		if mm := r.members[p.UUID]; mm != nil {
+			r.removeMemberLocked(mm, ReasonHostEnded)
+		}
+	}
+}
+
+// AdminDisconnect disconnects the participant as an administrator would (from the node's
+// management, not this API): a session's streams get a disconnect event with ReasonAdmin. It
+// reports whether uuid was present.
+func (r *Room) AdminDisconnect(uuid string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.members[uuid]
+	if m == nil {
+		return false
+	}
+	r.removeMemberLocked(m, ReasonAdmin)
+	return true
 }
 
 // DropStreams closes every event stream of the room at once, without a word, as a failing

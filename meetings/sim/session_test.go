@@ -109,7 +109,7 @@ func TestNewSession(t *testing.T) {
 	})
 	t.Run("PINRequired", func(t *testing.T) {
 		_, a := e.tryOpen("1061", "Mallory", "", false)
-		want := map[string]any{"pin": "required", "guest_pin": "required"}
+		want := map[string]any{"pin": "required", "guest_pin": "required", "version": map[string]any{"pseudo_version": "25010.0.0", "version_id": "12"}}
 		if a.Status != 403 || !cmp.Equal(a.obj(), want) {
 			t.Errorf("got %d %s, want 403 %v", a.Status, a.Body, want)
 		}
@@ -117,7 +117,7 @@ func TestNewSession(t *testing.T) {
 	t.Run("GuestPINNone", func(t *testing.T) {
 		e.sim.AddRoom(RoomConfig{Number: "3000", HostPIN: "1111", AllowGuest: true})
 		_, a := e.tryOpen("3000", "Gus", "", false)
-		want := map[string]any{"pin": "required", "guest_pin": "none"}
+		want := map[string]any{"pin": "required", "guest_pin": "none", "version": map[string]any{"pseudo_version": "25010.0.0", "version_id": "12"}}
 		if a.Status != 403 || !cmp.Equal(a.obj(), want) {
 			t.Fatalf("got %d %s, want 403 %v", a.Status, a.Body, want)
 		}
