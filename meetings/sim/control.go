@@ -24,7 +24,8 @@ POST /_sim/rooms/{room}/unsupported       {"who", "mute", "disconnect", "transfe
 POST /_sim/rooms/{room}/end               a host ends the meeting
 POST /_sim/rooms/{room}/admin_disconnect  {"who"} an administrator disconnects them
 POST /_sim/rooms/{room}/lock              {"locked": true|false}
-POST /_sim/rooms/{room}/frame             a new presentation_frame
+POST /_sim/rooms/{room}/frame             a new presentation_frame of the same slide
+POST /_sim/rooms/{room}/next_slide        the next slide, and its presentation_frame
 POST /_sim/rooms/{room}/drop_streams      close every event stream abruptly -> {"closed": n}
 POST /_sim/rooms/{room}/bye               send bye and close every event stream -> {"closed": n}
 POST /_sim/rooms/{room}/refresh           send refresh_token on every event stream
@@ -219,6 +220,11 @@ func (s *Server) controlMux() *http.ServeMux {
 	mux.HandleFunc("POST /_sim/rooms/{room}/frame", func(w http.ResponseWriter, r *http.Request) {
 		if rm := room(w, r); rm != nil {
 			writeJSON(w, http.StatusOK, map[string]bool{"sent": rm.Frame()})
+		}
+	})
+	mux.HandleFunc("POST /_sim/rooms/{room}/next_slide", func(w http.ResponseWriter, r *http.Request) {
+		if rm := room(w, r); rm != nil {
+			writeJSON(w, http.StatusOK, map[string]bool{"sent": rm.NextSlide()})
 		}
 	})
 	mux.HandleFunc("POST /_sim/rooms/{room}/drop_streams", func(w http.ResponseWriter, r *http.Request) {

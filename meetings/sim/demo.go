@@ -168,7 +168,12 @@ func (d *demo) step() {
 	}
 	d.steps++
 	if d.presenter != "" {
-		d.room.Frame()
+		// Every other happening the presenter moves on a slide; in between the picture stays.
+		if d.steps%2 == 0 {
+			d.room.NextSlide()
+		} else {
+			d.room.Frame()
+		}
 	}
 }
 

@@ -144,7 +144,8 @@
 //	POST /_sim/rooms/{room}/end             a host ends the meeting
 //	POST /_sim/rooms/{room}/admin_disconnect {"who"}
 //	POST /_sim/rooms/{room}/lock            {"locked"}
-//	POST /_sim/rooms/{room}/frame           another presentation_frame
+//	POST /_sim/rooms/{room}/frame           another presentation_frame of the same slide
+//	POST /_sim/rooms/{room}/next_slide      the next slide and its presentation_frame
 //	POST /_sim/rooms/{room}/drop_streams    → {"closed": n}
 //	POST /_sim/rooms/{room}/bye             → {"closed": n}
 //	POST /_sim/rooms/{room}/refresh         refresh_token on every stream

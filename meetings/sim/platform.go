@@ -623,10 +623,15 @@ func (r *Room) command(w http.ResponseWriter, req *http.Request, rt route, tok s
 			reply(w, http.StatusNotFound, msgNoPresentation)
 			return
 		}
+		name := ""
+		if m := r.members[r.presenter]; m != nil {
+			name = m.p.Name
+		}
+		slide := slideJPEG(name, r.slide)
 		unlock()
 		w.Header().Set("Content-Type", "image/jpeg")
 		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(frameJPEG())
+		_, _ = w.Write(slide)
 
 	case "service_status":
 		reply(w, http.StatusOK, r.conferenceStateLocked())

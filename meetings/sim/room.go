@@ -147,6 +147,7 @@ type Room struct {
 	messages    []ChatMessage
 	stage       []string
 	presenter   string
+	slide       int // the slide the presenter shows: 1 at each presentation_start
 	nextID      uint64
 	seq         uint64
 	subsChanged chan struct{} // closed and replaced whenever a stream opens or closes
@@ -532,6 +533,7 @@ func (r *Room) Present(uuid string, on bool) bool {
 			r.emitUpdateLocked(prev)
 		}
 		r.presenter = uuid
+		r.slide = 1
 		m.p.Presenting = true
 		r.broadcastLocked("presentation_start", map[string]string{"presenter_name": m.p.Name, "presenter_uri": m.p.URI, "presenter_uuid": m.p.UUID})
 		r.emitUpdateLocked(m)
@@ -552,8 +554,9 @@ func (r *Room) Present(uuid string, on bool) bool {
 	return true
 }
 
-// Frame announces a new presentation frame (presentation_frame) when someone presents in a
-// public room. It reports whether an event was sent.
+// Frame announces a new presentation frame (presentation_frame) of the same slide when someone
+// presents in a public room: a picture that did not change, as a presenter's video sends. It
+// reports whether an event was sent.
 func (r *Room) Frame() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -562,6 +565,26 @@ func (r *Room) Frame() bool {
 	}
 	r.broadcastLocked("presentation_frame", nil)
 	return true
+}
+
+// NextSlide moves the presenter to the next slide and announces its frame; presentation.jpeg
+// then serves a different picture. It reports whether an event was sent.
+func (r *Room) NextSlide() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.presenter == "" || r.cfg.Private {
+		return false
+	}
+	r.slide++
+	r.broadcastLocked("presentation_frame", nil)
+	return true
+}
+
+// Slide returns the slide number the presenter shows, and false when no one presents.
+func (r *Room) Slide() (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.slide, r.presenter != ""
 }
 
 // Speak makes the participant the current speaker: a stage event (it first, with vad 100) and
