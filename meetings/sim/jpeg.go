@@ -29,8 +29,8 @@ func slideJPEG(presenter string, n int) []byte {
 	fill(image.Rect(0, 0, slideW, 48), hue(0)) // title bar
 	// A few shapes that move with the slide number: boxes and a "chart".
 	for i := range 3 {
-		x := 40 + ((n*97+i*151)%360)
-		y := 80 + ((n*53+i*89)%140)
+		x := 40 + ((n*97 + i*151) % 360)
+		y := 80 + ((n*53 + i*89) % 140)
 		fill(image.Rect(x, y, x+80+i*20, y+50+i*10), hue(uint32(n*3+i+1)))
 	}
 	for i := range 6 {
