@@ -136,6 +136,15 @@ type Reply struct {
 type Table struct {
 	Columns []string
 	Rows    []Row
+	// Details is how many of the last columns are details (when someone joined, over what): an
+	// adapter shows them where there is room, as a wide terminal has, and leaves them out where
+	// there is not.
+	Details int
+}
+
+// Essential returns how many of the table's columns every adapter shows.
+func (t *Table) Essential() int {
+	return max(0, len(t.Columns)-max(0, t.Details))
 }
 
 // Row is one line of a Table. Actions are offered to users with enough rights to run them.

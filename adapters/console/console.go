@@ -282,10 +282,18 @@ func writeTable(b *strings.Builder, t *chat.Table, width int) {
 	for _, r := range t.Rows {
 		grow(r.Cells)
 	}
+	// Detail columns are shown only at a terminal wide enough for the whole table; a pipe or a
+	// file gets the same columns whatever it is, so scripts can rely on them.
+	shown := len(widths)
+	if width <= 0 || rowWidth(widths) > width-1 {
+		shown = min(shown, t.Essential())
+	}
+	widths = widths[:shown]
 	if width > 0 {
 		fitColumns(widths, width)
 	}
 	line := func(cells []string) {
+		cells = cells[:min(len(cells), shown)]
 		var l strings.Builder
 		for i, c := range cells {
 			c = truncate(Sanitize(c), widths[i])
@@ -309,14 +317,7 @@ const minColumn = 6
 // fitColumns narrows the widest columns until a row (with two spaces between columns, and one
 // column left free so the terminal does not wrap at its edge) fits in width.
 func fitColumns(widths []int, width int) {
-	total := func() int {
-		n := 2 * (len(widths) - 1)
-		for _, w := range widths {
-			n += w
-		}
-		return n
-	}
-	for total() > width-1 {
+	for rowWidth(widths) > width-1 {
 		widest := 0
 		for i, w := range widths {
 			if w > widths[widest] {
@@ -328,6 +329,15 @@ func fitColumns(widths []int, width int) {
 		}
 		widths[widest]--
 	}
+}
+
+// rowWidth is how many columns a row of cells this wide takes, two spaces between cells.
+func rowWidth(widths []int) int {
+	n := 2 * max(0, len(widths)-1)
+	for _, w := range widths {
+		n += w
+	}
+	return n
 }
 
 // truncate cuts s to at most w display columns, ending in "…" when cut.

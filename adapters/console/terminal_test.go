@@ -188,3 +188,25 @@ func ioCopy(dst *ptyScreen, src *os.File) {
 		}
 	}
 }
+
+// TestWideTerminalShowsDetails: a terminal wide enough shows the detail columns (when someone
+// joined, over what); a narrow one and a pipe show the essential ones only.
+func TestWideTerminalShowsDetails(t *testing.T) {
+	tbl := &chat.Table{Columns: []string{"Name", "Role", "Joined", "Via"}, Details: 2, Rows: []chat.Row{
+		{Cells: []string{"Alice Martin", "host", "14:02", "webrtc"}},
+		{Cells: []string{"张伟", "guest", "14:05", "sip"}},
+	}}
+	render := func(width int) string {
+		var b strings.Builder
+		writeTable(&b, tbl, width)
+		return b.String()
+	}
+	if got := render(120); !strings.Contains(got, "Joined") || !strings.Contains(got, "webrtc") {
+		t.Errorf("a 120-column terminal left the details out:\n%s", got)
+	}
+	for _, width := range []int{0, 24} {
+		if got := render(width); strings.Contains(got, "Joined") || strings.Contains(got, "sip") || !strings.Contains(got, "guest") {
+			t.Errorf("width %d showed the details or lost an essential column:\n%s", width, got)
+		}
+	}
+}
