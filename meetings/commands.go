@@ -361,7 +361,7 @@ func (s *Session) subCall(ctx context.Context, uuid, callUUID, cmd string, polic
 	if uuid == "" || callUUID == "" {
 		return &Error{Op: op, Reason: "no participant or call uuid", Kind: ErrBadRequest}
 	}
-	result, err := s.call(ctx, op, http.MethodPost, participantPath(uuid, "calls")+"/"+url.PathEscape(callUUID)+"/"+cmd, nil, retrySafe)
+	result, err := s.call(ctx, op, http.MethodPost, participantPath(uuid, "calls")+"/"+url.PathEscape(callUUID)+"/"+cmd, nil, policy)
 	if err != nil {
 		return err
 	}
