@@ -53,10 +53,10 @@ type ClientOptions struct {
 	// 15 s.
 	StreamConnectTimeout time.Duration
 	// NodeHosts, when not empty, lists the hosts the nodes may have: exact host names
-	// ("node1.example.com") or suffixes starting with a dot (".example.com" matches any host
-	// under example.com, not example.com itself). Ports are ignored. A room whose node is
-	// elsewhere is refused by Open with ErrNodeRefused; the apiServer's own host is always
-	// allowed. Empty means checkJoin's answer is trusted.
+	// ("node1.example.com") or suffixes starting with a dot (".example.com", or
+	// "*.example.com", matches any host under example.com, not example.com itself). Ports are
+	// ignored. A room whose node is elsewhere is refused by Open with ErrNodeRefused; the
+	// apiServer's own host is always allowed. Empty means checkJoin's answer is trusted.
 	NodeHosts []string
 }
 
@@ -111,12 +111,16 @@ func NewClient(apiServer string, opts ClientOptions) (*Client, error) {
 		retryPause:  opts.RetryBackoff,
 		connTimeout: opts.StreamConnectTimeout,
 	}
-	for _, h := range opts.NodeHosts {
-		h = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(h), "."))
-		if h == "" {
+	for _, raw := range opts.NodeHosts {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
 			continue
 		}
-		if h == "." || strings.ContainsAny(h, "/:@?#* ") {
+		h := strings.ToLower(strings.TrimSuffix(raw, "."))
+		if rest, ok := strings.CutPrefix(h, "*."); ok {
+			h = "." + rest // "*.example.com" means what ".example.com" does
+		}
+		if h == "" || h == "." || strings.ContainsAny(h, "/:@?#*[] ") {
 			return nil, fmt.Errorf("node host %q: want a host name or a suffix such as .example.com", h)
 		}
 		c.nodeHosts = append(c.nodeHosts, h)

@@ -61,7 +61,7 @@ func (h *hang) Release() { h.released.Do(func() { close(h.release) }) }
 // Recover lets every later request through; the held ones stay held.
 func (h *hang) Recover() { h.recover.Do(func() { close(h.recovered) }) }
 
-// Redirect makes requests for key answer 307 Temporary Redirect to url.
+// Redirect makes requests for key answer 307 Temporary Redirect to url; "" ends that.
 func (f *faultyNode) Redirect(key, url string) {
 	f.mu.Lock()
 	f.redirect[key] = url
@@ -114,12 +114,12 @@ func (f *faultyNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		bad = false
 	}
-	to, ok := f.redirect[room+"/"+op]
-	if !ok {
-		to, ok = f.redirect[op]
+	to := f.redirect[room+"/"+op]
+	if to == "" {
+		to = f.redirect[op]
 	}
 	f.mu.Unlock()
-	if ok {
+	if to != "" {
 		if r.URL.RawQuery != "" {
 			to += "?" + r.URL.RawQuery
 		}
