@@ -3,12 +3,14 @@ package meetings
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,15 +20,21 @@ import (
 // ClientOptions configures a Client. The zero value is usable.
 type ClientOptions struct {
 	// HTTPClient serves ordinary requests; nil means one with a 30 s timeout. Give it a Timeout:
-	// a request in flight delays the next token refresh until it ends. Event streams use a copy
-	// of it without Timeout (bounded by their context and the idle watchdog) and, when its
-	// Transport is an *http.Transport, a clone of that transport with small buffers.
+	// it bounds every request whose context has no deadline. Event streams use a copy of it
+	// without Timeout (bounded by their context, StreamConnectTimeout and the idle watchdog)
+	// and, when its Transport is an *http.Transport, a clone of that transport with small
+	// buffers. Its CheckRedirect is replaced: the client never follows a redirect, because Go
+	// would carry the pin and token headers (and a 307's body) to wherever it points.
 	HTTPClient *http.Client
 	// Logger receives Warn lines for what will be retried; nil discards.
 	Logger *slog.Logger
-	// Retries bounds the retries of transient failures: HTTP 5xx, 408 and 429 for every command,
-	// network errors only for commands that are safe to repeat (not new_session, dial, message,
-	// dtmf, transfer or calls). 0 means 3, negative means none.
+	// Retries bounds the retries of transient failures (HTTP 5xx, 408 and 429, network errors)
+	// of the commands that are safe to repeat. Commands that are not (dial, message, dtmf,
+	// transfer, calls and calls/ack) are retried only when the platform surely did not act (408,
+	// 429, a connection that could not be made); after a 5xx or a dropped connection they fail
+	// with ErrOutcomeUnknown. new_session and refresh_session are retried on 5xx, 408 and 429
+	// only. A deadline that passed (ErrPlatformUnresponsive) is never retried. 0 means 3,
+	// negative means none.
 	Retries int
 	// Observer, if set, is told about every request, token refresh and stream reconnection.
 	Observer Observer
@@ -39,6 +47,17 @@ type ClientOptions struct {
 	// RetryBackoff is the first pause between retries of a transient failure, doubled each time;
 	// 0 means 200 ms.
 	RetryBackoff time.Duration
+	// StreamConnectTimeout is how long an event stream's request may wait for the response
+	// headers; a node that accepts the connection and never answers is then given up on
+	// (StreamLost with ErrPlatformUnresponsive) and the stream reconnects with backoff. 0 means
+	// 15 s.
+	StreamConnectTimeout time.Duration
+	// NodeHosts, when not empty, lists the hosts the nodes may have: exact host names
+	// ("node1.example.com") or suffixes starting with a dot (".example.com", or
+	// "*.example.com", matches any host under example.com, not example.com itself). Ports are
+	// ignored. A room whose node is elsewhere is refused by Open with ErrNodeRefused; the
+	// apiServer's own host is always allowed. Empty means checkJoin's answer is trusted.
+	NodeHosts []string
 }
 
 // Observer receives metrics hooks. Its methods must be quick, safe for concurrent use, and must
@@ -52,16 +71,18 @@ type Observer interface {
 // Client talks to one platform: checkJoin at its apiServer, and sessions at the nodes it names.
 // It is safe for concurrent use.
 type Client struct {
-	api        *url.URL
-	http       *http.Client
-	stream     *http.Client
-	log        *slog.Logger
-	retries    int
-	obs        Observer
-	idle       time.Duration
-	reconnMin  time.Duration
-	reconnMax  time.Duration
-	retryPause time.Duration
+	api         *url.URL
+	http        *http.Client
+	stream      *http.Client
+	log         *slog.Logger
+	retries     int
+	obs         Observer
+	idle        time.Duration
+	reconnMin   time.Duration
+	reconnMax   time.Duration
+	retryPause  time.Duration
+	connTimeout time.Duration
+	nodeHosts   []string // lower-cased; "" when any node is allowed
 }
 
 // NewClient returns a client of the platform whose checkJoin server (apiServer) is at the given
@@ -74,22 +95,46 @@ func NewClient(apiServer string, opts ClientOptions) (*Client, error) {
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("api server %q: want an http:// or https:// URL", apiServer)
 	}
+	if u.User != nil {
+		return nil, fmt.Errorf("api server %q: want no user information in the URL", apiServer)
+	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawQuery, u.Fragment = "", ""
 	c := &Client{
-		api:        u,
-		http:       opts.HTTPClient,
-		log:        opts.Logger,
-		retries:    opts.Retries,
-		obs:        opts.Observer,
-		idle:       opts.IdleTimeout,
-		reconnMin:  opts.ReconnectMin,
-		reconnMax:  opts.ReconnectMax,
-		retryPause: opts.RetryBackoff,
+		api:         u,
+		log:         opts.Logger,
+		retries:     opts.Retries,
+		obs:         opts.Observer,
+		idle:        opts.IdleTimeout,
+		reconnMin:   opts.ReconnectMin,
+		reconnMax:   opts.ReconnectMax,
+		retryPause:  opts.RetryBackoff,
+		connTimeout: opts.StreamConnectTimeout,
 	}
-	if c.http == nil {
-		c.http = &http.Client{Timeout: 30 * time.Second}
+	for _, raw := range opts.NodeHosts {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		h := strings.ToLower(strings.TrimSuffix(raw, "."))
+		if rest, ok := strings.CutPrefix(h, "*."); ok {
+			h = "." + rest // "*.example.com" means what ".example.com" does
+		}
+		if h == "" || h == "." || strings.ContainsAny(h, "/:@?#*[] ") {
+			return nil, fmt.Errorf("node host %q: want a host name or a suffix such as .example.com", h)
+		}
+		c.nodeHosts = append(c.nodeHosts, h)
 	}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if opts.HTTPClient != nil {
+		cp := *opts.HTTPClient
+		hc = &cp
+	}
+	// Never follow a redirect: Go forwards custom headers (pin, token) on redirects and re-sends
+	// a 307's body (checkJoin's PIN), to whatever host the Location names. The 3xx answer comes
+	// back to send, which refuses it.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.http = hc
 	sc := *c.http
 	sc.Timeout = 0
 	// Streams get their own connection pool with small buffers: an idle listener should cost
@@ -123,6 +168,9 @@ func NewClient(apiServer string, opts ClientOptions) (*Client, error) {
 	}
 	if c.retryPause <= 0 {
 		c.retryPause = 200 * time.Millisecond
+	}
+	if c.connTimeout <= 0 {
+		c.connTimeout = 15 * time.Second
 	}
 	return c, nil
 }
@@ -173,7 +221,7 @@ func (c *Client) CheckJoin(ctx context.Context, room, pin, displayName string) (
 	u := c.api.String() + "/api/v3/meet/checkJoin.shtml"
 	var info JoinInfo
 	err := c.observe(op, func() error {
-		resp, err := c.send(ctx, op, true, func() (*http.Request, func(), error) {
+		resp, err := c.send(ctx, op, retrySafe, func() (*http.Request, func(), error) {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 			if err == nil {
 				req.Header.Set("Content-Type", "application/json")
@@ -238,7 +286,7 @@ func (c *Client) CheckJoin(ctx context.Context, room, pin, displayName string) (
 	})
 	if err != nil {
 		var pe *Error
-		if !errors.As(err, &pe) {
+		if !errors.As(err, &pe) && ctx.Err() == nil {
 			err = &Error{Op: op, Reason: "unreadable answer", Kind: ErrBadRequest, Err: err}
 		}
 		return JoinInfo{}, err
@@ -276,23 +324,53 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-// nodeBase returns the scheme://host[:port][/path] of a node (clarification 7).
+// nodeBase returns the scheme://host[:port][/path] of a node (clarification 7). It refuses, with
+// an *Error of kind ErrNodeRefused, a node that would take the session's PIN and token somewhere
+// the operator did not mean: http when the apiServer is https, user information in the URL, or a
+// host outside ClientOptions.NodeHosts.
 func (c *Client) nodeBase(node string) (string, error) {
 	node = strings.TrimSpace(node)
 	if node == "" {
 		return c.api.Scheme + "://" + c.api.Host, nil
 	}
-	if strings.Contains(node, "://") {
-		u, err := url.Parse(node)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return "", fmt.Errorf("node %q: not an http(s) URL", node)
+	raw := node
+	if !strings.Contains(node, "://") {
+		if strings.ContainsAny(node, "/?#@ \\") {
+			return "", fmt.Errorf("node %q: not a host", node)
 		}
-		return u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"), nil
+		raw = c.api.Scheme + "://" + node
 	}
-	if strings.ContainsAny(node, "/?# ") {
-		return "", fmt.Errorf("node %q: not a host", node)
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("node %q: not an http(s) URL", node)
 	}
-	return c.api.Scheme + "://" + node, nil
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	switch {
+	case u.User != nil:
+		return "", nodeRefused(host, "the node's address carries user information")
+	case u.Scheme == "http" && c.api.Scheme == "https":
+		return "", nodeRefused(host, "the node is plain http while the apiServer is https; the PIN and token would travel in clear")
+	case !c.nodeAllowed(host):
+		return "", nodeRefused(host, "the node host "+host+" is not among the allowed node hosts (MEET_NODE_HOSTS)")
+	}
+	return u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"), nil
+}
+
+// nodeAllowed reports whether host (lower-cased, without port) may be a node.
+func (c *Client) nodeAllowed(host string) bool {
+	if len(c.nodeHosts) == 0 || host == strings.ToLower(strings.TrimSuffix(c.api.Hostname(), ".")) {
+		return true
+	}
+	for _, h := range c.nodeHosts {
+		if host == h || strings.HasPrefix(h, ".") && strings.HasSuffix(host, h) {
+			return true
+		}
+	}
+	return false
+}
+
+func nodeRefused(host, reason string) *Error {
+	return &Error{Op: "node " + host, Reason: reason, Kind: ErrNodeRefused}
 }
 
 // roomBase returns the URL prefix of a room's commands, ending in "/".
@@ -315,13 +393,30 @@ type response struct {
 
 const maxBody = 32 << 20
 
-// send performs one request, retrying transient failures (5xx; network errors only when
-// idempotent) up to c.retries times with backoff. A final transient failure is an *Error of kind
-// ErrTransient; other HTTP statuses come back as a response for the caller to classify.
+// retryPolicy says what may be repeated after a failure without a clear answer.
+type retryPolicy int
+
+const (
+	// retrySafe: the command is idempotent; 5xx, 408, 429 and network errors are retried.
+	retrySafe retryPolicy = iota
+	// retryAnswered: 5xx, 408 and 429 are retried, network errors are not (new_session,
+	// refresh_session: a repeat would make a second participant or spend the token).
+	retryAnswered
+	// retryNever: the command is not idempotent (dial, message, dtmf, transfer, calls,
+	// calls/ack). Only failures that prove the platform did not act (408, 429, no connection)
+	// are retried; a 5xx or a dropped connection after sending is ErrOutcomeUnknown.
+	retryNever
+)
+
+// send performs one request, retrying transient failures up to c.retries times with backoff as
+// policy allows. A final transient failure is an *Error of kind ErrTransient; a passed deadline
+// one of kind ErrPlatformUnresponsive; a redirect one of kind ErrNodeRefused; with retryNever, a
+// failure after the request was sent is wrapped in ErrOutcomeUnknown. Other HTTP statuses come
+// back as a response for the caller to classify.
 //
 // build makes each attempt's request; its release function, if any, is called once the attempt's
-// answer has been read (a Session holds its token lock until then).
-func (c *Client) send(ctx context.Context, op string, idempotent bool, build func() (*http.Request, func(), error)) (response, error) {
+// answer has been read (a Session counts the requests that carry its token until then).
+func (c *Client) send(ctx context.Context, op string, policy retryPolicy, build func() (*http.Request, func(), error)) (response, error) {
 	pause := c.retryPause
 	for attempt := 0; ; attempt++ {
 		req, release, err := build()
@@ -340,15 +435,27 @@ func (c *Client) send(ctx context.Context, op string, idempotent bool, build fun
 		}
 		var final error
 		switch {
-		case err != nil && ctx.Err() != nil:
-			return response{}, ctx.Err()
 		case err != nil:
-			final = &Error{Op: op, Reason: "network error", Kind: ErrTransient, Err: redact(err)}
-			if !idempotent {
-				return response{}, final
+			sent := !notSent(err)
+			e := requestFailure(ctx, op, err)
+			if policy == retryNever && sent {
+				return response{}, outcomeUnknown(e)
 			}
+			if e == nil { // the caller cancelled
+				return response{}, ctx.Err()
+			}
+			if e.Kind == ErrPlatformUnresponsive || policy != retrySafe && sent {
+				return response{}, e
+			}
+			final = e
+		case r.status >= 300 && r.status < 400:
+			return response{}, redirectRefused(op, r)
 		case transientStatus(r.status):
-			final = classify(op, r.status, resultOf(r.body))
+			pe := classify(op, r.status, resultOf(r.body))
+			if policy == retryNever && r.status >= 500 {
+				return response{}, outcomeUnknown(pe)
+			}
+			final = pe
 		default:
 			return r, nil
 		}
@@ -357,10 +464,76 @@ func (c *Client) send(ctx context.Context, op string, idempotent bool, build fun
 		}
 		c.log.Warn("platform request failed, retrying", "op", op, "attempt", attempt+1, "err", final)
 		if err := sleep(ctx, jitter(pause)); err != nil {
+			if e := ctxFailure(ctx, op); e != nil {
+				return response{}, e
+			}
 			return response{}, err
 		}
 		pause = min(pause*2, 5*time.Second)
 	}
+}
+
+// requestFailure describes a request that got no answer: ErrPlatformUnresponsive when a deadline
+// (ctx's or the HTTP client's) passed, ErrTransient for other network errors, and nil when ctx
+// was cancelled by the caller.
+func requestFailure(ctx context.Context, op string, err error) *Error {
+	if ctx.Err() != nil {
+		return ctxFailure(ctx, op)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &Error{Op: op, Reason: "no answer in time", Kind: ErrPlatformUnresponsive, Err: redact(err)}
+	}
+	return &Error{Op: op, Reason: "network error", Kind: ErrTransient, Err: redact(err)}
+}
+
+// ctxFailure describes ctx's end: ErrPlatformUnresponsive wrapping context.DeadlineExceeded when
+// its deadline passed, nil when it was cancelled (the caller knows why).
+func ctxFailure(ctx context.Context, op string) *Error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &Error{Op: op, Reason: "no answer in time", Kind: ErrPlatformUnresponsive, Err: ctx.Err()}
+	}
+	return nil
+}
+
+// outcomeUnknownError wraps what came back from a command that is not safe to repeat when it
+// may have been carried out. It matches ErrOutcomeUnknown and whatever its cause matches.
+type outcomeUnknownError struct{ cause error }
+
+func (e *outcomeUnknownError) Error() string {
+	return "outcome unknown: " + e.cause.Error()
+}
+
+func (e *outcomeUnknownError) Unwrap() []error { return []error{ErrOutcomeUnknown, e.cause} }
+
+// outcomeUnknown wraps cause (an *Error, or nil when the caller cancelled) in ErrOutcomeUnknown.
+func outcomeUnknown(cause *Error) error {
+	if cause == nil {
+		return &outcomeUnknownError{cause: context.Canceled}
+	}
+	return &outcomeUnknownError{cause: cause}
+}
+
+// notSent reports whether err proves the request never reached the platform: no connection
+// could be made, or TLS refused the server before anything was written.
+func notSent(err error) bool {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return true
+	}
+	var cv *tls.CertificateVerificationError
+	var rh tls.RecordHeaderError
+	return errors.As(err, &cv) || errors.As(err, &rh)
+}
+
+// redirectRefused describes a 3xx answer, naming where it pointed by host only (its query may
+// carry a token).
+func redirectRefused(op string, r response) *Error {
+	where := "elsewhere"
+	if u, err := url.Parse(r.header.Get("Location")); err == nil && u.Host != "" {
+		where = u.Scheme + "://" + u.Host
+	}
+	return &Error{Op: op, Status: r.status, Reason: "redirect to " + where + " refused; the client does not follow redirects", Kind: ErrNodeRefused}
 }
 
 // observe runs fn and reports it to the Observer.

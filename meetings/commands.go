@@ -68,7 +68,7 @@ type CallResult struct {
 // Status returns the meeting's lock and guests-muted state (service_status).
 func (s *Session) Status(ctx context.Context) (ServiceStatus, error) {
 	const op = "service_status"
-	result, err := s.call(ctx, op, http.MethodGet, op, nil, true)
+	result, err := s.call(ctx, op, http.MethodGet, op, nil, retrySafe)
 	if err != nil {
 		return ServiceStatus{}, err
 	}
@@ -90,44 +90,47 @@ func (s *Session) Status(ctx context.Context) (ServiceStatus, error) {
 }
 
 // Lock locks the meeting: new guests wait until a host admits them (host only).
-func (s *Session) Lock(ctx context.Context) error { return s.command(ctx, "lock", "lock", nil, true) }
+func (s *Session) Lock(ctx context.Context) error {
+	return s.command(ctx, "lock", "lock", nil, retrySafe)
+}
 
 // Unlock unlocks the meeting (host only).
 func (s *Session) Unlock(ctx context.Context) error {
-	return s.command(ctx, "unlock", "unlock", nil, true)
+	return s.command(ctx, "unlock", "unlock", nil, retrySafe)
 }
 
 // StartService starts the meeting and admits every waiting guest (start_service, host only). A
 // private-cloud node answers without effect.
 func (s *Session) StartService(ctx context.Context) error {
-	return s.command(ctx, "start_service", "start_service", nil, true)
+	return s.command(ctx, "start_service", "start_service", nil, retrySafe)
 }
 
 // MuteGuests mutes every guest (host only).
 func (s *Session) MuteGuests(ctx context.Context) error {
-	return s.command(ctx, "muteguests", "muteguests", nil, true)
+	return s.command(ctx, "muteguests", "muteguests", nil, retrySafe)
 }
 
 // UnmuteGuests unmutes every guest (host only).
 func (s *Session) UnmuteGuests(ctx context.Context) error {
-	return s.command(ctx, "unmuteguests", "unmuteguests", nil, true)
+	return s.command(ctx, "unmuteguests", "unmuteguests", nil, retrySafe)
 }
 
 // DisconnectAll disconnects everyone, this session included: it ends the meeting (conference
 // disconnect, host only).
 func (s *Session) DisconnectAll(ctx context.Context) error {
-	return s.command(ctx, "disconnect", "disconnect", nil, true)
+	return s.command(ctx, "disconnect", "disconnect", nil, retrySafe)
 }
 
-// SendMessage sends a plain-text chat message to everyone (message).
+// SendMessage sends a plain-text chat message to everyone (message). It is not repeated after a
+// failure without a clear answer: that is ErrOutcomeUnknown.
 func (s *Session) SendMessage(ctx context.Context, text string) error {
-	return s.command(ctx, "message", "message", map[string]string{"type": "text/plain", "payload": text}, false)
+	return s.command(ctx, "message", "message", map[string]string{"type": "text/plain", "payload": text}, retryNever)
 }
 
 // Participants returns the participant list (participants). Entries without a uuid are skipped.
 func (s *Session) Participants(ctx context.Context) ([]Participant, error) {
 	const op = "participants"
-	result, err := s.call(ctx, op, http.MethodGet, op, nil, true)
+	result, err := s.call(ctx, op, http.MethodGet, op, nil, retrySafe)
 	if err != nil {
 		return nil, err
 	}
@@ -180,11 +183,13 @@ func (s *Session) OverrideLayout(ctx context.Context, layouts ...LayoutOverride)
 		}
 		body.Layouts = append(body.Layouts, e)
 	}
-	return s.command(ctx, "override_layout", "override_layout", body, true)
+	return s.command(ctx, "override_layout", "override_layout", body, retrySafe)
 }
 
 // Dial calls an endpoint or user into the meeting (dial, host only) and returns the new
-// participants' uuids (normally one). The participant shows up at once as "connecting".
+// participants' uuids (normally one). The participant shows up at once as "connecting". A dial
+// is not repeated after a failure without a clear answer (a 5xx, a dropped connection, a
+// deadline): that is ErrOutcomeUnknown, and the caller should look at the participant list.
 func (s *Session) Dial(ctx context.Context, d DialRequest) ([]string, error) {
 	const op = "dial"
 	body := struct {
@@ -204,7 +209,7 @@ func (s *Session) Dial(ctx context.Context, d DialRequest) ([]string, error) {
 	if d.Streaming {
 		body.Streaming = "yes"
 	}
-	result, err := s.call(ctx, op, http.MethodPost, op, body, false)
+	result, err := s.call(ctx, op, http.MethodPost, op, body, retryNever)
 	if err != nil {
 		return nil, err
 	}
@@ -225,87 +230,89 @@ func (s *Session) Dial(ctx context.Context, d DialRequest) ([]string, error) {
 
 // Kick disconnects a participant (participant disconnect, host only).
 func (s *Session) Kick(ctx context.Context, uuid string) error {
-	return s.participant(ctx, uuid, "disconnect", nil, true)
+	return s.participant(ctx, uuid, "disconnect", nil, retrySafe)
 }
 
 // Mute mutes a participant's audio (host only). On a private-cloud node it mutes everyone but the
 // chair and the current speaker.
 func (s *Session) Mute(ctx context.Context, uuid string) error {
-	return s.participant(ctx, uuid, "mute", nil, true)
+	return s.participant(ctx, uuid, "mute", nil, retrySafe)
 }
 
 // Unmute unmutes a participant's audio (host only).
 func (s *Session) Unmute(ctx context.Context, uuid string) error {
-	return s.participant(ctx, uuid, "unmute", nil, true)
+	return s.participant(ctx, uuid, "unmute", nil, retrySafe)
 }
 
 // VideoMute stops a participant's video (hard_vmute, host only).
 func (s *Session) VideoMute(ctx context.Context, uuid string) error {
-	return s.participant(ctx, uuid, "hard_vmute", nil, true)
+	return s.participant(ctx, uuid, "hard_vmute", nil, retrySafe)
 }
 
 // VideoUnmute allows a participant's video again (hard_uvmute, host only).
 func (s *Session) VideoUnmute(ctx context.Context, uuid string) error {
-	return s.participant(ctx, uuid, "hard_uvmute", nil, true)
+	return s.participant(ctx, uuid, "hard_uvmute", nil, retrySafe)
 }
 
 // CancelDelay cancels a participant's delay (cancel_delay, host only).
 func (s *Session) CancelDelay(ctx context.Context, uuid string) error {
-	return s.participant(ctx, uuid, "cancel_delay", nil, true)
+	return s.participant(ctx, uuid, "cancel_delay", nil, retrySafe)
 }
 
 // ResumeDelay resumes a participant's delay (resume_delay, host only).
 func (s *Session) ResumeDelay(ctx context.Context, uuid string) error {
-	return s.participant(ctx, uuid, "resume_delay", nil, true)
+	return s.participant(ctx, uuid, "resume_delay", nil, retrySafe)
 }
 
 // AllowPresentation lets a participant receive the presentation stream (allowrxpresentation).
 func (s *Session) AllowPresentation(ctx context.Context, uuid string) error {
-	return s.participant(ctx, uuid, "allowrxpresentation", nil, true)
+	return s.participant(ctx, uuid, "allowrxpresentation", nil, retrySafe)
 }
 
 // DenyPresentation stops a participant receiving the presentation stream (denyrxpresentation).
 func (s *Session) DenyPresentation(ctx context.Context, uuid string) error {
-	return s.participant(ctx, uuid, "denyrxpresentation", nil, true)
+	return s.participant(ctx, uuid, "denyrxpresentation", nil, retrySafe)
 }
 
 // SpotlightOn pins a participant in the layout (spotlighton, host only; public cloud only).
 func (s *Session) SpotlightOn(ctx context.Context, uuid string) error {
-	return s.participant(ctx, uuid, "spotlighton", nil, true)
+	return s.participant(ctx, uuid, "spotlighton", nil, retrySafe)
 }
 
 // SpotlightOff unpins a participant (spotlightoff, host only; public cloud only).
 func (s *Session) SpotlightOff(ctx context.Context, uuid string) error {
-	return s.participant(ctx, uuid, "spotlightoff", nil, true)
+	return s.participant(ctx, uuid, "spotlightoff", nil, retrySafe)
 }
 
 // Admit lets a waiting guest into the locked meeting (participant unlock, host only).
 func (s *Session) Admit(ctx context.Context, uuid string) error {
-	return s.participant(ctx, uuid, "unlock", nil, true)
+	return s.participant(ctx, uuid, "unlock", nil, retrySafe)
 }
 
-// SendDTMF sends DTMF digits to a participant (dtmf, host only).
+// SendDTMF sends DTMF digits to a participant (dtmf, host only). It is not repeated after a
+// failure without a clear answer: that is ErrOutcomeUnknown.
 func (s *Session) SendDTMF(ctx context.Context, uuid, digits string) error {
-	return s.participant(ctx, uuid, "dtmf", map[string]string{"digits": digits}, false)
+	return s.participant(ctx, uuid, "dtmf", map[string]string{"digits": digits}, retryNever)
 }
 
 // SetRole changes a participant's role to "chair" or "guest" (role, host only).
 func (s *Session) SetRole(ctx context.Context, uuid, role string) error {
-	return s.participant(ctx, uuid, "role", map[string]string{"role": role}, true)
+	return s.participant(ctx, uuid, "role", map[string]string{"role": role}, retrySafe)
 }
 
 // Transfer moves a participant to another room with a role and that room's PIN (transfer, host
-// only).
+// only). It is not repeated after a failure without a clear answer: that is ErrOutcomeUnknown.
 func (s *Session) Transfer(ctx context.Context, uuid string, t TransferRequest) error {
 	body := struct {
 		Role  string `json:"role"`
 		Alias string `json:"conference_alias"`
 		PIN   string `json:"pin,omitempty"`
 	}{transferRole(t.Role), t.Room, t.PIN}
-	return s.participant(ctx, uuid, "transfer", body, false)
+	return s.participant(ctx, uuid, "transfer", body, retryNever)
 }
 
-// AddCall adds a media channel (sub-call) for a WebRTC or RTMP participant (calls).
+// AddCall adds a media channel (sub-call) for a WebRTC or RTMP participant (calls). It is not
+// repeated after a failure without a clear answer: that is ErrOutcomeUnknown.
 func (s *Session) AddCall(ctx context.Context, uuid string, c CallRequest) (CallResult, error) {
 	const op = "calls"
 	body := struct {
@@ -318,7 +325,7 @@ func (s *Session) AddCall(ctx context.Context, uuid string, c CallRequest) (Call
 	if c.Streaming || equalFoldStr(c.CallType, "RTMP") {
 		body.Streaming = &c.Streaming
 	}
-	result, err := s.call(ctx, op, http.MethodPost, participantPath(uuid, op), body, false)
+	result, err := s.call(ctx, op, http.MethodPost, participantPath(uuid, op), body, retryNever)
 	if err != nil {
 		return CallResult{}, err
 	}
@@ -342,21 +349,22 @@ func (s *Session) AddCall(ctx context.Context, uuid string, c CallRequest) (Call
 }
 
 // AckCall acknowledges a WebRTC sub-call that AddCall created, so media starts to flow.
+// An ack is not repeated after a failure without a clear answer (ErrOutcomeUnknown).
 func (s *Session) AckCall(ctx context.Context, uuid, callUUID string) error {
-	return s.subCall(ctx, uuid, callUUID, "ack")
+	return s.subCall(ctx, uuid, callUUID, "ack", retryNever)
 }
 
 // DisconnectCall ends a sub-call that AddCall created; the platform then sends call_disconnected.
 func (s *Session) DisconnectCall(ctx context.Context, uuid, callUUID string) error {
-	return s.subCall(ctx, uuid, callUUID, "disconnect")
+	return s.subCall(ctx, uuid, callUUID, "disconnect", retrySafe)
 }
 
-func (s *Session) subCall(ctx context.Context, uuid, callUUID, cmd string) error {
+func (s *Session) subCall(ctx context.Context, uuid, callUUID, cmd string, policy retryPolicy) error {
 	op := "calls/" + cmd
 	if uuid == "" || callUUID == "" {
 		return &Error{Op: op, Reason: "no participant or call uuid", Kind: ErrBadRequest}
 	}
-	result, err := s.call(ctx, op, http.MethodPost, participantPath(uuid, "calls")+"/"+url.PathEscape(callUUID)+"/"+cmd, nil, true)
+	result, err := s.call(ctx, op, http.MethodPost, participantPath(uuid, "calls")+"/"+url.PathEscape(callUUID)+"/"+cmd, nil, policy)
 	if err != nil {
 		return err
 	}
@@ -369,15 +377,16 @@ func (s *Session) PresentationJPEG(ctx context.Context, eventID string) ([]byte,
 	const op = "presentation.jpeg"
 	var image []byte
 	err := s.c.observe(op, func() error {
-		for try := 0; ; try++ {
+		var inv invalidTokens
+		for {
 			var gen uint64
-			resp, err := s.c.send(ctx, op, true, func() (*http.Request, func(), error) {
-				token, g, release, err := s.acquire(ctx)
+			resp, err := s.c.send(ctx, op, retrySafe, func() (*http.Request, func(), error) {
+				t, release, err := s.acquire(ctx, op)
 				if err != nil {
 					return nil, nil, err
 				}
-				gen = g
-				q := url.Values{"id": {eventID}, "token": {token}}
+				gen = t.gen
+				q := url.Values{"id": {eventID}, "token": {t.token}}
 				req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+op+"?"+q.Encode(), nil)
 				if err != nil {
 					release()
@@ -389,11 +398,12 @@ func (s *Session) PresentationJPEG(ctx context.Context, eventID string) ([]byte,
 				return err
 			}
 			if e := classify(op, resp.status, resultOf(resp.body)); e != nil {
-				if e.Kind == ErrInvalidToken && try == 0 {
-					if err := s.renew(ctx, gen, renewRestart); err != nil {
+				if e.Kind == ErrInvalidToken {
+					if again, err := inv.retry(ctx, s, op, gen); again {
+						continue
+					} else if err != nil {
 						return err
 					}
-					continue
 				}
 				return e
 			}
@@ -405,9 +415,8 @@ func (s *Session) PresentationJPEG(ctx context.Context, eventID string) ([]byte,
 }
 
 // command runs a conference command whose result is true or false.
-func (s *Session) command(ctx context.Context, op, path string, body any, idempotent bool) error {
-	method := http.MethodPost
-	result, err := s.call(ctx, op, method, path, body, idempotent)
+func (s *Session) command(ctx context.Context, op, path string, body any, policy retryPolicy) error {
+	result, err := s.call(ctx, op, http.MethodPost, path, body, policy)
 	if err != nil {
 		return err
 	}
@@ -415,11 +424,11 @@ func (s *Session) command(ctx context.Context, op, path string, body any, idempo
 }
 
 // participant runs a participant command whose result is true or false.
-func (s *Session) participant(ctx context.Context, uuid, op string, body any, idempotent bool) error {
+func (s *Session) participant(ctx context.Context, uuid, op string, body any, policy retryPolicy) error {
 	if uuid == "" {
 		return &Error{Op: op, Reason: "no participant uuid", Kind: ErrBadRequest}
 	}
-	result, err := s.call(ctx, op, http.MethodPost, participantPath(uuid, op), body, idempotent)
+	result, err := s.call(ctx, op, http.MethodPost, participantPath(uuid, op), body, policy)
 	if err != nil {
 		return err
 	}

@@ -22,23 +22,51 @@
 // # Tokens
 //
 // A Session refreshes its token every Expires×RefreshFraction (a third by default), one refresh
-// at a time. While a refresh is in flight, new requests wait for it, and a refresh waits for the
-// requests already in flight, so no request carries a token that a refresh has just replaced. A
-// refresh_token event triggers a refresh at once. When the platform answers "Invalid token", or the
-// token has lapsed, the session starts over with new_session and retries the request once; callers
-// see nothing of it unless the new session fails too.
+// at a time. Since refresh_session invalidates the old token, a refresh first waits for the
+// requests already carrying it to be answered, and new requests wait for the refresh, so a
+// request does not normally carry a token that a refresh has just replaced. Both waits are
+// bounded: a refresh waits at most 2 s for those requests, and a request waits at most 2 s for a
+// refresh before going ahead with the old token while it lives; a request that then comes back
+// "Invalid token" is repeated with the new one. A refresh_token event triggers a refresh at
+// once. When the platform answers "Invalid token" and no refresh explains it, or the token has
+// lapsed, the session starts over with new_session and retries the request once; callers see
+// nothing of it unless the new session fails too.
 //
 // # Errors
 //
 // Failures the platform reports are *Error values carrying the platform's own reason; their Kind is
 // one of ErrInvalidToken, ErrInvalidPIN, ErrPINRequired, ErrForbidden, ErrNotFound, ErrBadRequest,
 // ErrRefused or ErrTransient, so errors.Is(err, ErrForbidden) and errors.As(err, &e) both work.
-// Transient failures (HTTP 5xx) are retried a bounded number of times with backoff first.
+// A deadline that passed before the platform answered is an *Error of kind
+// ErrPlatformUnresponsive (it also matches context.DeadlineExceeded), and a node or redirect the
+// client will not send a PIN or token to is one of kind ErrNodeRefused.
+//
+// Transient failures (HTTP 5xx, network errors) of commands that are safe to repeat are retried a
+// bounded number of times with backoff. Commands that are not — Dial, SendMessage, SendDTMF,
+// Transfer, AddCall, AckCall — are sent once: when no clear answer comes back (a 5xx, a dropped
+// connection, a deadline), the error wraps ErrOutcomeUnknown around the *Error that came back,
+// and the caller should look (Participants, Status) before trying again. Check ErrOutcomeUnknown
+// before ErrPlatformUnresponsive and ErrTransient, which it may wrap.
+//
+// # Nodes
+//
+// PINs and tokens go to the node checkJoin named, and only there: an http:// node named by an
+// https apiServer is refused, no request follows a redirect, and ClientOptions.NodeHosts can
+// restrict the nodes to known host names and suffixes.
 //
 // # Concurrency
 //
 // Client and Session are safe for concurrent use. Roster is safe for concurrent use. The handler
 // passed to Session.Events is called from one goroutine, one event at a time.
+//
+// No lock is held across network I/O, and every wait honours its context: a Session's token
+// state sits behind a mutex held only to read or write it, and renewals run in a goroutine of
+// their own with their own deadline, so a node that hangs delays a caller only as long as the
+// caller's context allows (the error is then ErrPlatformUnresponsive), Close never waits for
+// other requests, and other sessions are never affected. Info never waits at all. An event
+// stream's request must get its response headers within ClientOptions.StreamConnectTimeout
+// (15 s), and the wait before a reconnection never exceeds ClientOptions.ReconnectMax (30 s), so a
+// meeting whose node answers again is followed again within a minute.
 //
 // # Backpressure
 //

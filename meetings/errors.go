@@ -31,10 +31,20 @@ var (
 	// ErrOutcomeUnknown means a command that is not safe to repeat (dial, say, dtmf, transfer, a
 	// call answer) may or may not have been carried out: the request reached the network and no
 	// clear answer came back (a 5xx, a dropped connection, a deadline). It is not retried; the
-	// caller should tell the user to check (who, status).
+	// caller should tell the user to check (who, status). It wraps the *Error (or the
+	// ErrPlatformUnresponsive *Error) that says what came back, so errors.As still finds it.
 	ErrOutcomeUnknown = errors.New("outcome unknown")
-	// ErrPlatformUnresponsive means the platform did not answer within the caller's deadline.
+	// ErrPlatformUnresponsive means the platform did not answer within the caller's deadline (or
+	// an event stream's ClientOptions.StreamConnectTimeout). It is the Kind of an *Error whose
+	// Err is the deadline's error; such a failure is not retried, as the deadline is spent. A
+	// command that is not safe to repeat returns it wrapped in ErrOutcomeUnknown when the request
+	// had been sent, so check ErrOutcomeUnknown first.
 	ErrPlatformUnresponsive = errors.New("platform not answering")
+	// ErrNodeRefused means the client will not send a PIN or token where it was asked to: the
+	// node checkJoin named would downgrade an https apiServer to http, is not among
+	// ClientOptions.NodeHosts, or a platform answer redirected elsewhere (redirects are never
+	// followed). Reason names the host, never a PIN or token.
+	ErrNodeRefused = errors.New("node refused")
 	// ErrSessionClosed means the Session was closed; it is not an *Error.
 	ErrSessionClosed = errors.New("session closed")
 	// ErrStreamIdle is the StreamLost error when the event stream stayed silent for longer than
@@ -44,7 +54,9 @@ var (
 	ErrStreamBye = errors.New("event stream closed by the platform")
 )
 
-// Error is a failure the platform reported, or a transient failure after the retries ran out.
+// Error is a failure the platform reported, a transient failure after the retries ran out, a
+// deadline the platform did not answer within (ErrPlatformUnresponsive), or a node the client
+// refused to talk to (ErrNodeRefused).
 // Reason is the platform's own words (or the HTTP status text when it gave none) and is safe to
 // show users; it never contains a token or a PIN.
 type Error struct {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -84,12 +85,13 @@ type Session struct {
 	opts SessionOptions
 	log  *slog.Logger
 
-	ctx    context.Context // cancelled by Close; bounds timer-driven refreshes and streams
+	ctx    context.Context // cancelled by Close; bounds renewals and streams
 	cancel context.CancelFunc
 
-	// mu is held for reading by every request for as long as it is in flight, and for writing by
-	// renewals and Close, so a refresh never overtakes a request that still carries the old token.
-	mu        sync.RWMutex
+	// mu guards the token state below. It is held only to read or write these fields, never
+	// across network I/O, so a hanging node can delay a request only as long as that request's
+	// own context allows.
+	mu        sync.Mutex
 	token     string
 	gen       uint64 // bumped on every new token
 	epoch     uint64 // bumped on every new_session
@@ -97,12 +99,35 @@ type Session struct {
 	issued    time.Time // when the current token was asked for
 	pinHeader string    // the pin header new_session sends: the PIN, "none" or ""
 	closed    bool
+	lapsed    bool // the platform dropped our participant: start over with new_session
 	timer     *time.Timer
-	failures  int // consecutive failed timer refreshes
+	failures  int // consecutive failed renewals
+	// inflight counts the requests sent with the current token whose answer is not read yet; a
+	// refresh waits (at most drainWait) for them, so it does not invalidate a token in flight.
+	inflight int
+	drained  chan struct{} // closed when inflight drops to 0 while a refresh waits for that
+	renewal  *renewal      // the token renewal in flight, if any: there is at most one
 
-	lapsed    atomic.Bool                 // the platform dropped our participant: start over with new_session
-	published atomic.Pointer[SessionInfo] // a copy of info that Info reads without waiting for mu
+	published atomic.Pointer[SessionInfo] // a copy of info that Info reads without taking mu
 }
+
+// renewal is one token renewal in flight; done is closed when it has ended, with err.
+type renewal struct {
+	done    chan struct{}
+	restart bool // new_session: there is no live token to use meanwhile
+	err     error
+}
+
+// The waits around a refresh. A refresh waits up to drainWait (less for a short-lived token) for
+// the requests carrying the old token to be answered, since refresh_session invalidates it; new
+// requests wait up to handoverWait for the refresh and then go ahead with the old token while it
+// lives, so neither a request nor a refresh hanging on the node stalls the other for long. A
+// renewal's own request is bounded by renewTimeout (and a refresh by the token's expiry).
+const (
+	drainWait    = 2 * time.Second
+	handoverWait = 2 * time.Second
+	renewTimeout = 30 * time.Second
+)
 
 type renewMode int
 
@@ -112,7 +137,9 @@ const (
 )
 
 // Open joins room with new_session and returns the session. Its errors are *Error values:
-// ErrInvalidPIN, ErrPINRequired (GuestPINNeeded says whether guests need one), ErrNotFound, ….
+// ErrInvalidPIN, ErrPINRequired (GuestPINNeeded says whether guests need one), ErrNotFound,
+// ErrNodeRefused (the node may not be used), ErrPlatformUnresponsive (no answer before ctx's
+// deadline), ….
 func (c *Client) Open(ctx context.Context, room Room, opts SessionOptions) (*Session, error) {
 	base, err := c.roomBase(room)
 	if err != nil {
@@ -124,14 +151,14 @@ func (c *Client) Open(ctx context.Context, room Room, opts SessionOptions) (*Ses
 	s := &Session{c: c, room: room, base: base, opts: opts, pinHeader: opts.PIN,
 		log: c.log.With("room", room.Alias)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	err = s.newSessionLocked(ctx)
+	err = s.newSession(ctx)
 	var pe *Error
 	if opts.PIN == "" && errors.As(err, &pe) && pe.Kind == ErrPINRequired && !pe.GuestPINNeeded {
 		// Clarification 6: guests need no PIN; say so with "pin: none".
+		s.mu.Lock()
 		s.pinHeader = "none"
-		err = s.newSessionLocked(ctx)
+		s.mu.Unlock()
+		err = s.newSession(ctx)
 	}
 	if err != nil {
 		s.cancel()
@@ -159,7 +186,8 @@ func (s *Session) Room() Room { return s.room }
 
 // Close releases the token with end_session and stops the refreshes and any Events loop. It is
 // idempotent; every other method fails with ErrSessionClosed afterwards. The platform's answer is
-// ignored, as the API asks; only a failure to send the request is returned.
+// ignored, as the API asks; only a failure to send the request is returned (ErrPlatformUnresponsive
+// when ctx's deadline passed first). Close never waits for other requests of the session.
 func (s *Session) Close(ctx context.Context) error {
 	s.cancel()
 	s.mu.Lock()
@@ -175,7 +203,7 @@ func (s *Session) Close(ctx context.Context) error {
 	s.mu.Unlock()
 	const op = "end_session"
 	return s.c.observe(op, func() error {
-		_, err := s.c.send(ctx, op, true, func() (*http.Request, func(), error) {
+		_, err := s.c.send(ctx, op, retrySafe, func() (*http.Request, func(), error) {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+op, nil)
 			if err == nil {
 				req.Header.Set("token", token)
@@ -200,66 +228,193 @@ func (s *Session) deadlineLocked() time.Time {
 	return s.issued.Add(exp - exp/10)
 }
 
-// acquire returns the newest live token, renewing it first when it has lapsed, with the read lock
-// held: the caller must call release once its request is done.
-func (s *Session) acquire(ctx context.Context) (token string, gen uint64, release func(), err error) {
+// ticket is a request's hold on the token it carries.
+type ticket struct {
+	token      string
+	gen, epoch uint64
+}
+
+// acquire returns the newest live token, renewing it first when it has lapsed; the caller must
+// call release once its request's answer is read. While a renewal is in flight it waits for it,
+// for no longer than ctx allows (then it fails with ErrPlatformUnresponsive) and, when the old
+// token still lives, no longer than handoverWait.
+func (s *Session) acquire(ctx context.Context, op string) (t ticket, release func(), err error) {
+	var lastErr error
 	for range 3 {
-		s.mu.RLock()
+		s.mu.Lock()
 		if s.closed {
-			s.mu.RUnlock()
-			return "", 0, nil, ErrSessionClosed
+			s.mu.Unlock()
+			return ticket{}, nil, ErrSessionClosed
 		}
-		if !s.lapsed.Load() && time.Now().Before(s.deadlineLocked()) {
-			return s.token, s.gen, s.mu.RUnlock, nil
+		live := !s.lapsed && time.Now().Before(s.deadlineLocked())
+		r := s.renewal
+		if r == nil && !live {
+			r = s.startRenewalLocked(renewRefresh)
 		}
-		gen := s.gen
-		s.mu.RUnlock()
-		if err := s.renew(ctx, gen, renewRefresh); err != nil {
-			return "", 0, nil, err
+		if r == nil {
+			t, release = s.takeLocked()
+			s.mu.Unlock()
+			return t, release, nil
+		}
+		s.mu.Unlock()
+		var handover <-chan time.Time
+		if live && !r.restart {
+			s.mu.Lock()
+			d := min(handoverWait, time.Until(s.deadlineLocked()))
+			s.mu.Unlock()
+			tm := time.NewTimer(d)
+			defer tm.Stop()
+			handover = tm.C
+		}
+		select {
+		case <-r.done:
+			if r.err != nil {
+				if r.restart {
+					return ticket{}, nil, r.err
+				}
+				lastErr = r.err // a failed refresh: the old token may still do
+			}
+		case <-handover:
+			// The refresh is slow: go ahead with the old token while it lives. If the refresh
+			// lands first, the request comes back "Invalid token" and is repeated.
+			s.mu.Lock()
+			if !s.closed && s.renewal == r && !s.lapsed && time.Now().Before(s.deadlineLocked()) {
+				t, release = s.takeLocked()
+				s.mu.Unlock()
+				return t, release, nil
+			}
+			s.mu.Unlock()
+		case <-ctx.Done():
+			if e := ctxFailure(ctx, op); e != nil {
+				e.Reason = "no answer in time (waiting for the session's token)"
+				return ticket{}, nil, e
+			}
+			return ticket{}, nil, ctx.Err()
 		}
 	}
-	return "", 0, nil, &Error{Op: "token", Reason: "token lapses as soon as it is issued", Kind: ErrInvalidToken}
+	if lastErr != nil {
+		return ticket{}, nil, lastErr
+	}
+	return ticket{}, nil, &Error{Op: "token", Reason: "token lapses as soon as it is issued", Kind: ErrInvalidToken}
+}
+
+// takeLocked counts one more request carrying the current token.
+func (s *Session) takeLocked() (ticket, func()) {
+	s.inflight++
+	t := ticket{token: s.token, gen: s.gen, epoch: s.epoch}
+	var once sync.Once
+	return t, func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.gen != t.gen {
+				return // the count started over with the new token
+			}
+			s.inflight--
+			if s.inflight == 0 && s.drained != nil {
+				close(s.drained)
+				s.drained = nil
+			}
+		})
+	}
 }
 
 // renew replaces the token of generation gen: by refresh_session when it is still live and mode
 // allows, else by new_session. When another renewal already replaced that generation, it does
-// nothing: one renewal per failure.
-func (s *Session) renew(ctx context.Context, gen uint64, mode renewMode) error {
+// nothing: one renewal per failure. It waits for the renewal no longer than ctx allows.
+func (s *Session) renew(ctx context.Context, op string, gen uint64, mode renewMode) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return ErrSessionClosed
 	}
-	if s.gen != gen {
-		return nil
+	r := s.renewal
+	if r == nil {
+		if s.gen != gen {
+			s.mu.Unlock()
+			return nil
+		}
+		r = s.startRenewalLocked(mode)
 	}
-	if mode == renewRestart || s.lapsed.Load() || !time.Now().Before(s.issued.Add(s.info.Expires)) {
-		return s.newSessionLocked(ctx)
+	s.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		if e := ctxFailure(ctx, op); e != nil {
+			e.Reason = "no answer in time (waiting for the session's token)"
+			return e
+		}
+		return ctx.Err()
 	}
-	err := s.refreshLocked(ctx)
-	if errors.Is(err, ErrInvalidToken) {
-		return s.newSessionLocked(ctx)
-	}
-	return err
 }
 
-// newSessionLocked asks for a fresh token with new_session; mu is held for writing.
-func (s *Session) newSessionLocked(ctx context.Context) error {
+// startRenewalLocked starts the renewal, in its own goroutine so that no caller's context cuts
+// it short for the others, and returns it; mu is held.
+func (s *Session) startRenewalLocked(mode renewMode) *renewal {
+	restart := mode == renewRestart || s.lapsed || !time.Now().Before(s.issued.Add(s.info.Expires))
+	r := &renewal{done: make(chan struct{}), restart: restart}
+	s.renewal = r
+	go s.runRenewal(r)
+	return r
+}
+
+// runRenewal performs r and, when it fails, arms the timer to try again with backoff.
+func (s *Session) runRenewal(r *renewal) {
+	var err error
+	if !r.restart {
+		err = s.refresh()
+	}
+	if !r.restart && err != nil && !errors.Is(err, ErrSessionClosed) {
+		s.mu.Lock()
+		dead := !time.Now().Before(s.issued.Add(s.info.Expires))
+		s.mu.Unlock()
+		r.restart = dead || errors.Is(err, ErrInvalidToken)
+	}
+	if r.restart {
+		ctx, cancel := context.WithTimeout(s.ctx, renewTimeout)
+		err = s.newSession(ctx)
+		cancel()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.ctx.Err() != nil {
+		err = ErrSessionClosed
+	}
+	s.renewal = nil
+	r.err = err
+	close(r.done)
+	if err == nil || s.closed {
+		return
+	}
+	s.failures++
+	d := min(time.Second<<min(s.failures-1, 5), 30*time.Second)
+	s.log.Warn("token renewal failed, retrying", "in", d, "err", err)
+	if s.timer != nil {
+		s.timer.Reset(jitter(d))
+	}
+}
+
+// newSession asks for a fresh token with new_session and makes it the session's.
+func (s *Session) newSession(ctx context.Context) error {
 	const op = "new_session"
 	body, _ := json.Marshal(struct {
 		DisplayName string `json:"display_name"`
 		HideMe      string `json:"hideme"`
 	}{s.opts.DisplayName, yesNo(s.opts.Hidden)})
+	s.mu.Lock()
+	pin := s.pinHeader
+	s.mu.Unlock()
 	sent := time.Now()
 	var info SessionInfo
 	var token string
 	err := s.c.observe(op, func() error {
-		resp, err := s.c.send(ctx, op, false, func() (*http.Request, func(), error) {
+		resp, err := s.c.send(ctx, op, retryAnswered, func() (*http.Request, func(), error) {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+op, bytes.NewReader(body))
 			if err == nil {
 				req.Header.Set("Content-Type", "application/json")
-				if s.pinHeader != "" {
-					req.Header.Set("pin", s.pinHeader)
+				if pin != "" {
+					req.Header.Set("pin", pin)
 				}
 			}
 			return req, nil, err
@@ -307,12 +462,16 @@ func (s *Session) newSessionLocked(ctx context.Context) error {
 	if info.Expires <= 0 {
 		info.Expires = 120 * time.Second
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrSessionClosed
+	}
 	s.token, s.info, s.issued = token, info, sent
 	s.publishLocked()
-	s.gen++
+	s.newGenLocked()
 	s.epoch++
-	s.lapsed.Store(false)
-	s.scheduleLocked()
+	s.lapsed = false
 	if s.epoch > 1 {
 		s.log.Info("session started over", "participant", info.ParticipantUUID)
 		if s.c.obs != nil {
@@ -322,17 +481,44 @@ func (s *Session) newSessionLocked(ctx context.Context) error {
 	return nil
 }
 
-// refreshLocked exchanges the token with refresh_session; mu is held for writing.
-func (s *Session) refreshLocked(ctx context.Context) error {
+// refresh exchanges the token with refresh_session, once the requests carrying it have been
+// answered (or drainWait has passed). It runs only inside runRenewal, so the token it reads
+// cannot change under it.
+func (s *Session) refresh() error {
 	const op = "refresh_session"
+	s.mu.Lock()
+	token, dies := s.token, s.issued.Add(s.info.Expires)
+	var drained chan struct{}
+	if s.inflight > 0 {
+		drained = make(chan struct{})
+		s.drained = drained
+	}
+	s.mu.Unlock()
+	if drained != nil {
+		// Not so long that the token dies before the refresh is answered.
+		t := time.NewTimer(min(drainWait, time.Until(dies)/2))
+		select {
+		case <-drained:
+		case <-t.C:
+		case <-s.ctx.Done():
+		}
+		t.Stop()
+	}
+	// A refresh after the token died is pointless: the caller then starts over.
+	deadline := time.Now().Add(renewTimeout)
+	if dies.Before(deadline) {
+		deadline = dies
+	}
+	ctx, cancel := context.WithDeadline(s.ctx, deadline)
+	defer cancel()
 	sent := time.Now()
-	var token string
+	var newToken string
 	var expires time.Duration
 	err := s.c.observe(op, func() error {
-		resp, err := s.c.send(ctx, op, false, func() (*http.Request, func(), error) {
+		resp, err := s.c.send(ctx, op, retryAnswered, func() (*http.Request, func(), error) {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+op, nil)
 			if err == nil {
-				req.Header.Set("token", s.token)
+				req.Header.Set("token", token)
 			}
 			return req, nil, err
 		})
@@ -346,13 +532,13 @@ func (s *Session) refreshLocked(ctx context.Context) error {
 		err = eachMember(result, func(key, val []byte) error {
 			switch string(key) {
 			case "token":
-				token = valString(val)
+				newToken = valString(val)
 			case "expires": // clarification 5: a number or a string
 				expires = time.Duration(valInt(val)) * time.Second
 			}
 			return nil
 		})
-		if err != nil || token == "" {
+		if err != nil || newToken == "" {
 			return refusal(op, resp.status, result)
 		}
 		return nil
@@ -360,24 +546,35 @@ func (s *Session) refreshLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrSessionClosed
+	}
 	if expires <= 0 {
 		expires = s.info.Expires
 	}
-	s.token, s.issued = token, sent
+	s.token, s.issued = newToken, sent
 	if s.info.Expires != expires {
 		s.info.Expires = expires
 		s.publishLocked()
 	}
-	s.gen++
-	s.scheduleLocked()
+	s.newGenLocked()
 	if s.c.obs != nil {
 		s.c.obs.TokenRefreshed()
 	}
 	return nil
 }
 
-// scheduleLocked arms the refresh timer for the current token.
-func (s *Session) scheduleLocked() {
+// newGenLocked starts a new token generation: the in-flight count starts over (requests with
+// the old token no longer hold up refreshes) and the refresh timer is armed for the new token.
+func (s *Session) newGenLocked() {
+	s.gen++
+	s.inflight = 0
+	if s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
 	s.failures = 0
 	d := time.Duration(float64(s.info.Expires) * s.opts.RefreshFraction)
 	if s.timer == nil {
@@ -387,53 +584,40 @@ func (s *Session) scheduleLocked() {
 	s.timer.Reset(d)
 }
 
-// onTimer refreshes the token when its time comes (and on refresh_token events).
+// onTimer refreshes the token when its time comes (and on refresh_token events), unless a
+// renewal is already in flight.
 func (s *Session) onTimer() {
-	s.mu.RLock()
-	gen, closed := s.gen, s.closed
-	s.mu.RUnlock()
-	if closed {
-		return
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
-	defer cancel()
-	err := s.renew(ctx, gen, renewRefresh)
-	if err == nil || errors.Is(err, ErrSessionClosed) || s.ctx.Err() != nil {
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.gen != gen {
+	if s.closed || s.renewal != nil {
 		return
 	}
-	s.failures++
-	d := min(time.Second<<min(s.failures-1, 5), 30*time.Second)
-	s.log.Warn("token refresh failed, retrying", "in", d, "err", err)
-	s.timer.Reset(jitter(d))
+	s.startRenewalLocked(renewRefresh)
 }
 
 // markLapsed records that the platform dropped the participant of the given epoch, so the next
 // request starts over with new_session. A late word about an earlier session changes nothing.
 func (s *Session) markLapsed(epoch uint64) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.epoch == epoch {
-		s.lapsed.Store(true)
+		s.lapsed = true
 	}
 }
 
 // refreshSoon refreshes the token now, in the background (a refresh_token event).
 func (s *Session) refreshSoon() {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if !s.closed && s.timer != nil {
 		s.timer.Reset(0)
 	}
 }
 
 // call performs one command with the newest token and returns the answer's result. On "Invalid
-// token" it starts over with new_session once and repeats the command.
-func (s *Session) call(ctx context.Context, op, method, path string, body any, idempotent bool) ([]byte, error) {
+// token" it repeats the command with a token that replaced the one it carried, starting over
+// with new_session when none has; a 403 is a clear answer, so this is safe for every command.
+func (s *Session) call(ctx context.Context, op, method, path string, body any, policy retryPolicy) ([]byte, error) {
 	var payload []byte
 	if body != nil {
 		var err error
@@ -443,24 +627,20 @@ func (s *Session) call(ctx context.Context, op, method, path string, body any, i
 	}
 	var result []byte
 	err := s.c.observe(op, func() error {
-		for try := 0; ; try++ {
+		var inv invalidTokens
+		for {
 			var gen uint64
-			resp, err := s.c.send(ctx, op, idempotent, func() (*http.Request, func(), error) {
-				token, g, release, err := s.acquire(ctx)
+			resp, err := s.c.send(ctx, op, policy, func() (*http.Request, func(), error) {
+				t, release, err := s.acquire(ctx, op)
 				if err != nil {
 					return nil, nil, err
 				}
-				gen = g
-				var rd *bytes.Reader
+				gen = t.gen
+				var rd io.Reader
 				if payload != nil {
 					rd = bytes.NewReader(payload)
 				}
-				var req *http.Request
-				if rd != nil {
-					req, err = http.NewRequestWithContext(ctx, method, s.base+path, rd)
-				} else {
-					req, err = http.NewRequestWithContext(ctx, method, s.base+path, nil)
-				}
+				req, err := http.NewRequestWithContext(ctx, method, s.base+path, rd)
 				if err != nil {
 					release()
 					return nil, nil, err
@@ -468,7 +648,7 @@ func (s *Session) call(ctx context.Context, op, method, path string, body any, i
 				if payload != nil {
 					req.Header.Set("Content-Type", "application/json")
 				}
-				req.Header.Set("token", token)
+				req.Header.Set("token", t.token)
 				return req, release, nil
 			})
 			if err != nil {
@@ -479,16 +659,42 @@ func (s *Session) call(ctx context.Context, op, method, path string, body any, i
 			if e == nil {
 				return nil
 			}
-			if e.Kind == ErrInvalidToken && try == 0 {
-				if err := s.renew(ctx, gen, renewRestart); err != nil {
+			if e.Kind == ErrInvalidToken {
+				if again, err := inv.retry(ctx, s, op, gen); again {
+					continue
+				} else if err != nil {
 					return err
 				}
-				continue
 			}
 			return e
 		}
 	})
 	return result, err
+}
+
+// invalidTokens decides what a request does after an "Invalid token" answer: when a refresh has
+// replaced the token it carried, it is repeated with the new one; otherwise the session starts
+// over with new_session and the request is repeated, once.
+type invalidTokens struct{ repeated, restarted bool }
+
+// retry reports whether to repeat the request that carried generation gen; err is why not, or
+// nil when the "Invalid token" answer stands.
+func (v *invalidTokens) retry(ctx context.Context, s *Session, op string, gen uint64) (bool, error) {
+	s.mu.Lock()
+	replaced := s.gen != gen
+	s.mu.Unlock()
+	switch {
+	case replaced && !v.repeated:
+		v.repeated = true
+		return true, nil
+	case v.restarted:
+		return false, nil
+	}
+	v.restarted = true
+	if err := s.renew(ctx, op, gen, renewRestart); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // refusal describes a success status whose answer is not what the command returns.

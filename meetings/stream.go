@@ -20,15 +20,16 @@ var errDisconnected = errors.New("participant disconnected by the platform")
 
 // Events streams the meeting's events to handle, one at a time, until ctx is done (it returns
 // ctx.Err()) or the session is closed (ErrSessionClosed). It also returns when reconnecting is
-// hopeless: the room is gone (ErrNotFound), or a new session is refused (ErrInvalidPIN,
-// ErrPINRequired, ErrForbidden, ErrBadRequest).
+// hopeless: the room is gone (ErrNotFound), a new session is refused (ErrInvalidPIN,
+// ErrPINRequired, ErrForbidden, ErrBadRequest), or the node redirected (ErrNodeRefused).
 //
 // Each connection uses the newest token; a stream survives token refreshes and is reopened only
 // when it drops (clarification 5). After every (re)connection handle receives StreamConnected,
 // then the platform's sync (clarification 4). When the stream drops — an error, a bye event, the
-// idle watchdog (no line for ClientOptions.IdleTimeout), or a disconnect event — handle receives
-// StreamLost and Events reconnects after a capped exponential backoff with jitter. A
-// refresh_token event refreshes the token at once.
+// idle watchdog (no line for ClientOptions.IdleTimeout), no response headers within
+// ClientOptions.StreamConnectTimeout (ErrPlatformUnresponsive), or a disconnect event — handle
+// receives StreamLost and Events reconnects after an exponential backoff with jitter that never
+// exceeds ClientOptions.ReconnectMax. A refresh_token event refreshes the token at once.
 //
 // A disconnect event means the platform dropped this session's participant: its token lapsed, a
 // host kicked it, or someone ended the meeting. handle receives Disconnected, then StreamLost;
@@ -68,7 +69,10 @@ func (s *Session) Events(ctx context.Context, handle func(Event)) error {
 		if synced {
 			backoff = max(s.c.reconnMin, min(retry, s.c.reconnMax))
 		}
-		wait := max(jitter(backoff), min(retry, s.c.reconnMax))
+		// Never longer than ReconnectMax, jitter included: a node that answers again is
+		// followed again within ReconnectMax (plus StreamConnectTimeout for an attempt that
+		// was hanging when it recovered).
+		wait := min(max(jitter(backoff), retry), s.c.reconnMax)
 		if errors.Is(err, ErrStreamBye) && synced {
 			wait = min(retry, s.c.reconnMax) // a clean goodbye after a healthy stream: come straight back
 		}
@@ -85,7 +89,7 @@ func (s *Session) Events(ctx context.Context, handle func(Event)) error {
 
 // permanent reports whether a stream failure is one that reconnecting cannot cure.
 func permanent(err error) bool {
-	for _, k := range []error{ErrNotFound, ErrInvalidPIN, ErrPINRequired, ErrForbidden, ErrBadRequest} {
+	for _, k := range []error{ErrNotFound, ErrInvalidPIN, ErrPINRequired, ErrForbidden, ErrBadRequest, ErrNodeRefused} {
 		if errors.Is(err, k) {
 			return true
 		}
@@ -97,14 +101,13 @@ func permanent(err error) bool {
 // StreamConnected was delivered; synced that a complete sync came through.
 // A retry field the stream sends is stored in *retry.
 func (s *Session) stream(ctx context.Context, handle func(Event), reconnect bool, retry *time.Duration) (connected, synced bool, err error) {
-	resp, epoch, err := s.connect(ctx)
+	connCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	resp, epoch, err := s.connect(connCtx, cancel)
 	if err != nil {
 		return false, false, err
 	}
 	defer resp.Body.Close()
-
-	connCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	// Closing the body when the connection's context ends unblocks the read.
 	stopClose := context.AfterFunc(connCtx, func() { resp.Body.Close() })
 	defer stopClose()
@@ -177,18 +180,25 @@ func (s *Session) stream(ctx context.Context, handle func(Event), reconnect bool
 	}
 }
 
+// errNoHeaders is the cause that ends a connection whose response headers did not come within
+// ClientOptions.StreamConnectTimeout.
+var errNoHeaders = errors.New("no response headers in time")
+
 // connect opens the event stream with the newest token; on "Invalid token" it starts the session
-// over and tries once more.
+// over and tries once more. ctx is the connection's context and cancel ends it: the response
+// headers must come within the client's StreamConnectTimeout, or the request is abandoned with
+// an *Error of kind ErrPlatformUnresponsive, so a node that accepts the connection and never
+// answers cannot hold the stream (or anything else) for good.
 // It returns the epoch (the new_session) the stream belongs to.
-func (s *Session) connect(ctx context.Context) (*http.Response, uint64, error) {
+func (s *Session) connect(ctx context.Context, cancel context.CancelCauseFunc) (*http.Response, uint64, error) {
 	const op = "events"
-	for try := 0; ; try++ {
-		token, gen, release, err := s.acquire(ctx)
+	var inv invalidTokens
+	for {
+		t, release, err := s.acquire(ctx, op)
 		if err != nil {
 			return nil, 0, err
 		}
-		epoch := s.epoch // read under acquire's lock
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+op+"?token="+url.QueryEscape(token), nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+op+"?token="+url.QueryEscape(t.token), nil)
 		if err != nil {
 			release()
 			return nil, 0, err
@@ -196,29 +206,46 @@ func (s *Session) connect(ctx context.Context) (*http.Response, uint64, error) {
 		req.Header.Set("Accept", "text/event-stream")
 		req.Header.Set("Cache-Control", "no-cache")
 		start := time.Now()
+		timeout := s.c.connTimeout
+		headers := time.AfterFunc(timeout, func() { cancel(errNoHeaders) })
 		resp, err := s.c.stream.Do(req)
+		inTime := headers.Stop()
 		release()
-		if err != nil {
-			err = &Error{Op: op, Reason: "network error", Kind: ErrTransient, Err: redact(err)}
+		if !inTime || errors.Is(context.Cause(ctx), errNoHeaders) {
+			if err == nil {
+				resp.Body.Close()
+			}
+			err = &Error{Op: op, Reason: fmt.Sprintf("no answer within %v", timeout), Kind: ErrPlatformUnresponsive, Err: errNoHeaders}
 			s.observeStream(start, err)
 			return nil, 0, err
 		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, 0, ctx.Err() // Events' context ended: it returns
+			}
+			e := requestFailure(ctx, op, err)
+			s.observeStream(start, e)
+			return nil, 0, e
+		}
 		if resp.StatusCode == http.StatusOK {
 			s.observeStream(start, nil)
-			return resp, epoch, nil
+			return resp, t.epoch, nil
 		}
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
-		e := classify(op, resp.StatusCode, resultOf(body))
-		if e == nil {
+		var e *Error
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			e = redirectRefused(op, response{status: resp.StatusCode, header: resp.Header})
+		} else if e = classify(op, resp.StatusCode, resultOf(body)); e == nil {
 			e = &Error{Op: op, Status: resp.StatusCode, Reason: "unexpected status", Kind: ErrRefused}
 		}
 		s.observeStream(start, e)
-		if e.Kind == ErrInvalidToken && try == 0 {
-			if err := s.renew(ctx, gen, renewRestart); err != nil {
+		if e.Kind == ErrInvalidToken {
+			if again, err := inv.retry(ctx, s, op, t.gen); again {
+				continue
+			} else if err != nil {
 				return nil, 0, err
 			}
-			continue
 		}
 		return nil, 0, e
 	}

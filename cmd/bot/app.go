@@ -73,8 +73,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	}
 	m := newMetrics()
 	client, err := meetings.NewClient(cfg.APIServer, meetings.ClientOptions{
-		Logger:   log.With("component", "platform"),
-		Observer: m,
+		Logger:    log.With("component", "platform"),
+		Observer:  m,
+		NodeHosts: cfg.NodeHosts, // MEET_NODE_HOSTS
 	})
 	if err != nil {
 		st.Close()

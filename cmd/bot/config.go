@@ -26,6 +26,10 @@ type Config struct {
 	ScheduleTZ   *time.Location
 	LogLevel     slog.Level
 
+	// NodeHosts are the host names or suffixes (".example.com") the platform's nodes may have
+	// (MEET_NODE_HOSTS); empty trusts checkJoin's answer.
+	NodeHosts []string
+
 	Slack  SlackConfig
 	Matrix MatrixConfig
 
@@ -123,6 +127,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if c.DefaultCloud != "public" && c.DefaultCloud != "private" {
 		return c, settingErr("MEET_CLOUD", "want public or private, not %q", c.DefaultCloud)
 	}
+	c.NodeHosts = splitList(get("MEET_NODE_HOSTS", ""))
+	if err := checkNodeHosts(c.NodeHosts); err != nil {
+		return c, settingErr("MEET_NODE_HOSTS", "%v", err)
+	}
 	tz := get("SCHEDULE_TZ", get("TZ", "Local"))
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
@@ -183,6 +191,18 @@ func checkHTTPURL(s string) error {
 }
 
 // splitList reads comma- or space-separated ids.
+// checkNodeHosts accepts what meetings.ClientOptions.NodeHosts does: host names, or suffixes
+// written ".example.com" or "*.example.com"; no scheme, port, path or user.
+func checkNodeHosts(hosts []string) error {
+	for _, h := range hosts {
+		name := strings.TrimPrefix(strings.TrimPrefix(h, "*."), ".")
+		if name == "" || name == "." || strings.ContainsAny(name, "/:@?#*[]") {
+			return fmt.Errorf("%q: want a host name such as node1.example.com or a suffix such as .example.com", h)
+		}
+	}
+	return nil
+}
+
 func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 }
