@@ -36,4 +36,3 @@ func TestHTTPServerRefusesHugeHeaders(t *testing.T) {
 		t.Errorf("64 KiB of headers: status %d, want 431", resp.StatusCode)
 	}
 }
-
