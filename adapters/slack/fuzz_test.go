@@ -2,11 +2,16 @@ package slack
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -123,4 +128,48 @@ func BenchmarkSignedCommand(b *testing.B) {
 	}
 	b.StopTimer()
 	a.work.Wait()
+}
+
+// FuzzSignatureHeaders feeds any pair of signature headers to the check that runs before a body
+// is read: nothing may panic; what it accepts is "v0=" and 64 hex digits with a decimal timestamp
+// inside the window; and the replay key does not depend on the hex digits' case.
+func FuzzSignatureHeaders(f *testing.F) {
+	now := time.Unix(1_700_000_000, 0)
+	f.Add("v0="+strings.Repeat("aB", 32), "1700000000")
+	f.Add("v0="+strings.Repeat("0", 64), "1699999700")
+	f.Add("v0="+strings.Repeat("0", 63), "1700000000")
+	f.Add("v0=zz", "-1")
+	f.Add("V0="+strings.Repeat("f", 64), "+1700000000")
+	f.Add("", "99999999999999999999")
+	f.Fuzz(func(t *testing.T, sig, ts string) {
+		sh, err := parseSignature(sig, ts, now)
+		if err != nil {
+			return
+		}
+		if len(sig) != 67 || !strings.HasPrefix(sig, "v0=") {
+			t.Errorf("accepted signature %q", sig)
+		}
+		secs, perr := strconv.ParseInt(ts, 10, 64)
+		if perr != nil || strings.TrimLeft(ts, "0123456789") != "" {
+			t.Errorf("accepted timestamp %q", ts)
+		}
+		if d := now.Sub(time.Unix(secs, 0)); d > signatureWindow || d < -signatureWindow {
+			t.Errorf("accepted timestamp %q outside the window", ts)
+		}
+		for _, other := range []string{"v0=" + strings.ToUpper(sig[3:]), "v0=" + strings.ToLower(sig[3:])} {
+			o, err := parseSignature(other, ts, now)
+			if err != nil || o.nonce() != sh.nonce() {
+				t.Errorf("%q and %q give different replay keys (%v)", sig, other, err)
+			}
+		}
+		if sh.verify("secret", []byte("body")) != (sig == "v0="+hexMAC("secret", ts, "body")) {
+			t.Errorf("verify disagrees with HMAC-SHA256 for %q", sig)
+		}
+	})
+}
+
+func hexMAC(secret, ts, body string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(m, "v0:%s:%s", ts, body)
+	return hex.EncodeToString(m.Sum(nil))
 }
