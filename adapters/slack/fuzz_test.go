@@ -173,3 +173,43 @@ func hexMAC(secret, ts, body string) string {
 	fmt.Fprintf(m, "v0:%s:%s", ts, body)
 	return hex.EncodeToString(m.Sum(nil))
 }
+
+// FuzzNameRendering: whatever a display name or chat message holds, nameText makes one inert
+// line of it and plainText inert lines, one per line break given: no markup, no control
+// character, no formatting character touching text, no quote at a line's start, and every & the
+// start of an entity.
+func FuzzNameRendering(f *testing.F) {
+	for _, n := range hostileNames {
+		f.Add(n)
+	}
+	f.Add("a\u2028b\u0085c\r\nd")
+	f.Add("&amp;&&;<>")
+	f.Fuzz(func(t *testing.T, s string) {
+		checkInertLine(t, "nameText", nameText(s))
+		checkEntities(t, nameText(s))
+		out := plainText(s)
+		if want := strings.Count(controlsOut(s), "\n") + 1; strings.Count(out, "\n")+1 != want {
+			t.Errorf("plainText(%q) has %d lines, want %d", s, strings.Count(out, "\n")+1, want)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			checkInertLine(t, "plainText line", line)
+			checkEntities(t, line)
+			if l := strings.TrimLeft(line, " "); strings.HasPrefix(l, "&gt;") || strings.HasPrefix(l, "＞") {
+				t.Errorf("plainText(%q) line %q starts a quote", s, line)
+			}
+		}
+	})
+}
+
+func checkEntities(t *testing.T, s string) {
+	t.Helper()
+	for i := 0; i < len(s); i++ {
+		if s[i] != '&' {
+			continue
+		}
+		rest := s[i:]
+		if !strings.HasPrefix(rest, "&amp;") && !strings.HasPrefix(rest, "&lt;") && !strings.HasPrefix(rest, "&gt;") {
+			t.Errorf("%q: a bare & at %d", s, i)
+		}
+	}
+}
