@@ -7,20 +7,31 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // What an attacker who knows only the endpoint's URL can make the bot do is bounded here, before
-// the signing secret is consulted: requests with malformed or stale signature headers are refused
-// from their headers alone; a declared body larger than the endpoint takes is refused before a
-// byte of it is read; and bodies are read only within a bounded number of concurrent slots (one
-// lane for small bodies, every real slash command and button press, and a narrow one for large or
-// unsized bodies), each body within a few seconds. So a flood of slow or large requests with
-// well-formed but wrong signatures costs at most (slots × endpoint limit) of body memory, and
-// signed commands, which are small and arrive at once, still find a slot.
+// the signing secret is consulted:
+//
+//   - requests with malformed or stale signature headers are refused from their headers alone;
+//   - a declared body larger than the endpoint takes is refused before a byte of it is read;
+//   - bodies are read only within a bounded number of concurrent slots: a wide lane for declared
+//     bodies of up to 16 KiB (every real slash command and most button presses) and a narrow one
+//     for larger or unsized bodies, so large bodies cannot crowd out small ones;
+//   - the memory those reads hold is drawn from one budget as the bytes arrive, not as they are
+//     announced, so a thousand senders that announce a body and trickle it hold only what they
+//     have sent; a read that would overdraw the budget is refused;
+//   - each body must arrive within two seconds.
+//
+// So a flood of slow or large requests with well-formed but wrong signatures costs at most the
+// budget in body memory, and a signed command, which is small and sent at once, still finds a
+// slot and bytes unless the flood itself pushes the whole budget's worth of bytes every two
+// seconds. Every refusal closes the connection.
 
 // Body limits per endpoint: generous bounds on what Slack sends there. Slack documents no request
 // size, so they are derived from the message limits it does document.
@@ -39,8 +50,12 @@ const (
 	// (chunked) take the narrow one.
 	smallBody = 16 << 10
 	// DefaultMaxUnverifiedReads is how many small bodies may be read at once before their
-	// signature is checked (Config.MaxUnverifiedReads): 512 × 16 KiB = 8 MiB at most.
-	DefaultMaxUnverifiedReads = 512
+	// signature is checked (Config.MaxUnverifiedReads). The byte budget of unverified reads is
+	// budgetPerRead for each: 32 MiB by default.
+	DefaultMaxUnverifiedReads = 4096
+	budgetPerRead             = 8 << 10
+	// firstRead is the buffer a body is first read into; it doubles as bytes arrive.
+	firstRead = 1 << 10
 	// bodyTimeout bounds the reading of one body. Slack sends a request at once, and an answer
 	// later than three seconds is too late for Slack anyway.
 	bodyTimeout = 2 * time.Second
@@ -118,17 +133,21 @@ func (s signedHeaders) verify(secret string, body []byte) bool {
 // "v0=abcd…" are the same request.
 func (s signedHeaders) nonce() string { return "slack:" + hex.EncodeToString(s.mac[:]) }
 
-// readGate bounds how many bodies are read before their signature is checked.
+// readGate bounds how many bodies are read before their signature is checked, and how many
+// bytes they hold.
 type readGate struct {
-	small chan struct{} // declared bodies up to smallBody
-	large chan struct{} // larger or unsized bodies
+	small  chan struct{} // declared bodies up to smallBody
+	large  chan struct{} // larger or unsized bodies
+	budget atomic.Int64  // bytes unverified bodies may still take
 }
 
 func newReadGate(n int) *readGate {
 	if n <= 0 {
 		n = DefaultMaxUnverifiedReads
 	}
-	return &readGate{small: make(chan struct{}, n), large: make(chan struct{}, max(4, n/32))}
+	g := &readGate{small: make(chan struct{}, n), large: make(chan struct{}, max(4, n/256))}
+	g.budget.Store(int64(n) * budgetPerRead)
+	return g
 }
 
 // enter takes a slot for a body of the declared size (-1: unknown) without waiting; ok is false
@@ -144,6 +163,49 @@ func (g *readGate) enter(size int64) (release func(), ok bool) {
 		return func() { <-lane }, true
 	default:
 		return nil, false
+	}
+}
+
+// take draws n bytes from the budget; false when they are not there.
+func (g *readGate) take(n int64) bool {
+	if g.budget.Add(-n) < 0 {
+		g.budget.Add(n)
+		return false
+	}
+	return true
+}
+
+// give returns n bytes to the budget.
+func (g *readGate) give(n int64) { g.budget.Add(n) }
+
+// errBudget: reading on would take more memory than unverified bodies may hold.
+var errBudget = errors.New("unverified bodies hold all the memory they may")
+
+// read reads r to the end into a buffer that grows as bytes arrive, drawing each growth from the
+// budget. It returns what it read and the bytes it holds, which the caller gives back once the
+// body is verified or refused (also on error).
+func (g *readGate) read(r io.Reader) (body []byte, held int64, err error) {
+	buf := make([]byte, 0)
+	for {
+		if len(buf) == cap(buf) {
+			size := max(firstRead, 2*cap(buf))
+			if !g.take(int64(size)) {
+				return nil, held, errBudget
+			}
+			grown := make([]byte, len(buf), size)
+			copy(grown, buf)
+			g.give(int64(cap(buf)))
+			held += int64(size - cap(buf))
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, held, nil
+		}
+		if err != nil {
+			return nil, held, err
+		}
 	}
 }
 

@@ -24,8 +24,8 @@ const removedText = "meetbot was removed from this workspace, so it no longer ru
 
 // verified wraps an endpoint that takes bodies of at most limit bytes. In order, and each step
 // before the next costs anything: the signature headers must be well formed and fresh (401), the
-// declared size within limit (413), a read slot free (503); then the body is read (within
-// bodyTimeout, 408), its signature checked (401), and its nonce claimed in the replay guard
+// declared size within limit (413), a read slot free (503); then the body is read (within the
+// body timeout, 408; within the memory budget, 503), its signature checked (401), and its nonce claimed in the replay guard
 // (401 for a replay, 503 when the guard cannot answer). A refused request changes nothing and
 // its connection is closed, so the server does not read the rest of its body either. The body
 // is put back for the library's parsers.
@@ -50,10 +50,11 @@ func (a *Adapter) verified(limit int64, next func(w http.ResponseWriter, r *http
 			a.refuse(w, r, http.StatusServiceUnavailable, "too many requests being read; try again", errBusy)
 			return
 		}
-		body, status, err := a.readBody(w, r, limit)
+		body, held, status, err := a.readBody(w, r, limit)
 		if err == nil && !sh.verify(a.cfg.SigningSecret.Reveal(), body) {
 			status, err = http.StatusUnauthorized, errBadSignature
 		}
+		a.gate.give(held)
 		release()
 		if err != nil {
 			a.refuse(w, r, status, http.StatusText(status), err)
@@ -87,23 +88,27 @@ var (
 	errReplayed = errors.New("replayed request")
 )
 
-// readBody reads at most limit bytes of r's body within bodyTimeout. On failure it returns the
-// status to answer.
-func (a *Adapter) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int, error) {
+// readBody reads at most limit bytes of r's body within the body timeout, drawing its memory
+// from the gate's budget. It returns the bytes it holds of the budget, to be given back, and on
+// failure the status to answer.
+func (a *Adapter) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int64, int, error) {
 	// Not every ResponseWriter can set deadlines (the fuzz tests' recorder); the server's
 	// ReadTimeout still bounds the read then.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(a.bodyTimeout))
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, held, err := a.gate.read(http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case err == nil:
-		return body, 0, nil
+		return body, held, 0, nil
 	case errors.As(err, &tooLarge):
-		return nil, http.StatusRequestEntityTooLarge, errTooLarge
+		return nil, held, http.StatusRequestEntityTooLarge, errTooLarge
+	case errors.Is(err, errBudget):
+		w.Header().Set("Retry-After", "1")
+		return nil, held, http.StatusServiceUnavailable, errBudget
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return nil, http.StatusRequestTimeout, errSlowBody
+		return nil, held, http.StatusRequestTimeout, errSlowBody
 	}
-	return nil, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
+	return nil, held, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
 }
 
 // refuse answers status with msg and closes the connection. The refusal is logged, at most once

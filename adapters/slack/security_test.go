@@ -205,6 +205,24 @@ func TestSlowBodiesAreBounded(t *testing.T) {
 	})
 }
 
+// TestUnverifiedBytesAreBudgeted: what unverified bodies hold is drawn from one budget as the
+// bytes arrive; a sender that pushes more than the budget before finishing its body is refused
+// with 503 at once rather than read on.
+func TestUnverifiedBytesAreBudgeted(t *testing.T) {
+	f := newFakeSlack(t)
+	rec := &recorder{}
+	a, srv := newTestAdapter(t, f, rec, func(c *Config) { c.MaxUnverifiedReads = 1 }) // 8 KiB
+	a.bodyTimeout = time.Hour
+	chunk := strings.Repeat("x", 6<<10)
+	_, br := rawRequest(t, srv, "/slack/interactions", wellFormed(time.Now()), -1, fmt.Sprintf("%x\r\n%s\r\n", len(chunk), chunk))
+	if got := readStatus(t, br); got != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", got)
+	}
+	if left := a.gate.budget.Load(); left != 8<<10 {
+		t.Errorf("budget %d after the refusal, want all 8 KiB back", left)
+	}
+}
+
 // TestReplayWithOtherCase: the replay guard keys on the decoded signature, so the same request
 // with its signature in upper-case hex is a replay. Before, the cache keyed on the header's text
 // and the same command ran again.

@@ -42,7 +42,8 @@ type Config struct {
 	Replay ReplayGuard
 	// MaxUnverifiedReads bounds how many small request bodies are read at once before their
 	// signature is checked (SLACK_MAX_UNVERIFIED_READS); 0 means DefaultMaxUnverifiedReads.
-	// A thirty-second as many (at least 4) large or unsized bodies may be read besides.
+	// A 256th as many (at least 4) large or unsized bodies may be read besides, and all of
+	// them together hold at most 8 KiB per slot of memory (32 MiB by default).
 	MaxUnverifiedReads int
 }
 
