@@ -254,7 +254,7 @@ func runBot(ctx context.Context, cfg Config, log *slog.Logger) error {
 			AppToken:           cfg.Slack.AppToken,
 			Hosts:              cfg.Slack.Hosts,
 			APIURL:             cfg.Slack.APIURL,
-			Replay:             replayGuard(a.store),
+			Replay:             a.store, // shared by every replica on the database
 			MaxUnverifiedReads: cfg.Slack.MaxUnverifiedReads,
 		}, a.router, log.With("component", "slack"))
 		if err != nil {
@@ -296,16 +296,6 @@ func runBot(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	a.supervisor.Platforms = slices.Collect(maps.Keys(a.posters))
 	return a.run(ctx, tasks...)
-}
-
-// replayGuard is the store as the Slack adapter's replay guard, so every replica sharing the
-// database refuses a request another replica has already run; nil (the adapter's own memory)
-// for a store without nonces.
-func replayGuard(st store.Store) slack.ReplayGuard {
-	if g, ok := st.(slack.ReplayGuard); ok {
-		return g
-	}
-	return nil
 }
 
 // adapterLeaseTTL bounds how long a crashed replica keeps the Matrix adapter from starting
