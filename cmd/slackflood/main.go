@@ -63,7 +63,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "how long the flood lasts (at most 2m)")
 	flag.IntVar(&o.commands, "commands", 200, "signed slash commands sent during the flood (at most 10000)")
 	flag.Float64Var(&o.rate, "rate", 10, "signed commands per second")
-	flag.IntVar(&o.chunk, "chunk", 1024, "bytes a slow request sends at a time")
+	flag.IntVar(&o.chunk, "chunk", 16<<10, "bytes a slow request sends at a time")
 	flag.DurationVar(&o.every, "every", 100*time.Millisecond, "how often a slow request sends its next bytes")
 	flag.DurationVar(&o.pause, "pause", 200*time.Millisecond, "wait before a slow sender reconnects after an answer")
 	flag.IntVar(&o.reads, "reads", 0, "SLACK_MAX_UNVERIFIED_READS for the bot (0: its default)")
@@ -92,6 +92,11 @@ func run(o options) error {
 		return errors.New("-size (≤ 64 MiB), -chunk and -every must be positive")
 	}
 
+	bot, err := filepath.Abs(o.bot) // the child runs in a folder of its own
+	if err != nil {
+		return err
+	}
+	o.bot = bot
 	side := &slackSide{}
 	ss := httptest.NewServer(side) // 127.0.0.1
 	defer ss.Close()
