@@ -175,3 +175,16 @@ func TestHostileNamesInStatusMessage(t *testing.T) {
 		t.Errorf("notification text %q", got)
 	}
 }
+
+// TestLongLineCutStartsNoQuote: a line longer than one section is cut into several; a cut that
+// lands before a > does not make the next section a quote.
+func TestLongLineCutStartsNoQuote(t *testing.T) {
+	text := strings.Repeat("a", maxSectionText-1) + ">" + strings.Repeat("b", 10)
+	m := renderReply(chat.Reply{Text: text, Choices: []chat.Action{{Label: "x", Command: "x"}}}, replyOptions{})
+	b, _ := json.Marshal(m.Blocks)
+	for _, s := range sectionTexts(t, string(b)) {
+		if strings.HasPrefix(strings.TrimLeft(s, " "), "&gt;") {
+			t.Errorf("a section starts a quote: %.40q", s)
+		}
+	}
+}

@@ -224,6 +224,10 @@ func renderReply(r chat.Reply, o replyOptions) message {
 		if len(blocks) >= 10 {
 			break
 		}
+		// A line too long for one section is cut; the cut must not start a quote either.
+		if t := strings.TrimLeft(chunk, " "); strings.HasPrefix(t, "&gt;") || strings.HasPrefix(t, "＞") {
+			chunk = "\u00ad" + chunk
+		}
 		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(chunk), nil, nil))
 	}
 	if r.Table != nil {
