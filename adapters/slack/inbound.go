@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,10 +26,10 @@ const removedText = "meetbot was removed from this workspace, so it no longer ru
 // verified wraps an endpoint that takes bodies of at most limit bytes. In order, and each step
 // before the next costs anything: the signature headers must be well formed and fresh (401), the
 // declared size within limit (413), a read slot free (503); then the body is read (within the
-// body timeout, 408; within the memory budget, 503), its signature checked (401), and its nonce claimed in the replay guard
-// (401 for a replay, 503 when the guard cannot answer). A refused request changes nothing and
-// its connection is closed, so the server does not read the rest of its body either. The body
-// is put back for the library's parsers.
+// body timeout, 408; within the memory budget, 503), its signature checked (401), and its nonce
+// claimed in the replay guard (401 for a replay, 503 when the guard cannot answer). A refused
+// request changes nothing and its connection is closed, so the server does not read the rest of
+// its body either. The body is put back for the library's parsers.
 func (a *Adapter) verified(limit int64, next func(w http.ResponseWriter, r *http.Request, body []byte)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.cfg.SigningSecret == "" {
@@ -122,7 +123,9 @@ func (a *Adapter) refuse(w http.ResponseWriter, r *http.Request, status int, msg
 	if why == nil {
 		return
 	}
-	if ok, held := a.logs.allow(why.Error(), a.now()); ok {
+	// Keyed by what the sender cannot vary (a read error may name its address), so the gate's
+	// memory stays as small as the set of endpoints and statuses.
+	if ok, held := a.logs.allow(r.URL.Path+" "+strconv.Itoa(status), a.now()); ok {
 		a.log.Warn("refused request", "path", r.URL.Path, "status", status, "why", why, "similar_refusals_not_logged", held)
 	}
 }
