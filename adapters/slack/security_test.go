@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/store/sqlite"
 )
 
 // rawRequest opens a connection to srv and writes a POST to path with the given headers and
@@ -262,19 +264,17 @@ func TestReplayWithOtherCase(t *testing.T) {
 	}
 }
 
-// failingGuard is a replay guard whose database is down.
-type failingGuard struct{}
-
-func (failingGuard) ClaimNonce(context.Context, string, time.Duration) (bool, error) {
-	return false, errors.New("database unavailable")
-}
-
-// TestReplayGuardDownRefuses: when the shared replay guard cannot answer, a signed command is
-// refused with 503 and does not run.
-func TestReplayGuardDownRefuses(t *testing.T) {
+// TestReplayGuardStoreClosedRefuses: when the replay guard cannot answer (here a SQLite store
+// whose database is closed), a signed command is refused with 503 and does not run.
+func TestReplayGuardStoreClosedRefuses(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bot.db"), make([]byte, 32), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 	f := newFakeSlack(t)
 	rec := &recorder{}
-	_, srv := newTestAdapter(t, f, rec, func(c *Config) { c.Replay = failingGuard{} })
+	_, srv := newTestAdapter(t, f, rec, func(c *Config) { c.Replay = db })
 	if got := post(t, srv.URL+"/slack/commands", testSecret, time.Now(), slashBodyFor(f, "end confirm")); got != http.StatusServiceUnavailable {
 		t.Errorf("status %d, want 503", got)
 	}
