@@ -120,6 +120,9 @@ func (a *Adapter) refuse(w http.ResponseWriter, r *http.Request, status int, msg
 	// After the handler, net/http reads up to 256 KiB of an unread body to keep the connection,
 	// however slowly it comes. A read deadline already past makes it give up at once.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	if a.cfg.Refused != nil {
+		a.cfg.Refused(r.URL.Path, status)
+	}
 	if why == nil {
 		return
 	}

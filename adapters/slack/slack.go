@@ -45,6 +45,9 @@ type Config struct {
 	// A 256th as many (at least 4) large or unsized bodies may be read besides, and all of
 	// them together hold at most 8 KiB per slot of memory (32 MiB by default).
 	MaxUnverifiedReads int
+	// Refused, when set, is told of every request to /slack/* that was refused, by endpoint and
+	// status (metrics: a flood shows there, while the log says it once every few seconds).
+	Refused func(endpoint string, status int)
 }
 
 // Adapter connects meetbot to one Slack workspace install. It implements chat.Poster and

@@ -256,6 +256,7 @@ func runBot(ctx context.Context, cfg Config, log *slog.Logger) error {
 			APIURL:             cfg.Slack.APIURL,
 			Replay:             a.store, // shared by every replica on the database
 			MaxUnverifiedReads: cfg.Slack.MaxUnverifiedReads,
+			Refused:            a.metrics.slackRefused(),
 		}, a.router, log.With("component", "slack"))
 		if err != nil {
 			return fmt.Errorf("slack: %w", err)

@@ -157,6 +157,15 @@ func TestSlackReplayToAnotherReplica(t *testing.T) {
 					t.Errorf("%s-case replay to the other replica: status %d, want 401", name, got)
 				}
 			}
+			resp, err := http.Get("http://" + two + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			metrics, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(metrics), `meetbot_slack_refused_total{endpoint="/slack/commands",status="401"} 2`) {
+				t.Errorf("/metrics does not count the two refused replays:\n%s", grepLines(string(metrics), "slack_refused"))
+			}
 			// The one accepted command is answered once; the refused ones never reach the core.
 			deadline := time.Now().Add(10 * time.Second)
 			for slackSide.count() < 1 && time.Now().Before(deadline) {
@@ -167,4 +176,15 @@ func TestSlackReplayToAnotherReplica(t *testing.T) {
 			}
 		})
 	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
