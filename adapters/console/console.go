@@ -5,8 +5,11 @@
 // scripted end-to-end tests. Everything typed runs in one channel, console:console, with the rights
 // of a channel admin (and so of a host): whoever holds the terminal runs the bot.
 //
-// Display names are data: control characters in them are replaced, so a participant cannot move
-// the cursor or clear the screen of the person at the terminal.
+// Display names are data: control characters and text-reordering (bidi) characters in anything
+// shown are replaced, so a participant cannot move the cursor or clear the screen of the person
+// at the terminal; and a name in a table, a choice or a confirmation is shown on one line, so it
+// cannot add a row of its own. Replies and notifications keep the line breaks the core and the
+// relay put in them.
 package console
 
 import (
@@ -252,12 +255,12 @@ func (a *Adapter) render(r chat.Reply) string {
 	}
 	if len(r.Choices) > 0 {
 		for i, c := range r.Choices {
-			fmt.Fprintf(&b, "  %d. %s  (%s)\n", i+1, Sanitize(c.Label), Sanitize(c.Command))
+			fmt.Fprintf(&b, "  %d. %s  (%s)\n", i+1, OneLine(c.Label), OneLine(c.Command))
 		}
 		b.WriteString("Type a number to choose.\n")
 	}
 	if r.Confirm != nil {
-		fmt.Fprintf(&b, "%s Type %q to go ahead.\n", Sanitize(r.Confirm.Prompt), r.Confirm.Command)
+		fmt.Fprintf(&b, "%s Type %q to go ahead.\n", OneLine(r.Confirm.Prompt), r.Confirm.Command)
 	}
 	a.mu.Lock()
 	a.choices = r.Choices
@@ -275,7 +278,7 @@ func writeTable(b *strings.Builder, t *chat.Table, width int) {
 			if i >= len(widths) {
 				widths = append(widths, 0)
 			}
-			widths[i] = max(widths[i], displayWidth(Sanitize(c)))
+			widths[i] = max(widths[i], displayWidth(OneLine(c)))
 		}
 	}
 	grow(t.Columns)
@@ -296,7 +299,7 @@ func writeTable(b *strings.Builder, t *chat.Table, width int) {
 		cells = cells[:min(len(cells), shown)]
 		var l strings.Builder
 		for i, c := range cells {
-			c = truncate(Sanitize(c), widths[i])
+			c = truncate(OneLine(c), widths[i])
 			l.WriteString(c)
 			if i < len(cells)-1 {
 				l.WriteString(strings.Repeat(" ", widths[i]-displayWidth(c)+2))
@@ -373,13 +376,39 @@ func displayWidth(s string) int {
 	return w
 }
 
-// Sanitize replaces control characters other than newline and tab with U+FFFD, so text from
-// meeting participants cannot steer the terminal.
+// Sanitize replaces control characters other than newline and tab, and the invisible characters
+// that reorder text, with U+FFFD, so text from meeting participants cannot steer the terminal or
+// disguise itself. Line and paragraph separators become newlines, which is how they read.
 func Sanitize(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
 	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' || !unicode.IsControl(r) {
+		switch {
+		case r == '\n' || r == '\t':
 			return r
+		case r == 0x2028 || r == 0x2029:
+			return '\n'
+		case unicode.IsControl(r) || isBidiControl(r):
+			return utf8.RuneError
 		}
-		return utf8.RuneError
+		return r
 	}, s)
+}
+
+// OneLine is Sanitize for one field shown inside a line (a name in a table, a choice, a prompt):
+// line breaks and tabs become spaces, so the field cannot start a line of its own.
+func OneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t' || r == '\v' || r == '\f' || r == 0x85 || r == 0x2028 || r == 0x2029:
+			return ' '
+		case unicode.IsControl(r) || isBidiControl(r):
+			return utf8.RuneError
+		}
+		return r
+	}, s)
+}
+
+// isBidiControl reports the invisible characters that reorder the text around them.
+func isBidiControl(r rune) bool {
+	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F || r == 0x061C
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/meetbot/meetbot/chat"
@@ -138,6 +139,58 @@ func FuzzCommandText(f *testing.F) {
 		text, ok := commandText(line)
 		if ok && strings.TrimSpace(text) == "" {
 			t.Errorf("commandText(%q) = %q, true: an empty command", line, text)
+		}
+	})
+}
+
+// TestHostileNamesStayOnTheirLine: names with line breaks, tabs, terminal escapes or bidi
+// overrides in a who table, a choice or a confirmation stay on their own row and show no
+// control character. Before, a newline in a name added a fake row to the table.
+func TestHostileNamesStayOnTheirLine(t *testing.T) {
+	names := []string{"x\n:lock: Locked", "Eve\r\nMallory  host", "Tab\there", "\x1b[2Jclear", "\u202Egnp.exe", "*bold* <@U1>"}
+	tab := &chat.Table{Columns: []string{"name", "role"}}
+	for _, n := range names {
+		tab.Rows = append(tab.Rows, chat.Row{Cells: []string{n, "guest"}})
+	}
+	a := New(nil, nil, nil)
+	got := a.render(chat.Reply{Text: "6 people", Table: tab,
+		Choices: []chat.Action{{Label: names[0], Command: "kick " + names[1]}},
+		Confirm: &chat.Confirm{Prompt: "Kick " + names[0] + "?", Command: "kick x confirm"}})
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	// text, header, one row per name, one choice, the choice hint, the confirmation
+	if want := 2 + len(names) + 3; len(lines) != want {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), want, got)
+	}
+	for i, n := range names {
+		row := lines[2+i]
+		if !strings.HasSuffix(row, "guest") {
+			t.Errorf("row %d %q does not end in its role: the name %q broke the row", i, row, n)
+		}
+	}
+	for _, r := range got {
+		if r != '\n' && (unicode.IsControl(r) || isBidiControl(r)) {
+			t.Errorf("output holds control character %U:\n%q", r, got)
+		}
+	}
+	if !strings.Contains(got, "*bold* <@U1>") {
+		t.Errorf("plain-text markup should show as typed on a terminal:\n%s", got)
+	}
+}
+
+func FuzzOneLine(f *testing.F) {
+	for _, s := range []string{"x\n:lock: Locked", "a\r\nb", "\x1b[2J", "\u202Eabc", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, r := range OneLine(s) {
+			if unicode.IsControl(r) || isBidiControl(r) || r == 0x2028 || r == 0x2029 {
+				t.Errorf("OneLine(%q) keeps %U", s, r)
+			}
+		}
+		for _, r := range Sanitize(s) {
+			if (unicode.IsControl(r) && r != '\n' && r != '\t') || isBidiControl(r) {
+				t.Errorf("Sanitize(%q) keeps %U", s, r)
+			}
 		}
 	})
 }

@@ -13,7 +13,10 @@
 //
 // Every HTTP request is verified with the signing secret (HMAC-SHA256 over "v0:timestamp:body",
 // timestamp within five minutes) before anything is parsed; a bad, stale or replayed signature gets
-// 401 and changes nothing. Slack wants an answer within three seconds, so the adapter acknowledges
+// 401 and changes nothing. Before any of its body is read, a request must carry well-formed, fresh
+// signature headers and declare no more than its endpoint takes, and it must find one of a bounded
+// number of read slots (503 otherwise); see guard.go for the bounds. Replays are refused by the
+// decoded signature through a ReplayGuard: in memory by default, the shared store with replicas. Slack wants an answer within three seconds, so the adapter acknowledges
 // at once (an empty 200, or the Socket Mode ack) and runs the command in the background, delivering
 // the reply through the request's response_url. A button press is a command too: its value is the
 // command text, it goes through the same chat.Handler with the presser's rights, and its result

@@ -2,11 +2,16 @@ package slack
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -123,4 +128,113 @@ func BenchmarkSignedCommand(b *testing.B) {
 	}
 	b.StopTimer()
 	a.work.Wait()
+}
+
+// FuzzSignatureHeaders feeds any pair of signature headers to the check that runs before a body
+// is read: nothing may panic; what it accepts is "v0=" and 64 hex digits with a decimal timestamp
+// inside the window; and the replay key does not depend on the hex digits' case.
+func FuzzSignatureHeaders(f *testing.F) {
+	now := time.Unix(1_700_000_000, 0)
+	f.Add("v0="+strings.Repeat("aB", 32), "1700000000")
+	f.Add("v0="+strings.Repeat("0", 64), "1699999700")
+	f.Add("v0="+strings.Repeat("0", 63), "1700000000")
+	f.Add("v0=zz", "-1")
+	f.Add("V0="+strings.Repeat("f", 64), "+1700000000")
+	f.Add("", "99999999999999999999")
+	f.Fuzz(func(t *testing.T, sig, ts string) {
+		sh, err := parseSignature(sig, ts, now)
+		if err != nil {
+			return
+		}
+		if len(sig) != 67 || !strings.HasPrefix(sig, "v0=") {
+			t.Errorf("accepted signature %q", sig)
+		}
+		secs, perr := strconv.ParseInt(ts, 10, 64)
+		if perr != nil || strings.TrimLeft(ts, "0123456789") != "" {
+			t.Errorf("accepted timestamp %q", ts)
+		}
+		if d := now.Sub(time.Unix(secs, 0)); d > signatureWindow || d < -signatureWindow {
+			t.Errorf("accepted timestamp %q outside the window", ts)
+		}
+		for _, other := range []string{"v0=" + strings.ToUpper(sig[3:]), "v0=" + strings.ToLower(sig[3:])} {
+			o, err := parseSignature(other, ts, now)
+			if err != nil || o.nonce() != sh.nonce() {
+				t.Errorf("%q and %q give different replay keys (%v)", sig, other, err)
+			}
+		}
+		if sh.verify("secret", []byte("body")) != (sig == "v0="+hexMAC("secret", ts, "body")) {
+			t.Errorf("verify disagrees with HMAC-SHA256 for %q", sig)
+		}
+	})
+}
+
+func hexMAC(secret, ts, body string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(m, "v0:%s:%s", ts, body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// FuzzNameRendering: whatever a display name or chat message holds, nameText makes one inert
+// line of it and plainText inert lines, one per line break given: no markup, no control
+// character, no formatting character touching text, no quote at a line's start, and every & the
+// start of an entity.
+func FuzzNameRendering(f *testing.F) {
+	for _, n := range hostileNames {
+		f.Add(n)
+	}
+	f.Add("a\u2028b\u0085c\r\nd")
+	f.Add("&amp;&&;<>")
+	f.Fuzz(func(t *testing.T, s string) {
+		checkInertLine(t, "nameText", nameText(s))
+		checkEntities(t, nameText(s))
+		out := plainText(s)
+		if want := strings.Count(controlsOut(s), "\n") + 1; strings.Count(out, "\n")+1 != want {
+			t.Errorf("plainText(%q) has %d lines, want %d", s, strings.Count(out, "\n")+1, want)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			checkInertLine(t, "plainText line", line)
+			checkEntities(t, line)
+			if l := strings.TrimLeft(line, " "); strings.HasPrefix(l, "&gt;") || strings.HasPrefix(l, "＞") {
+				t.Errorf("plainText(%q) line %q starts a quote", s, line)
+			}
+		}
+	})
+}
+
+func checkEntities(t *testing.T, s string) {
+	t.Helper()
+	for i := 0; i < len(s); i++ {
+		if s[i] != '&' {
+			continue
+		}
+		rest := s[i:]
+		if !strings.HasPrefix(rest, "&amp;") && !strings.HasPrefix(rest, "&lt;") && !strings.HasPrefix(rest, "&gt;") {
+			t.Errorf("%q: a bare & at %d", s, i)
+		}
+	}
+}
+
+// BenchmarkRefusedWrongSignature measures what one flood request with well-formed headers and a
+// wrong signature costs the bot: read slot, budgeted read of a 1 KiB body, HMAC, refusal.
+func BenchmarkRefusedWrongSignature(b *testing.B) {
+	a, err := New(Config{BotToken: "xoxb-bench", SigningSecret: testSecret, APIURL: "http://127.0.0.1:1/api/"},
+		chat.HandlerFunc(func(context.Context, chat.Request) chat.Reply { return chat.Reply{} }),
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	a.Register(mux)
+	body := strings.Repeat("x", 1<<10)
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/slack/commands", strings.NewReader(body))
+		req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(time.Now().Unix(), 10))
+		req.Header.Set("X-Slack-Signature", "v0="+strings.Repeat("ab", 32))
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, req)
+		if w.Code != http.StatusUnauthorized {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
 }

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	slackgo "github.com/slack-go/slack"
@@ -18,44 +20,117 @@ import (
 	"github.com/meetbot/meetbot/chat"
 )
 
-// maxBody bounds an inbound request body; Slack's are a few kilobytes.
-const maxBody = 1 << 20
-
 // removedText answers commands from a workspace that uninstalled the app or revoked its token.
 const removedText = "meetbot was removed from this workspace, so it no longer runs meetings here. Reinstall the app to use /meet again."
 
-// verified wraps an endpoint: it reads the raw body, checks Slack's signature over it (and the
-// five-minute timestamp window) and refuses replays, all before anything is parsed. A request
-// that fails gets 401 and changes nothing. The body is put back for the library's parsers.
-func (a *Adapter) verified(next func(w http.ResponseWriter, r *http.Request, body []byte)) http.Handler {
+// verified wraps an endpoint that takes bodies of at most limit bytes. In order, and each step
+// before the next costs anything: the signature headers must be well formed and fresh (401), the
+// declared size within limit (413), a read slot free (503); then the body is read (within the
+// body timeout, 408; within the memory budget, 503), its signature checked (401), and its nonce
+// claimed in the replay guard (401 for a replay, 503 when the guard cannot answer). A refused
+// request changes nothing and its connection is closed, so the server does not read the rest of
+// its body either. The body is put back for the library's parsers.
+func (a *Adapter) verified(limit int64, next func(w http.ResponseWriter, r *http.Request, body []byte)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.cfg.SigningSecret == "" {
-			http.Error(w, "slack HTTP endpoints are disabled: no signing secret", http.StatusUnauthorized)
+			a.refuse(w, r, http.StatusUnauthorized, "slack HTTP endpoints are disabled: no signing secret", nil)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		sh, err := parseSignedHeaders(r.Header, a.now())
 		if err != nil {
-			http.Error(w, "request body too large or unreadable", http.StatusRequestEntityTooLarge)
+			a.refuse(w, r, http.StatusUnauthorized, "invalid request signature", err)
 			return
 		}
-		sv, err := slackgo.NewSecretsVerifier(r.Header, a.cfg.SigningSecret.Reveal())
-		if err == nil {
-			_, _ = sv.Write(body)
-			err = sv.Ensure()
+		if r.ContentLength > limit {
+			a.refuse(w, r, http.StatusRequestEntityTooLarge, "request body too large", errTooLarge)
+			return
 		}
+		release, ok := a.gate.enter(r.ContentLength)
+		if !ok {
+			w.Header().Set("Retry-After", "1")
+			a.refuse(w, r, http.StatusServiceUnavailable, "too many requests being read; try again", errBusy)
+			return
+		}
+		body, held, status, err := a.readBody(w, r, limit)
+		if err == nil && !sh.verify(a.cfg.SigningSecret.Reveal(), body) {
+			status, err = http.StatusUnauthorized, errBadSignature
+		}
+		a.gate.give(held)
+		release()
 		if err != nil {
-			a.log.Warn("refused unsigned or stale request", "path", r.URL.Path, "err", err)
-			http.Error(w, "invalid request signature", http.StatusUnauthorized)
+			a.refuse(w, r, status, http.StatusText(status), err)
 			return
 		}
-		if !a.replay.first(r.Header.Get("X-Slack-Signature"), a.now()) {
-			a.log.Warn("refused replayed request", "path", r.URL.Path)
-			http.Error(w, "replayed request", http.StatusUnauthorized)
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		fresh, err := a.replay.ClaimNonce(ctx, sh.nonce(), replayTTL)
+		cancel()
+		if err != nil {
+			// Fail closed: a guard that cannot answer (the database is down) cannot tell a replay
+			// from a fresh request, and running a captured "end confirm" twice is worse than
+			// asking the user to try again. Slack shows the 503 to the user.
+			a.log.Error("replay check failed; refused the request", "path", r.URL.Path, "err", err)
+			a.refuse(w, r, http.StatusServiceUnavailable, "cannot check for replays right now; try again", nil)
+			return
+		}
+		if !fresh {
+			a.refuse(w, r, http.StatusUnauthorized, "replayed request", errReplayed)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next(w, r, body)
 	})
+}
+
+// Refusal reasons for the log (the signature errors are in guard.go).
+var (
+	errTooLarge = errors.New("declared body larger than the endpoint takes")
+	errBusy     = errors.New("every read slot is taken")
+	errSlowBody = errors.New("body not received in time")
+	errReplayed = errors.New("replayed request")
+)
+
+// readBody reads at most limit bytes of r's body within the body timeout, drawing its memory
+// from the gate's budget. It returns the bytes it holds of the budget, to be given back, and on
+// failure the status to answer.
+func (a *Adapter) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int64, int, error) {
+	// Not every ResponseWriter can set deadlines (the fuzz tests' recorder); the server's
+	// ReadTimeout still bounds the read then.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(a.bodyTimeout))
+	body, held, err := a.gate.read(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return body, held, 0, nil
+	case errors.As(err, &tooLarge):
+		return nil, held, http.StatusRequestEntityTooLarge, errTooLarge
+	case errors.Is(err, errBudget):
+		w.Header().Set("Retry-After", "1")
+		return nil, held, http.StatusServiceUnavailable, errBudget
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, held, http.StatusRequestTimeout, errSlowBody
+	}
+	return nil, held, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
+}
+
+// refuse answers status with msg and closes the connection. The refusal is logged, at most once
+// per reason every few seconds.
+func (a *Adapter) refuse(w http.ResponseWriter, r *http.Request, status int, msg string, why error) {
+	w.Header().Set("Connection", "close")
+	http.Error(w, msg, status)
+	// After the handler, net/http reads up to 256 KiB of an unread body to keep the connection,
+	// however slowly it comes. A read deadline already past makes it give up at once.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	if a.cfg.Refused != nil {
+		a.cfg.Refused(r.URL.Path, status)
+	}
+	if why == nil {
+		return
+	}
+	// Keyed by what the sender cannot vary (a read error may name its address), so the gate's
+	// memory stays as small as the set of endpoints and statuses.
+	if ok, held := a.logs.allow(r.URL.Path+" "+strconv.Itoa(status), a.now()); ok {
+		a.log.Warn("refused request", "path", r.URL.Path, "status", status, "why", why, "similar_refusals_not_logged", held)
+	}
 }
 
 // invocation is one command from Slack, typed or clicked, with where to answer.
@@ -324,34 +399,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// replayCache remembers the signatures of accepted requests for longer than the timestamp
-// window, so the same signed request cannot be run twice.
-type replayCache struct {
-	mu   sync.Mutex
-	seen map[string]time.Time // signature → when it may be forgotten
-}
-
-func newReplayCache() *replayCache { return &replayCache{seen: map[string]time.Time{}} }
-
-// replayWindow outlasts the five-minute timestamp window on either side.
-const replayWindow = 11 * time.Minute
-
-// first records sig and reports whether it was new.
-func (c *replayCache) first(sig string, now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if until, ok := c.seen[sig]; ok && now.Before(until) {
-		return false
-	}
-	if len(c.seen) >= 1024 {
-		for k, until := range c.seen {
-			if !now.Before(until) {
-				delete(c.seen, k)
-			}
-		}
-	}
-	c.seen[sig] = now.Add(replayWindow)
-	return true
 }

@@ -15,7 +15,8 @@ import (
 	"github.com/meetbot/meetbot/chat"
 )
 
-// Post sends one notification to a Slack channel (chat.Poster). The text is escaped for mrkdwn.
+// Post sends one notification to a Slack channel (chat.Poster). The text is rendered inert for
+// mrkdwn (plainText): names and chat messages in it cannot format, link or mention.
 //
 // With n.Threaded, while a meeting runs the channel has one "meeting in progress" message: the
 // first notification posts it, every notification goes into its thread, and the message is
@@ -34,7 +35,7 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 	if a.teamGone(ch.Workspace) {
 		return fmt.Errorf("post to %s: workspace stopped: %w", ch, chat.ErrChannelGone)
 	}
-	text := message{Text: truncateEscaped(escape(n.Text), maxMessageText)}
+	text := message{Text: truncateEscaped(plainText(n.Text), maxMessageText)}
 	if !n.Threaded {
 		_, err := a.postMessage(ctx, ch, text, "")
 		return err

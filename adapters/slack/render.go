@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	slackgo "github.com/slack-go/slack"
@@ -36,6 +37,105 @@ type message struct {
 // "<@U123>" in a display name is shown as written and pings no one.
 func escape(s string) string { return slackutilsx.EscapeMessage(s) }
 
+// Text from outside (display names, meeting names, chat messages, and the core's replies, which
+// carry them) is plain text, and Slack has no way to escape mrkdwn. So it is rendered inert:
+//
+//   - nameText makes one line of it, so a name cannot start a line of its own that looks like a
+//     status line or a row of `who`;
+//   - &, < and > become entities, so no <…> link, mention or <!channel> can be formed;
+//   - a formatting character (* _ ~ ` and their full-width forms) that touches other text, and
+//     so could open or close bold, italics, strike-through or code, becomes a look-alike that
+//     Slack does not format; one standing alone between spaces ("* * 1-5") is left as it is;
+//   - a > at the start of a line, which would quote it, is preceded by a soft hyphen;
+//   - mrkdwn text objects are verbatim, so bare URLs and #channel names in the text are not
+//     turned into links.
+//
+// nameText is for a name inside a line of ours; plainText for text of several lines.
+
+// nameText renders a display name (or any one-line field from outside) for mrkdwn.
+func nameText(s string) string { return inert(escape(oneLine(s))) }
+
+// plainText renders plain text of one or more lines for mrkdwn.
+func plainText(s string) string {
+	lines := strings.Split(escape(controlsOut(s)), "\n")
+	for i, l := range lines {
+		l = inert(l)
+		if t := strings.TrimLeft(l, " "); strings.HasPrefix(t, "&gt;") || strings.HasPrefix(t, "＞") {
+			l = "\u00ad" + l
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// oneLine replaces line breaks and tabs with spaces and every other control or text-reordering
+// character with U+FFFD, so s shows as one line whose characters are in the order given.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t' || r == '\v' || r == '\f' || r == 0x85 || r == 0x2028 || r == 0x2029:
+			return ' '
+		case unicode.IsControl(r) || isBidiControl(r):
+			return utf8.RuneError
+		}
+		return r
+	}, s)
+}
+
+// controlsOut keeps line breaks (as \n) and replaces tabs with spaces and every other control or
+// text-reordering character with U+FFFD.
+func controlsOut(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\r' || r == 0x85 || r == 0x2028 || r == 0x2029:
+			return '\n'
+		case r == '\t':
+			return ' '
+		case unicode.IsControl(r) || isBidiControl(r):
+			return utf8.RuneError
+		}
+		return r
+	}, s)
+}
+
+// isBidiControl reports the invisible characters that reorder the text around them (U+202A–E,
+// U+2066–9, the directional marks), with which "evil.example/moc.knab" reads as a bank's name.
+func isBidiControl(r rune) bool {
+	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F || r == 0x061C
+}
+
+// lookAlike is what each mrkdwn formatting character becomes where it could take effect.
+var lookAlike = map[rune]rune{
+	'*': '∗', '＊': '﹡', // U+2217 asterisk operator, U+FE61 small asterisk
+	'_': 'ˍ', '＿': 'ˍ', // U+02CD modifier letter low macron
+	'~': '∼', '～': '∼', // U+223C tilde operator
+	'`': 'ˋ', '｀': 'ˋ', // U+02CB modifier letter grave accent
+}
+
+// inert replaces each formatting character of escaped one-line text that touches a character
+// other than a space on either side (see the comment above nameText).
+func inert(s string) string {
+	if !strings.ContainsAny(s, "*_~`＊＿～｀") {
+		return s
+	}
+	r := []rune(s)
+	out := make([]rune, len(r))
+	for i, c := range r {
+		out[i] = c
+		la, ok := lookAlike[c]
+		if !ok {
+			continue
+		}
+		before := i > 0 && !unicode.IsSpace(r[i-1])
+		after := i+1 < len(r) && !unicode.IsSpace(r[i+1])
+		if before || after {
+			out[i] = la
+		}
+	}
+	return string(out)
+}
+
 // truncate cuts s to at most n characters (runes), ending with "…" when cut.
 func truncate(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
@@ -57,12 +157,15 @@ func truncateEscaped(s string, n int) string {
 	return string(r) + "…"
 }
 
+// mrkdwn is a verbatim mrkdwn text object: our own markup (*bold*, <@U1>, <!date…>) works, and
+// Slack links nothing by itself.
 func mrkdwn(s string) *slackgo.TextBlockObject {
-	return slackgo.NewTextBlockObject(slackgo.MarkdownType, s, false, false)
+	return slackgo.NewTextBlockObject(slackgo.MarkdownType, s, false, true)
 }
 
+// plain is a plain_text object of one line: button labels, confirmation dialogs.
 func plain(s string) *slackgo.TextBlockObject {
-	return slackgo.NewTextBlockObject(slackgo.PlainTextType, s, false, false)
+	return slackgo.NewTextBlockObject(slackgo.PlainTextType, oneLine(s), false, false)
 }
 
 // Block ids carry what a button press needs to update its message: the kind of block and, for
@@ -103,10 +206,10 @@ type replyOptions struct {
 	Source string
 }
 
-// renderReply turns a chat.Reply into a Slack message. Text is escaped; a public reply is
-// attributed to the requester; tables, choices and confirmations become Block Kit.
+// renderReply turns a chat.Reply into a Slack message. Text is rendered inert (plainText); a
+// public reply is attributed to the requester; tables, choices and confirmations become Block Kit.
 func renderReply(r chat.Reply, o replyOptions) message {
-	text := escape(r.Text)
+	text := plainText(r.Text)
 	if r.Failed && text != "" {
 		text = ":warning: " + text
 	}
@@ -121,6 +224,10 @@ func renderReply(r chat.Reply, o replyOptions) message {
 		if len(blocks) >= 10 {
 			break
 		}
+		// A line too long for one section is cut; the cut must not start a quote either.
+		if t := strings.TrimLeft(chunk, " "); strings.HasPrefix(t, "&gt;") || strings.HasPrefix(t, "＞") {
+			chunk = "\u00ad" + chunk
+		}
 		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(chunk), nil, nil))
 	}
 	if r.Table != nil {
@@ -132,7 +239,7 @@ func renderReply(r chat.Reply, o replyOptions) message {
 	if r.Confirm != nil {
 		c := r.Confirm
 		if c.Prompt != "" {
-			blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(truncateEscaped(escape(c.Prompt), maxSectionText)), nil, nil))
+			blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(truncateEscaped(plainText(c.Prompt), maxSectionText)), nil, nil))
 		}
 		label := c.Label
 		if label == "" {
@@ -143,7 +250,7 @@ func renderReply(r chat.Reply, o replyOptions) message {
 	}
 	fallback := text
 	if fallback == "" && r.Confirm != nil {
-		fallback = escape(r.Confirm.Prompt)
+		fallback = plainText(r.Confirm.Prompt)
 	}
 	return message{Text: truncateEscaped(fallback, maxSectionText), Blocks: blocks}
 }
@@ -175,7 +282,7 @@ func rowLine(cols, cells []string) string {
 	if len(cells) == 0 {
 		return ""
 	}
-	parts := []string{"*" + escape(strings.TrimSpace(cells[0])) + "*"}
+	parts := []string{"*" + nameText(strings.TrimSpace(cells[0])) + "*"}
 	for i := 1; i < len(cells); i++ {
 		v := strings.TrimSpace(cells[i])
 		col := ""
@@ -194,7 +301,7 @@ func rowLine(cols, cells []string) string {
 				v = strings.ToLower(col) + " " + strings.ToLower(v)
 			}
 		}
-		parts = append(parts, escape(v))
+		parts = append(parts, nameText(v))
 	}
 	return strings.Join(parts, " · ")
 }
@@ -232,7 +339,7 @@ func tableBlocks(t *chat.Table, source string, budget int) []slackgo.Block {
 				}
 				prompt := ""
 				if act.Danger && len(row.Cells) > 0 {
-					prompt = act.Label + " " + row.Cells[0] + "?"
+					prompt = act.Label + " " + oneLine(row.Cells[0]) + "?"
 				}
 				elems = append(elems, button(kindRow, i, j, act, prompt))
 			}
@@ -305,11 +412,11 @@ func renderStatus(m chat.MeetingState, now time.Time) message {
 	if m.Ended {
 		return renderSummary(m, name, now)
 	}
-	head := fmt.Sprintf(":large_green_circle: *Meeting in progress:* %s", escape(name))
+	head := fmt.Sprintf(":large_green_circle: *Meeting in progress:* %s", nameText(name))
 	var facts []string
 	facts = append(facts, fmt.Sprintf("*In the meeting (%d):* %s", len(m.Present), nameList(m.Present, maxListedNames)))
 	if m.Presenter != "" {
-		facts = append(facts, "*Presenting:* "+escape(m.Presenter))
+		facts = append(facts, "*Presenting:* "+nameText(m.Presenter))
 	}
 	if m.Locked {
 		facts = append(facts, ":lock: Locked")
@@ -327,12 +434,12 @@ func renderStatus(m chat.MeetingState, now time.Time) message {
 		blocks = append(blocks, slackgo.NewContextBlock("", mrkdwn(fmt.Sprintf("Started <!date^%d^{time}|%s>",
 			m.Started.Unix(), m.Started.UTC().Format("15:04 UTC")))))
 	}
-	text := fmt.Sprintf("Meeting in progress: %s (%d in the meeting)", escape(name), len(m.Present))
+	text := fmt.Sprintf("Meeting in progress: %s (%d in the meeting)", nameText(name), len(m.Present))
 	return message{Text: text, Blocks: blocks}
 }
 
 func renderSummary(m chat.MeetingState, name string, now time.Time) message {
-	head := fmt.Sprintf(":white_check_mark: *Meeting ended:* %s", escape(name))
+	head := fmt.Sprintf(":white_check_mark: *Meeting ended:* %s", nameText(name))
 	var facts []string
 	if !m.Started.IsZero() && now.After(m.Started) {
 		facts = append(facts, "*Duration:* "+duration(now.Sub(m.Started)))
@@ -347,11 +454,11 @@ func renderSummary(m chat.MeetingState, name string, now time.Time) message {
 		slackgo.NewSectionBlock(mrkdwn(head), nil, nil),
 		slackgo.NewSectionBlock(mrkdwn(truncateEscaped(strings.Join(facts, "\n"), maxSectionText)), nil, nil),
 	}
-	text := fmt.Sprintf("Meeting ended: %s (peak %d, %d in total)", escape(name), m.Peak, m.Total)
+	text := fmt.Sprintf("Meeting ended: %s (peak %d, %d in total)", nameText(name), m.Peak, m.Total)
 	return message{Text: text, Blocks: blocks}
 }
 
-// nameList joins escaped names, at most max of them, then "and N more".
+// nameList joins names rendered inert, at most max of them, then "and N more".
 func nameList(names []string, max int) string {
 	if len(names) == 0 {
 		return "nobody"
@@ -362,7 +469,7 @@ func nameList(names []string, max int) string {
 	}
 	parts := make([]string, len(shown))
 	for i, n := range shown {
-		parts[i] = escape(n)
+		parts[i] = nameText(n)
 	}
 	s := strings.Join(parts, ", ")
 	if rest := len(names) - len(shown); rest > 0 {

@@ -34,8 +34,20 @@ type Config struct {
 	APIURL string
 	// HTTPClient makes Web API and response_url requests; nil means a client with a 30 s timeout.
 	HTTPClient *http.Client
-	// Now is the clock for caches and meeting durations; nil means time.Now.
+	// Now is the clock for caches, meeting durations and the signature window; nil means
+	// time.Now.
 	Now func() time.Time
+	// Replay remembers signed requests already run; nil means an in-memory guard of this
+	// process. With several replicas, pass the shared store.
+	Replay ReplayGuard
+	// MaxUnverifiedReads bounds how many small request bodies are read at once before their
+	// signature is checked (SLACK_MAX_UNVERIFIED_READS); 0 means DefaultMaxUnverifiedReads.
+	// A 256th as many (at least 4) large or unsized bodies may be read besides, and all of
+	// them together hold at most 8 KiB per slot of memory (32 MiB by default).
+	MaxUnverifiedReads int
+	// Refused, when set, is told of every request to /slack/* that was refused, by endpoint and
+	// status (metrics: a flood shows there, while the log says it once every few seconds).
+	Refused func(endpoint string, status int)
 }
 
 // Adapter connects meetbot to one Slack workspace install. It implements chat.Poster and
@@ -48,12 +60,16 @@ type Adapter struct {
 	httpc  *http.Client
 	now    func() time.Time
 	rights *rightsCache
-	replay *replayCache
+	replay ReplayGuard
+	gate   *readGate
+	logs   *logGate
 
 	// statusGap is the least time between two edits of one status message.
 	statusGap time.Duration
 	// workTimeout bounds one command run in the background.
 	workTimeout time.Duration
+	// bodyTimeout bounds the reading of one request body before its signature is checked.
+	bodyTimeout time.Duration
 
 	base   context.Context
 	cancel context.CancelFunc
@@ -89,6 +105,9 @@ func New(cfg Config, h chat.Handler, logger *slog.Logger) (*Adapter, error) {
 			return nil, fmt.Errorf("slack adapter: SLACK_HOSTS entry %q is not a user or user-group id", id)
 		}
 	}
+	if cfg.MaxUnverifiedReads < 0 {
+		return nil, fmt.Errorf("slack adapter: SLACK_MAX_UNVERIFIED_READS must not be negative")
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -121,13 +140,19 @@ func New(cfg Config, h chat.Handler, logger *slog.Logger) (*Adapter, error) {
 		api:         api,
 		httpc:       httpc,
 		now:         cfg.Now,
-		replay:      newReplayCache(),
+		replay:      cfg.Replay,
+		gate:        newReadGate(cfg.MaxUnverifiedReads),
+		logs:        newLogGate(10 * time.Second),
 		statusGap:   2 * time.Second,
 		workTimeout: 2 * time.Minute,
+		bodyTimeout: bodyTimeout,
 		base:        base,
 		cancel:      cancel,
 		gone:        map[string]string{},
 		channels:    map[string]*channelState{},
+	}
+	if a.replay == nil {
+		a.replay = newMemoryNonces(cfg.Now, 1<<16)
 	}
 	a.rights = newRightsCache(api, cfg.Hosts, cfg.Now, 5*time.Minute)
 	return a, nil
@@ -137,9 +162,9 @@ func New(cfg Config, h chat.Handler, logger *slog.Logger) (*Adapter, error) {
 // /slack/interactions (buttons) and /slack/events (url_verification, app_uninstalled,
 // tokens_revoked).
 func (a *Adapter) Register(mux *http.ServeMux) {
-	mux.Handle("POST /slack/commands", a.verified(a.serveCommand))
-	mux.Handle("POST /slack/interactions", a.verified(a.serveInteraction))
-	mux.Handle("POST /slack/events", a.verified(a.serveEvent))
+	mux.Handle("POST /slack/commands", a.verified(maxCommandBody, a.serveCommand))
+	mux.Handle("POST /slack/interactions", a.verified(maxInteractionBody, a.serveInteraction))
+	mux.Handle("POST /slack/events", a.verified(maxEventBody, a.serveEvent))
 }
 
 // Run serves Socket Mode when Config.AppToken is set, reconnecting as Slack asks, and otherwise

@@ -200,7 +200,7 @@ func (a *app) httpTask(addr string, mux *http.ServeMux) task {
 	})
 	mux.Handle("GET /metrics", a.metrics.handler())
 	return task{name: "http", run: func(ctx context.Context) error {
-		srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		srv := newHTTPServer(addr, mux)
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return settingErr("HTTP_ADDR", "%v", err)
@@ -219,6 +219,30 @@ func (a *app) httpTask(addr string, mux *http.ServeMux) task {
 	}}
 }
 
+// The HTTP server's bounds. Slack's requests are small and sent at once, /metrics answers in
+// milliseconds, and nothing on this server streams, so a connection that is slow to send its
+// request, slow to take its answer or idle between requests is dropped rather than held.
+const (
+	httpReadHeaderTimeout = 5 * time.Second
+	httpReadTimeout       = 10 * time.Second // headers and body; /slack/* cuts bodies sooner
+	httpWriteTimeout      = 15 * time.Second
+	httpIdleTimeout       = 60 * time.Second
+	httpMaxHeaderBytes    = 16 << 10 // Slack sends a dozen short headers; a proxy adds a few
+)
+
+// newHTTPServer is the bot's HTTP server on addr, with the bounds above.
+func newHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: httpReadHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout,
+		IdleTimeout:       httpIdleTimeout,
+		MaxHeaderBytes:    httpMaxHeaderBytes,
+	}
+}
+
 // runBot is `bot run`: every configured adapter, the listeners, the scheduler and HTTP.
 func runBot(ctx context.Context, cfg Config, log *slog.Logger) error {
 	a, err := newApp(ctx, cfg, log)
@@ -233,11 +257,14 @@ func runBot(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	if cfg.Slack.Enabled() {
 		s, err := slack.New(slack.Config{
-			BotToken:      cfg.Slack.BotToken,
-			SigningSecret: cfg.Slack.SigningSecret,
-			AppToken:      cfg.Slack.AppToken,
-			Hosts:         cfg.Slack.Hosts,
-			APIURL:        cfg.Slack.APIURL,
+			BotToken:           cfg.Slack.BotToken,
+			SigningSecret:      cfg.Slack.SigningSecret,
+			AppToken:           cfg.Slack.AppToken,
+			Hosts:              cfg.Slack.Hosts,
+			APIURL:             cfg.Slack.APIURL,
+			Replay:             a.store, // shared by every replica on the database
+			MaxUnverifiedReads: cfg.Slack.MaxUnverifiedReads,
+			Refused:            a.metrics.slackRefused(),
 		}, a.router, log.With("component", "slack"))
 		if err != nil {
 			return fmt.Errorf("slack: %w", err)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,9 @@ type SlackConfig struct {
 	AppToken      chat.Secret
 	Hosts         []string
 	APIURL        string
+	// MaxUnverifiedReads bounds the request bodies read at once before their signature is
+	// checked (SLACK_MAX_UNVERIFIED_READS; 0: the adapter's default).
+	MaxUnverifiedReads int
 }
 
 // Enabled reports whether the Slack adapter should run.
@@ -153,6 +157,13 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		}
 	} else if c.Slack.SigningSecret != "" || c.Slack.AppToken != "" {
 		return c, settingErr("SLACK_BOT_TOKEN", "required when other SLACK_ settings are set")
+	}
+	if v := get("SLACK_MAX_UNVERIFIED_READS", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100000 {
+			return c, settingErr("SLACK_MAX_UNVERIFIED_READS", "want a whole number from 1 to 100000, not %q", v)
+		}
+		c.Slack.MaxUnverifiedReads = n
 	}
 	if c.Slack.APIURL != "" {
 		if err := checkHTTPURL(c.Slack.APIURL); err != nil {

@@ -370,6 +370,8 @@ func TestBadSettingStopsStartWithOneLine(t *testing.T) {
 		{"key", "MEETBOT_SECRET_KEY", map[string]string{"MEETBOT_SECRET_KEY": "short"}},
 		{"level", "LOG_LEVEL", map[string]string{"LOG_LEVEL": "loud"}},
 		{"slack", "SLACK_SIGNING_SECRET", map[string]string{"SLACK_BOT_TOKEN": "xoxb-very-secret-token"}},
+		{"slackReads", "SLACK_MAX_UNVERIFIED_READS", map[string]string{"SLACK_BOT_TOKEN": "xoxb-very-secret-token",
+			"SLACK_SIGNING_SECRET": "s", "SLACK_MAX_UNVERIFIED_READS": "lots"}},
 		{"matrix", "MATRIX_PICKLE_KEY", map[string]string{"MATRIX_HOMESERVER": "http://127.0.0.1:1", "MATRIX_USER_ID": "@bot:localhost", "MATRIX_PASSWORD": "hunter2hunter2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
