@@ -196,3 +196,45 @@ func TestCrossSigningNeedsPassword(t *testing.T) {
 		t.Errorf("%d lines say to set MATRIX_PASSWORD, want 1:\n%s", n, logs.String())
 	}
 }
+
+// With MATRIX_REQUIRE_VERIFIED, a command from a device its owner cross-signed runs; one from an
+// unsigned device, or from an unencrypted room, is not run and gets one notice saying why.
+func TestRequireVerified(t *testing.T) {
+	srv := needHomeserver(t)
+	alice := srv.NewJSClient(t, newUser(t, "alice")) // cross-signed, as Element sets itself up
+	bob := srv.NewHuman(t, newUser(t, "bob"), dendritetest.HumanOptions{Encrypted: true})
+	b := newBot(t, botOptions{pickleKey: "k", password: true, requireVerified: true})
+	room := jsRoom(t, alice, b)
+	alice.MustCall(t, "invite", map[string]any{"room": room, "user": bob.User.UserID})
+	if _, err := bob.JoinRoomByID(context.Background(), room); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "bob's client to see the bot", func() bool { return bob.StateStore.IsInRoom(context.Background(), room, b.user.UserID) })
+	waitFor(t, "alice's client to see bob", func() bool {
+		return alice.MustCall(t, "members", map[string]any{"room": room, "user": bob.User.UserID})["membership"] == "join"
+	})
+
+	checkTrusted(t, alice, b, room, "who")
+	cmd := bob.Say(t, room, "!meet mute Carol")
+	reply := bob.WaitFor(t, wait, "the refusal", replyTo(room, b.user.UserID, cmd))
+	if body := notice(reply).Body; !strings.Contains(body, "only takes commands from devices verified by their owner") {
+		t.Errorf("bob's unverified command answered %q", body)
+	}
+	checkTrusted(t, alice, b, room, "sentinel")
+	if got := strings.Join(b.rec.texts(), "|"); got != "who|sentinel" {
+		t.Errorf("the handler saw %q, want who|sentinel: an unverified device's command ran", got)
+	}
+
+	plain := id.RoomID(alice.MustCall(t, "createRoom", map[string]any{"encrypted": false, "invite": []string{b.user.UserID.String()}})["room_id"].(string))
+	waitFor(t, "the bot to join the plain room", func() bool {
+		return alice.MustCall(t, "members", map[string]any{"room": plain, "user": b.user.UserID})["membership"] == "join"
+	})
+	cmd = id.EventID(alice.MustCall(t, "send", map[string]any{"room": plain, "body": "!meet end"})["event_id"].(string))
+	r := alice.WaitFor(t, wait, "the refusal in a plain room", jsReplyTo(b.user.UserID, cmd))
+	if !strings.Contains(r.Body(), "unencrypted room") {
+		t.Errorf("a command in an unencrypted room answered %q", r.Body())
+	}
+	if got := strings.Join(b.rec.texts(), "|"); got != "who|sentinel" {
+		t.Errorf("the handler saw %q: a command from an unencrypted room ran", got)
+	}
+}
