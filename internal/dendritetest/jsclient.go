@@ -53,6 +53,7 @@ type JSEvent struct {
 	DecryptionFailure string         `json:"decryption_failure"` // a DecryptionFailureCode, "" when decrypted
 	Shield            string         `json:"shield"`             // NONE, GREY or RED (EventShieldColour)
 	ShieldReason      string         `json:"shield_reason"`      // e.g. UNSIGNED_DEVICE; "" with NONE
+	Redacts           id.EventID     `json:"redacts"`            // for m.room.redaction
 }
 
 // Body returns the message's body, "" if it has none.
@@ -238,6 +239,13 @@ func (c *JSClient) MustCall(t testing.TB, op string, args map[string]any) map[st
 		t.Fatalf("%s (matrix-js-sdk) %s: %v", c.User.UserID, op, err)
 	}
 	return f
+}
+
+// Events returns what the client has seen so far.
+func (c *JSClient) Events() []JSEvent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]JSEvent(nil), c.evts...)
 }
 
 // WaitFor waits up to timeout for a message matching match and returns the latest state of the

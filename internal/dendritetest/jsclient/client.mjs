@@ -34,6 +34,10 @@ await crypto.bootstrapCrossSigning({
 });
 
 async function report(ev) {
+	if (ev.getType() === "m.room.redaction") {
+		out({ event: { event_id: ev.getId(), room_id: ev.getRoomId(), sender: ev.getSender(), type: ev.getType(), redacts: ev.event.redacts || ev.getContent().redacts } });
+		return;
+	}
 	if (ev.getType() !== "m.room.message" && ev.getWireType() !== "m.room.encrypted") return;
 	if (ev.isBeingDecrypted() || ev.shouldAttemptDecryption()) return; // reported once decrypted
 	const e = {
@@ -56,6 +60,7 @@ async function report(ev) {
 }
 
 client.on(sdk.RoomEvent.Timeline, (ev) => { report(ev).catch((err) => out({ log: String(err) })); });
+client.on(sdk.RoomEvent.Redaction, (ev) => { report(ev).catch((err) => out({ log: String(err) })); });
 client.on(sdk.MatrixEventEvent.Decrypted, (ev) => { report(ev).catch((err) => out({ log: String(err) })); });
 // Join every room it is invited to, as a person accepting invites would.
 client.on(sdk.RoomMemberEvent.Membership, (_ev, member) => {
