@@ -72,6 +72,10 @@ func (a *Adapter) ensureIdentity(ctx context.Context, mach *crypto.OlmMachine) e
 		return err
 	}
 	log := a.log.With("device", a.cli.DeviceID)
+	if st.master != "" && remembered != "" && remembered != st.master.String() {
+		log.Error("the bot's cross-signing identity changed on the homeserver since the last start; if nobody reset it on purpose, someone else has the account's password",
+			"previous_master_key", remembered, "master_key", st.master)
+	}
 	switch {
 	case st.master == "":
 		if a.cfg.RecoveryKey != "" {
@@ -96,10 +100,6 @@ func (a *Adapter) ensureIdentity(ctx context.Context, mach *crypto.OlmMachine) e
 		log.Info("created the bot's cross-signing identity and signed this device", "master_key", master)
 		st.master = master
 	case st.deviceSigned:
-		if remembered != "" && remembered != st.master.String() {
-			log.Error("the bot's cross-signing identity changed on the homeserver since the last start; if nobody reset it on purpose, someone else has the account's password",
-				"previous_master_key", remembered, "master_key", st.master)
-		}
 	case a.cfg.RecoveryKey != "":
 		if err := mach.VerifyWithRecoveryKey(ctx, a.cfg.RecoveryKey.Reveal()); err != nil {
 			return fmt.Errorf("%w: MATRIX_RECOVERY_KEY does not unlock the cross-signing keys of %s (master key %s): %w",

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/meetbot/meetbot/chat"
@@ -236,5 +237,50 @@ func TestRequireVerified(t *testing.T) {
 	}
 	if got := strings.Join(b.rec.texts(), "|"); got != "who|sentinel" {
 		t.Errorf("the handler saw %q: a command from an unencrypted room ran", got)
+	}
+}
+
+// With only an access token, a data folder lost under the same device cannot come back: the start
+// stops with one line saying to log in as a new device, and the recovery key to keep the identity.
+func TestLostDeviceKeysWithAccessToken(t *testing.T) {
+	b := newBot(t, botOptions{pickleKey: "k"})
+	b.stop()
+	cfg := Config{Homeserver: needHomeserver(t).URL, UserID: b.user.UserID.String(), AccessToken: chat.Secret(b.user.AccessToken),
+		PickleKey: "k", DataDir: t.TempDir(), IsNotFound: func(err error) bool { return errors.Is(err, errNotFound) }, Stderr: &syncBuffer{}}
+	_, err := New(context.Background(), cfg, b.rec, b.kv, testLogger(t))
+	if !errors.Is(err, ErrIdentity) || !strings.Contains(err.Error(), "log in as a new device") || !strings.Contains(err.Error(), "MATRIX_RECOVERY_KEY") {
+		t.Errorf("New on a lost data folder = %v, want ErrIdentity saying what to do", err)
+	}
+	if strings.Contains(err.Error(), b.user.AccessToken) {
+		t.Error("the error shows the access token")
+	}
+}
+
+// An identity replaced behind the bot's back (someone with the password reset it) is said loudly
+// at the next start, not taken silently.
+func TestReplacedIdentityIsReported(t *testing.T) {
+	var logs syncBuffer
+	opts := botOptions{pickleKey: "k", password: true, log: &logs}
+	b := newBot(t, opts)
+	before := masterKey(t, b.user.UserID)
+	b.stop()
+
+	// Another device of the account publishes a new identity.
+	ctx := context.Background()
+	otherBot := &bot{user: b.user, rec: newRecorder(nil), kv: &memKV{}, dir: t.TempDir()}
+	otherBot.start(t, botOptions{pickleKey: "k2", password: true, stderr: &syncBuffer{}})
+	mach := otherBot.cli.Crypto.(interface{ Machine() *crypto.OlmMachine }).Machine()
+	if _, _, err := otherBot.createIdentity(ctx, mach); err != nil {
+		t.Fatal(err)
+	}
+	otherBot.stop()
+	if masterKey(t, b.user.UserID) == before {
+		t.Fatal("the identity was not replaced")
+	}
+
+	b.rec = newRecorder(nil)
+	b.start(t, opts)
+	if !strings.Contains(logs.String(), "identity changed on the homeserver since the last start") {
+		t.Errorf("a replaced identity was not reported:\n%s", logs.String())
 	}
 }
