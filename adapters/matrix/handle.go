@@ -106,7 +106,14 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 		defer cancel()
 		if a.cfg.RequireVerified && !verified {
 			log.Info("refusing a command from a device not verified by its owner", "trust", evt.Mautrix.TrustState.String())
-			a.reply(jctx, log, evt, chat.Reply{Text: unverifiedNotice(evt), Failed: true})
+			r := chat.Reply{Text: unverifiedNotice(evt), Failed: true}
+			// Not run, so the core cannot say whether it held a secret: a link's PIN at least.
+			if linkHasPIN(text) {
+				if note := a.protectPIN(jctx, log, evt, evt.RoomID); note != "" {
+					r.Text += "\n\n" + note
+				}
+			}
+			a.reply(jctx, log, evt, r)
 			return
 		}
 		a.handleCommand(jctx, log, evt, text)
@@ -155,14 +162,14 @@ func (a *Adapter) handleCommand(ctx context.Context, log *slog.Logger, evt *even
 		}
 		joined, err := a.isJoined(ctx, resolved, a.cli.UserID)
 		if err != nil || !joined {
+			text := fmt.Sprintf("I am not in %s: invite me there first, then link again.", named)
 			// The core never sees this one, so it cannot say whether it held a PIN.
 			if linkHasPIN(cmd) {
 				if note := a.protectPIN(ctx, log, evt, resolved); note != "" {
-					a.reply(ctx, log, evt, chat.Reply{Text: fmt.Sprintf("I am not in %s: invite me there first, then link again.", named) + "\n\n" + note, Failed: true})
-					return
+					text += "\n\n" + note
 				}
 			}
-			a.reply(ctx, log, evt, chat.Reply{Text: fmt.Sprintf("I am not in %s: invite me there first, then link again.", named), Failed: true})
+			a.reply(ctx, log, evt, chat.Reply{Text: text, Failed: true})
 			return
 		}
 		text, target = cmd, resolved
@@ -210,20 +217,20 @@ func (a *Adapter) handle(ctx context.Context, log *slog.Logger, req chat.Request
 	return a.handler.Handle(ctx, req)
 }
 
-// protectPIN deals with a secret (a PIN, a stream key) typed where others can read it. In a direct message with the bot
-// nothing is needed. Elsewhere the bot redacts the message when its power allows, else it says the
-// PIN stays visible and suggests linking from a direct message. The returned note is added to the
-// reply.
+// protectPIN deals with a secret (a PIN, a stream key) typed where others can read it. In a
+// direct message with the bot nothing is needed. Elsewhere the bot redacts the message when its
+// power allows, else it says the secret stays visible and suggests a direct message. The returned
+// note is added to the reply.
 func (a *Adapter) protectPIN(ctx context.Context, log *slog.Logger, evt *event.Event, target id.RoomID) string {
 	if a.isDirect(ctx, evt.RoomID) {
 		return ""
 	}
 	if a.canRedact(ctx, evt.RoomID) {
-		_, err := a.cli.RedactEvent(ctx, evt.RoomID, evt.ID, mautrix.ReqRedact{Reason: "contained a meeting PIN"})
+		_, err := a.cli.RedactEvent(ctx, evt.RoomID, evt.ID, mautrix.ReqRedact{Reason: "contained a secret"})
 		if err == nil {
 			return "I removed your message because it showed a secret (a meeting PIN or key) to everyone here."
 		}
-		log.Warn("cannot redact a message with a PIN", "err", err)
+		log.Warn("cannot redact a message with a secret", "err", err)
 	}
 	return fmt.Sprintf("Your message shows a secret (a meeting PIN or key) to everyone in this room and stays in its history; I do not have the power to remove it, so please delete it yourself. "+
 		"Next time, send it from a direct message with me, e.g. %s link <room> <pin> in %s", Prefix, target)
