@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"regexp"
@@ -62,7 +63,7 @@ func TestMatrixEndToEnd(t *testing.T) {
 	botUser := register(t, hs, "meetbot")
 	bot, err := matrix.New(ctx, matrix.Config{
 		Homeserver: hs.URL, UserID: botUser.UserID.String(), Password: chat.Secret(botUser.Password),
-		PickleKey: "e2e pickle key", DataDir: t.TempDir(),
+		PickleKey: "e2e pickle key", DataDir: t.TempDir(), Stderr: io.Discard,
 		IsNotFound: func(err error) bool { return errors.Is(err, store.ErrNotFound) },
 	}, router, st, log)
 	if err != nil {
@@ -239,4 +240,94 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// TestMatrixAsElementUser drives the whole bot from an encrypted room as a user on matrix-js-sdk
+// with its Rust crypto (Element's stack) and "exclude insecure devices" on: link with a PIN (the
+// message redacted), who, and a join in the meeting posted to the room, every answer decrypted
+// with no shield.
+func TestMatrixAsElementUser(t *testing.T) {
+	hs := dendritetest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	platform := sim.New(sim.Options{})
+	meeting := platform.AddRoom(sim.RoomConfig{Number: "1061", Name: "Stand-up", HostPIN: "4321", GuestPIN: "8765"})
+	meeting.Join(sim.ParticipantSpec{Name: "Bob Smith"})
+	api := httptest.NewServer(platform)
+	defer api.Close()
+
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, err := sqlite.Open(ctx, sqlite.Memory, make([]byte, 32), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	client, err := meetings.NewClient(api.URL, meetings.ClientOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	posters := chat.PosterMux{}
+	sup := &relay.Supervisor{Store: st, Client: client, Poster: posters, ReplicaID: "e2e", BotName: "meetbot", Logger: log,
+		Resync: 200 * time.Millisecond, Pace: 100 * time.Millisecond}
+	router := commands.New(commands.Config{Store: st, Client: client, Meetings: sup, APIServer: api.URL, BotName: "meetbot", Logger: log})
+
+	alice := hs.NewJSClient(t, register(t, hs, "alice"))
+	alice.MustCall(t, "isolation", map[string]any{"mode": "exclude"})
+	botUser := register(t, hs, "meetbot")
+	bot, err := matrix.New(ctx, matrix.Config{
+		Homeserver: hs.URL, UserID: botUser.UserID.String(), Password: chat.Secret(botUser.Password),
+		PickleKey: "e2e pickle key", DataDir: t.TempDir(), Stderr: io.Discard,
+		IsNotFound: func(err error) bool { return errors.Is(err, store.ErrNotFound) },
+	}, router, st, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bot.Close()
+	posters["matrix"] = bot
+	done := make(chan struct{}, 2)
+	go func() { _ = sup.Run(ctx); done <- struct{}{} }()
+	go func() { _ = bot.Run(ctx); done <- struct{}{} }()
+	defer func() { cancel(); <-done; <-done }()
+
+	room := id.RoomID(alice.MustCall(t, "createRoom", map[string]any{"encrypted": true, "invite": []string{botUser.UserID.String()},
+		"power_levels": map[string]any{"users": map[string]int{alice.User.UserID.String(): 100, botUser.UserID.String(): 50}}})["room_id"].(string))
+	deadline := time.Now().Add(wait)
+	for alice.MustCall(t, "members", map[string]any{"room": room, "user": botUser.UserID})["membership"] != "join" {
+		if time.Now().After(deadline) {
+			t.Fatal("matrix-js-sdk never saw the bot join")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A third member, so the room is not a direct message with the bot.
+	alice.MustCall(t, "invite", map[string]any{"room": room, "user": register(t, hs, "bob").UserID})
+	fromBot := func(re string) func(dendritetest.JSEvent) bool {
+		return func(e dendritetest.JSEvent) bool {
+			return e.Sender == botUser.UserID && e.DecryptionFailure == "" && regexp.MustCompile(re).MatchString(e.Body())
+		}
+	}
+	clean := func(e dendritetest.JSEvent) {
+		t.Helper()
+		if !e.Encrypted || e.Shield != "NONE" {
+			t.Errorf("%q: encrypted %v, shield %s (%s); want encrypted with no shield", e.Body(), e.Encrypted, e.Shield, e.ShieldReason)
+		}
+	}
+	send := func(body string) id.EventID {
+		return id.EventID(alice.MustCall(t, "send", map[string]any{"room": room, "body": body})["event_id"].(string))
+	}
+
+	cmd := send("!meet link 1061 4321")
+	clean(alice.WaitFor(t, wait, "the link reply", fromBot(`(?i)linked`)))
+	alice.WaitFor(t, wait, "the PIN message redacted", func(e dendritetest.JSEvent) bool {
+		return e.Type == "m.room.redaction" && e.Redacts == cmd
+	})
+	send("!meet who")
+	clean(alice.WaitFor(t, wait, "the who reply", fromBot(`Bob Smith`)))
+	meeting.Join(sim.ParticipantSpec{Name: "Carol Jones"})
+	clean(alice.WaitFor(t, wait, "the join notice", fromBot(`Carol Jones joined`)))
+	for _, e := range alice.Events() {
+		if e.Sender == botUser.UserID && e.DecryptionFailure != "" {
+			t.Errorf("a message from the bot did not decrypt: %s", e.DecryptionFailure)
+		}
+	}
 }

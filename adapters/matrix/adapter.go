@@ -39,6 +39,8 @@ type Adapter struct {
 	ownServer string
 	names     botNames
 	encrypted bool
+	// freshState is set when the database held no room state at start.
+	freshState bool
 
 	pending *pendingChoices
 	seen    *recentSet // event ids already handled, against replays within one process
@@ -85,10 +87,12 @@ func New(ctx context.Context, cfg Config, h chat.Handler, kv SyncStore, log *slo
 		seen:      newRecentSet(2048),
 		queues:    newRoomQueues(),
 	}
-	if err := a.login(ctx); err != nil {
+	// The database first: with encryption, a password login reuses the device whose keys it holds.
+	if err := a.openDB(ctx); err != nil {
 		return nil, err
 	}
-	if err := a.openDB(ctx); err != nil {
+	if err := a.login(ctx); err != nil {
+		a.Close()
 		return nil, err
 	}
 	a.syncer = newSyncer(a)
@@ -103,6 +107,10 @@ func New(ctx context.Context, cfg Config, h chat.Handler, kv SyncStore, log *slo
 		a.encrypted = true
 	} else {
 		log.Warn("MATRIX_PICKLE_KEY is not set: encrypted rooms will not work")
+	}
+	if err := a.recoverRoomState(ctx); err != nil {
+		a.Close()
+		return nil, err
 	}
 	a.names = botNames{UserID: cli.UserID.String(), Localpart: localpart(cli.UserID)}
 	if resp, err := cli.GetOwnDisplayName(ctx); err == nil && resp.DisplayName != "" {
@@ -137,6 +145,20 @@ func (a *Adapter) login(ctx context.Context) error {
 	device, err := a.getValue(ctx, a.key("device_id"))
 	if err != nil {
 		return err
+	}
+	if a.cfg.PickleKey != "" {
+		// The device must be the one whose encryption keys the database holds: logging in again
+		// to a device whose keys were lost cannot work (the homeserver keeps its old keys), so a
+		// fresh or lost data folder means a new device, which the recovery key then signs.
+		stored, err := a.cryptoDevice(ctx)
+		if err != nil {
+			return fmt.Errorf("matrix database: read the device of the encryption keys: %w", err)
+		}
+		if stored == "" && device != "" {
+			a.log.Warn("the Matrix database holds no encryption keys (a new or lost data folder): logging in as a new device",
+				"previous_device", device)
+		}
+		device = string(stored)
 	}
 	resp, err := a.cli.Login(ctx, &mautrix.ReqLogin{
 		Type:                     mautrix.AuthTypePassword,
@@ -187,12 +209,60 @@ func (a *Adapter) openDB(ctx context.Context) error {
 		return fmt.Errorf("matrix database: %w", err)
 	}
 	a.db = db
+	// A database without room state yet: new, or the data folder was lost while the sync token,
+	// kept in the SyncStore, was not.
+	hasState, err := db.TableExists(ctx, "mx_room_state")
+	if err != nil {
+		a.Close()
+		return fmt.Errorf("matrix database: %w", err)
+	}
+	a.freshState = !hasState
 	a.state = sqlstatestore.NewSQLStateStore(db, dbutil.ZeroLogger(a.cli.Log.With().Str("db_section", "matrix_state").Logger()), false)
 	if err := a.state.Upgrade(ctx); err != nil {
 		a.Close()
 		return fmt.Errorf("matrix database: upgrade room state tables: %w", err)
 	}
 	return nil
+}
+
+// recoverRoomState reads the state of every joined room when the database is new but the sync
+// token is not: the sync resumes after the token and would never tell the bot which rooms are
+// encrypted or who is in them, so it would post plain text into encrypted rooms.
+func (a *Adapter) recoverRoomState(ctx context.Context) error {
+	if !a.freshState {
+		return nil
+	}
+	token, err := a.getValue(ctx, a.key("next_batch"))
+	if err != nil || token == "" {
+		return err
+	}
+	rooms, err := a.cli.JoinedRooms(ctx)
+	if err != nil {
+		return fmt.Errorf("matrix: list joined rooms to rebuild their state: %w", err)
+	}
+	a.log.Warn("the Matrix database is new but the bot has synced before (its data folder was lost or moved): reading the state of its rooms again",
+		"rooms", len(rooms.JoinedRooms))
+	for _, room := range rooms.JoinedRooms {
+		if _, err := a.cli.State(ctx, room); err != nil {
+			return fmt.Errorf("matrix: read the state of %s: %w", room, err)
+		}
+	}
+	return nil
+}
+
+// cryptoDevice returns the device whose encryption keys the database holds, or "" when it holds
+// none (a fresh data folder). mautrix keeps one account per database under the empty account id.
+func (a *Adapter) cryptoDevice(ctx context.Context) (id.DeviceID, error) {
+	exists, err := a.db.TableExists(ctx, "crypto_account")
+	if err != nil || !exists {
+		return "", err
+	}
+	var device string
+	err = a.db.QueryRow(ctx, "SELECT device_id FROM crypto_account WHERE account_id=$1", "").Scan(&device)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id.DeviceID(device), err
 }
 
 // Close releases the database the adapter opened. Call it after Run has returned.

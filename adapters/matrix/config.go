@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -30,6 +32,18 @@ type Config struct {
 	// end-to-end encryption: the bot then cannot read or post in encrypted rooms. Encryption needs a
 	// binary built with -tags goolm.
 	PickleKey chat.Secret
+	// RecoveryKey unlocks the account's cross-signing keys kept on the homeserver (secret storage,
+	// MATRIX_RECOVERY_KEY). With it, a new device or a fresh data folder takes over the bot's
+	// existing identity instead of appearing as an unverified one. Empty: the bot creates the
+	// identity at its first encrypted start and shows the new recovery key once on Stderr.
+	RecoveryKey chat.Secret
+	// RequireVerified refuses commands from devices not cross-signed by their owner
+	// (MATRIX_REQUIRE_VERIFIED); the sender gets one notice saying why. Commands in unencrypted
+	// rooms are then refused too, since nothing there says which device sent them.
+	RequireVerified bool
+	// Stderr receives what only the operator may see, once: the recovery key when the identity is
+	// created, and the banner when the device lost its identity. Nil means os.Stderr.
+	Stderr io.Writer
 	// Allow lists who may invite and command the bot: user ids ("@alice:example.org"), homeserver
 	// domains ("example.org"), or "*" for anyone. Empty allows users of the bot's own homeserver.
 	Allow []string
@@ -111,6 +125,15 @@ func (c *Config) validate() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Stderr == nil {
+		c.Stderr = os.Stderr
+	}
+	if c.RecoveryKey != "" && c.PickleKey == "" {
+		return bad("MATRIX_RECOVERY_KEY is set but MATRIX_PICKLE_KEY is not: the identity needs encryption on")
+	}
+	if c.RequireVerified && c.PickleKey == "" {
+		return bad("MATRIX_REQUIRE_VERIFIED needs encryption (MATRIX_PICKLE_KEY): only encrypted messages say which device sent them")
 	}
 	return nil
 }

@@ -31,14 +31,23 @@
 //     HTML tables; choices are numbered and picked with "!meet 2", a confirmation with
 //     "!meet confirm" (or "yes"), for Config.ChoiceTTL. Every message the bot sends carries an
 //     empty m.mentions and escaped text, so a participant named "@room" pings no one.
-//   - PINs: "!meet link <room> <pin>" typed in a room with others is redacted when the bot's power
-//     allows, otherwise the bot says the PIN stays visible. In a direct message,
+//   - Secrets: a message whose reply has chat.Reply.CarriedSecret set (a PIN, a stream key, in any
+//     command and word order), typed in a room with others, is redacted when the bot's power
+//     allows, otherwise the bot says it stays visible. In a direct message,
 //     "!meet link <room> <pin> in <!room:server or #alias:server>" links that room instead, with
 //     the sender's rights there.
+//   - Names: display names reach the core as one line; in tables and choices they are rendered as
+//     one line of plain text (Markdown escaped in the body, HTML escaped, no mention or link).
 //   - Encryption (Config.PickleKey, build tag goolm): mautrix's cryptohelper with pure-Go olm; its
 //     keys and the room state live in the adapter's database (modernc SQLite in Config.DataDir, or
 //     Config.DB). Room keys go to every member's devices, verified or not. Without a pickle key the
 //     bot never posts plain text into an encrypted room: Post returns chat.ErrChannelGone.
+//   - Identity: at the first encrypted start the bot creates its cross-signing keys (the
+//     homeserver asks for Config.Password), signs its device, keeps the private keys in secret
+//     storage and prints the recovery key once on Config.Stderr. With Config.RecoveryKey a new
+//     device joins the same identity; a device outside it is reported loudly at start, never
+//     replaced. Config.RequireVerified refuses commands from devices not cross-signed by their
+//     owner, with one notice.
 //
 // # Concurrency and failures
 //

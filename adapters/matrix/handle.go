@@ -99,12 +99,40 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 		log.Info("ignoring a command from a user not on the allow-list")
 		return
 	}
+	verified := senderVerified(evt)
 	// Commands run beside the sync, one at a time per room; Run waits for them before it returns.
 	a.queues.run(evt.RoomID, func() {
 		jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*a.cfg.HandlerTimeout)
 		defer cancel()
+		if a.cfg.RequireVerified && !verified {
+			log.Info("refusing a command from a device not verified by its owner", "trust", evt.Mautrix.TrustState.String())
+			r := chat.Reply{Text: unverifiedNotice(evt), Failed: true}
+			// Not run, so the core cannot say whether it held a secret: a link's PIN at least.
+			if linkHasPIN(text) {
+				if note := a.protectPIN(jctx, log, evt, evt.RoomID); note != "" {
+					r.Text += "\n\n" + note
+				}
+			}
+			a.reply(jctx, log, evt, r)
+			return
+		}
 		a.handleCommand(jctx, log, evt, text)
 	})
+}
+
+// senderVerified reports whether evt came encrypted from a device its owner cross-signed (trusted
+// on first use or verified by the bot's identity).
+func senderVerified(evt *event.Event) bool {
+	return evt.Mautrix.WasEncrypted && evt.Mautrix.TrustState >= id.TrustStateCrossSignedTOFU
+}
+
+// unverifiedNotice says why a command was not run under Config.RequireVerified.
+func unverifiedNotice(evt *event.Event) string {
+	if !evt.Mautrix.WasEncrypted {
+		return "I did not run that: this bot only takes commands from verified devices, and in an unencrypted room I cannot tell which device sent a message. Send it from an encrypted room or a direct message with me."
+	}
+	return "I did not run that: this bot only takes commands from devices verified by their owner, and the device you sent it from is not. " +
+		"Verify it from one of your other sessions (in Element: Settings → Sessions), or sign in again with your recovery key, then send the command again."
 }
 
 // handleCommand runs one command and answers in the room, as a reply to the command.
@@ -134,15 +162,17 @@ func (a *Adapter) handleCommand(ctx context.Context, log *slog.Logger, evt *even
 		}
 		joined, err := a.isJoined(ctx, resolved, a.cli.UserID)
 		if err != nil || !joined {
-			a.reply(ctx, log, evt, chat.Reply{Text: fmt.Sprintf("I am not in %s: invite me there first, then link again.", named), Failed: true})
+			text := fmt.Sprintf("I am not in %s: invite me there first, then link again.", named)
+			// The core never sees this one, so it cannot say whether it held a PIN.
+			if linkHasPIN(cmd) {
+				if note := a.protectPIN(ctx, log, evt, resolved); note != "" {
+					text += "\n\n" + note
+				}
+			}
+			a.reply(ctx, log, evt, chat.Reply{Text: text, Failed: true})
 			return
 		}
 		text, target = cmd, resolved
-	}
-	if linkHasPIN(text) {
-		if note := a.protectPIN(ctx, log, evt, target); note != "" {
-			notes = append(notes, note)
-		}
 	}
 	rights, err := a.rightsIn(ctx, target, sender)
 	if err != nil {
@@ -159,6 +189,14 @@ func (a *Adapter) handleCommand(ctx context.Context, log *slog.Logger, evt *even
 	reply := a.handle(hctx, log, req)
 	cancel()
 	a.pending.remember(room, sender, target, reply)
+	// The core says whether the text held a secret, whatever the command and its word order.
+	// linkHasPIN only covers a core that predates CarriedSecret (it sets it for link too); drop it
+	// once every core sets the field.
+	if reply.CarriedSecret || linkHasPIN(text) {
+		if note := a.protectPIN(ctx, log, evt, target); note != "" {
+			notes = append(notes, note)
+		}
+	}
 	for _, n := range notes {
 		if reply.Text != "" {
 			reply.Text += "\n\n"
@@ -179,23 +217,23 @@ func (a *Adapter) handle(ctx context.Context, log *slog.Logger, req chat.Request
 	return a.handler.Handle(ctx, req)
 }
 
-// protectPIN deals with a PIN typed where others can read it. In a direct message with the bot
-// nothing is needed. Elsewhere the bot redacts the message when its power allows, else it says the
-// PIN stays visible and suggests linking from a direct message. The returned note is added to the
-// reply.
+// protectPIN deals with a secret (a PIN, a stream key) typed where others can read it. In a
+// direct message with the bot nothing is needed. Elsewhere the bot redacts the message when its
+// power allows, else it says the secret stays visible and suggests a direct message. The returned
+// note is added to the reply.
 func (a *Adapter) protectPIN(ctx context.Context, log *slog.Logger, evt *event.Event, target id.RoomID) string {
 	if a.isDirect(ctx, evt.RoomID) {
 		return ""
 	}
 	if a.canRedact(ctx, evt.RoomID) {
-		_, err := a.cli.RedactEvent(ctx, evt.RoomID, evt.ID, mautrix.ReqRedact{Reason: "contained a meeting PIN"})
+		_, err := a.cli.RedactEvent(ctx, evt.RoomID, evt.ID, mautrix.ReqRedact{Reason: "contained a secret"})
 		if err == nil {
-			return "I removed your message because it showed the meeting PIN to everyone here."
+			return "I removed your message because it showed a secret (a meeting PIN or key) to everyone here."
 		}
-		log.Warn("cannot redact a message with a PIN", "err", err)
+		log.Warn("cannot redact a message with a secret", "err", err)
 	}
-	return fmt.Sprintf("Your message shows the meeting PIN to everyone in this room and stays in its history; I do not have the power to remove it, so please delete it yourself. "+
-		"Next time, link from a direct message with me: %s link <room> <pin> in %s", Prefix, target)
+	return fmt.Sprintf("Your message shows a secret (a meeting PIN or key) to everyone in this room and stays in its history; I do not have the power to remove it, so please delete it yourself. "+
+		"Next time, send it from a direct message with me, e.g. %s link <room> <pin> in %s", Prefix, target)
 }
 
 // isDirect reports whether only the bot and one other user are in room.
@@ -237,10 +275,20 @@ func (a *Adapter) resolveRoom(ctx context.Context, ref string) (id.RoomID, error
 	return resp.RoomID, nil
 }
 
+// maxNameRunes bounds a display name as the bot passes it on: Matrix allows long ones, and a name
+// is not the place for a paragraph.
+const maxNameRunes = 64
+
 // displayName returns how user is called in room, or their localpart.
 func (a *Adapter) displayName(ctx context.Context, room id.RoomID, user id.UserID) string {
-	if m, err := a.state.TryGetMember(ctx, room, user); err == nil && m != nil && m.Displayname != "" {
-		return m.Displayname
+	if m, err := a.state.TryGetMember(ctx, room, user); err == nil && m != nil {
+		// Anyone picks their display name: the core gets it as one line of plain text.
+		if name := oneLine(m.Displayname); name != "" {
+			if r := []rune(name); len(r) > maxNameRunes {
+				name = string(r[:maxNameRunes]) + "…"
+			}
+			return name
+		}
 	}
 	if lp := localpart(user); lp != "" {
 		return lp

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -196,6 +197,11 @@ type botOptions struct {
 	password   bool // log in with the password instead of the access token
 	db         *sql.DB
 	dialect    string
+
+	recoveryKey     chat.Secret
+	requireVerified bool
+	stderr          io.Writer // what the operator sees once; default: discarded
+	log             io.Writer // also receives the adapter's log from Info up
 }
 
 func newBot(t *testing.T, opts botOptions) *bot {
@@ -225,6 +231,10 @@ func (b *bot) start(t *testing.T, opts botOptions) {
 		PickleKey: opts.pickleKey, Allow: opts.allow, DataDir: b.dir,
 		IsNotFound: func(err error) bool { return errors.Is(err, errNotFound) },
 		DB:         opts.db, DBDialect: opts.dialect,
+		RecoveryKey: opts.recoveryKey, RequireVerified: opts.requireVerified, Stderr: opts.stderr,
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = io.Discard
 	}
 	if opts.homeserver != "" {
 		cfg.Homeserver = opts.homeserver
@@ -233,7 +243,11 @@ func (b *bot) start(t *testing.T, opts botOptions) {
 		cfg.AccessToken, cfg.Password = "", chat.Secret(b.user.Password)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := New(ctx, cfg, b.rec, b.kv, testLogger(t))
+	log := testLogger(t)
+	if opts.log != nil {
+		log = slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, opts.log), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	a, err := New(ctx, cfg, b.rec, b.kv, log)
 	if err != nil {
 		cancel()
 		t.Fatalf("New: %v", err)
@@ -313,4 +327,22 @@ func replyTo(room id.RoomID, bot id.UserID, cmd id.EventID) func(*event.Event) b
 		rel := notice(e).RelatesTo
 		return rel != nil && rel.InReplyTo != nil && rel.InReplyTo.EventID == cmd
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the adapter's goroutines and the test's.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

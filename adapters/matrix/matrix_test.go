@@ -71,7 +71,7 @@ func TestRightsFromPowerLevels(t *testing.T) {
 		if !strings.Contains(c.FormattedBody, "<table>") || !strings.Contains(c.FormattedBody, "<td>&lt;Bob&gt;</td>") || c.Format != event.FormatHTML {
 			t.Errorf("reply HTML %q lacks an escaped table", c.FormattedBody)
 		}
-		if !strings.Contains(c.Body, "<Bob>") {
+		if !strings.Contains(c.Body, `\<Bob\>`) {
 			t.Errorf("reply body %q lacks the plain table", c.Body)
 		}
 	}
@@ -230,8 +230,12 @@ func TestChoicesAndConfirm(t *testing.T) {
 // direct message, "link … in <room>" links the named room with the sender's rights there.
 func TestLinkWithPIN(t *testing.T) {
 	alice, bob := human(t, "alice"), human(t, "bob")
+	// The core says which requests held a secret; the adapter knows no command's grammar.
+	secrets := botOptions{reply: func(r chat.Request) chat.Reply {
+		return chat.Reply{Text: "ok: " + r.Text, CarriedSecret: strings.Contains(r.Text, "5678") || strings.Contains(r.Text, "4321")}
+	}}
 	t.Run("redacted with power", func(t *testing.T) {
-		b := newBot(t, botOptions{})
+		b := newBot(t, secrets)
 		room := b.room(t, alice, mautrix.ReqCreateRoom{PowerLevelOverride: &event.PowerLevelsEventContent{
 			Users: map[id.UserID]int{alice.User.UserID: 100, b.user.UserID: 50},
 		}})
@@ -245,9 +249,22 @@ func TestLinkWithPIN(t *testing.T) {
 		if !strings.Contains(notice(reply).Body, "I removed your message") {
 			t.Errorf("reply %q does not say the message was removed", notice(reply).Body)
 		}
+		// Any command whose text held a secret, in any word order, not only link.
+		cmd = alice.Say(t, room, "!meet transfer Bob 1062 4321")
+		b.rec.waitFor(t, "transfer Bob 1062 4321")
+		bob.WaitFor(t, wait, "the transfer's redaction", func(e *event.Event) bool { return e.Type == event.EventRedaction && e.Redacts == cmd })
+		// And nothing else is redacted: a sentinel after a plain command.
+		plain := alice.Say(t, room, "!meet who")
+		b.rec.waitFor(t, "who")
+		bob.WaitFor(t, wait, "the reply to who", replyTo(room, b.user.UserID, plain)) // after any redaction
+		for _, e := range bob.Events() {
+			if e.Type == event.EventRedaction && e.Redacts == plain {
+				t.Error("a command without a secret was redacted")
+			}
+		}
 	})
 	t.Run("warned without power", func(t *testing.T) {
-		b := newBot(t, botOptions{})
+		b := newBot(t, secrets)
 		room := b.room(t, alice, mautrix.ReqCreateRoom{})
 		join(t, alice, bob, room)
 		cmd := alice.Say(t, room, "!meet link 1234 5678")
@@ -259,7 +276,7 @@ func TestLinkWithPIN(t *testing.T) {
 		}
 	})
 	t.Run("from a direct message", func(t *testing.T) {
-		b := newBot(t, botOptions{})
+		b := newBot(t, secrets)
 		team := b.room(t, alice, mautrix.ReqCreateRoom{})
 		join(t, alice, bob, team)
 		dm := b.room(t, alice, mautrix.ReqCreateRoom{IsDirect: true, Preset: "trusted_private_chat"})

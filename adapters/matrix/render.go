@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"html"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/meetbot/meetbot/chat"
 )
@@ -49,6 +51,7 @@ type message struct {
 // renderReply renders a command reply. Choices are numbered and picked with "!meet <n>"; a
 // confirmation is given with "!meet confirm".
 func renderReply(r chat.Reply) message {
+	r.Text = scrubText(r.Text)
 	var plain, h strings.Builder
 	if r.Text != "" {
 		plain.WriteString(r.Text)
@@ -61,8 +64,8 @@ func renderReply(r chat.Reply) message {
 		sep(&plain)
 		h.WriteString("<ol>")
 		for i, c := range r.Choices {
-			fmt.Fprintf(&plain, "%d. %s — %s %d\n", i+1, c.Label, Prefix, i+1)
-			fmt.Fprintf(&h, "<li>%s — <code>%s %d</code></li>", escapeHTML(c.Label), Prefix, i+1)
+			fmt.Fprintf(&plain, "%d. %s — %s %d\n", i+1, plainName(c.Label), Prefix, i+1)
+			fmt.Fprintf(&h, "<li>%s — <code>%s %d</code></li>", htmlName(c.Label), Prefix, i+1)
 		}
 		h.WriteString("</ol>")
 		fmt.Fprintf(&plain, "Send %s <number> to pick one.", Prefix)
@@ -97,9 +100,16 @@ func renderTable(plain, h *strings.Builder, t *chat.Table) {
 		cols = max(cols, len(r.Cells))
 	}
 	width := make([]int, cols)
+	// Cells are often names: each is one line, and the plain form has its Markdown escaped.
 	cell := func(cells []string, i int) string {
 		if i < len(cells) {
-			return strings.ReplaceAll(cells[i], "\n", " ")
+			return plainName(cells[i])
+		}
+		return ""
+	}
+	htmlCell := func(cells []string, i int) string {
+		if i < len(cells) {
+			return htmlName(cells[i])
 		}
 		return ""
 	}
@@ -109,7 +119,7 @@ func renderTable(plain, h *strings.Builder, t *chat.Table) {
 	}
 	for _, cells := range all {
 		for i := range width {
-			width[i] = max(width[i], len([]rune(cell(cells, i))))
+			width[i] = max(width[i], visibleLen(cell(cells, i)))
 		}
 	}
 	sep(plain)
@@ -117,7 +127,7 @@ func renderTable(plain, h *strings.Builder, t *chat.Table) {
 	if len(t.Columns) > 0 {
 		h.WriteString("<thead><tr>")
 		for i := range cols {
-			h.WriteString("<th>" + escapeHTML(cell(t.Columns, i)) + "</th>")
+			h.WriteString("<th>" + htmlCell(t.Columns, i) + "</th>")
 		}
 		h.WriteString("</tr></thead>")
 		writePlainRow(plain, t.Columns, width, cell)
@@ -126,7 +136,7 @@ func renderTable(plain, h *strings.Builder, t *chat.Table) {
 	for _, r := range t.Rows {
 		h.WriteString("<tr>")
 		for i := range cols {
-			h.WriteString("<td>" + escapeHTML(cell(r.Cells, i)) + "</td>")
+			h.WriteString("<td>" + htmlCell(r.Cells, i) + "</td>")
 		}
 		h.WriteString("</tr>")
 		writePlainRow(plain, r.Cells, width, cell)
@@ -140,7 +150,7 @@ func writePlainRow(b *strings.Builder, cells []string, width []int, cell func([]
 		c := cell(cells, i)
 		line.WriteString(c)
 		if i < len(width)-1 {
-			line.WriteString(strings.Repeat(" ", w-len([]rune(c))+2))
+			line.WriteString(strings.Repeat(" ", w-visibleLen(c)+2))
 		}
 	}
 	b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
@@ -148,5 +158,96 @@ func writePlainRow(b *strings.Builder, cells []string, width []int, cell func([]
 
 // renderNotification renders a relay notification: its text, escaped, never a mention.
 func renderNotification(n chat.Notification) message {
+	n.Text = scrubText(n.Text)
 	return message{Plain: defuse(n.Text), HTML: escapeHTML(n.Text)}
+}
+
+// oneLine makes s one line of text: control characters, line and paragraph separators and
+// direction overrides (which can make text read backwards) become spaces, and runs of spaces
+// shrink to one. Display names pass through it before the core sees them, so a name cannot start a
+// new line in any message.
+func oneLine(s string) string {
+	var b strings.Builder
+	space := true
+	for _, r := range s {
+		if breaksLine(r) || unicode.IsSpace(r) {
+			if !space {
+				b.WriteByte(' ')
+				space = true
+			}
+			continue
+		}
+		b.WriteRune(r)
+		space = false
+	}
+	return strings.TrimRight(b.String(), " ")
+}
+
+// breaksLine reports whether r could break a line or reorder the text around it.
+func breaksLine(r rune) bool {
+	switch {
+	case r == utf8.RuneError, unicode.IsControl(r), r == '\u2028', r == '\u2029', r == '\u0085':
+		return true
+	case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069', r == '\u200e', r == '\u200f', r == '\u061c':
+		return true // bidirectional embeddings, overrides and isolates, and the direction marks
+	}
+	return false
+}
+
+// markdownSpecial are the characters that make Markdown formatting, links, quotes, headings or
+// tables, which some clients render in a message's plain body.
+const markdownSpecial = "\\`*_~[]<>#|"
+
+// plainName renders a name (a participant, a choice) for a message's plain body: one line, its
+// Markdown escaped with backslashes, and a word joiner after every '@', ':' and '.', so no client
+// takes it for a mention (@room, @user:server), a room alias or a link (https://…, example.org).
+func plainName(s string) string {
+	s = oneLine(s)
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case strings.ContainsRune(markdownSpecial, r), i == 0 && (r == '-' || r == '+' || r == '='):
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '@' || r == ':' || r == '.':
+			b.WriteRune(r)
+			b.WriteString(wordJoiner)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// htmlName renders a name for a message's HTML body: one line, escaped, with the same word
+// joiners as plainName, since clients turn addresses in HTML text into links and pills too.
+func htmlName(s string) string {
+	s = oneLine(s)
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteString(html.EscapeString(string(r)))
+		if r == '@' || r == ':' || r == '.' {
+			b.WriteString(wordJoiner)
+		}
+	}
+	return b.String()
+}
+
+// scrubText removes from a whole message what can fake a line break or reverse text (a name the
+// core quoted may carry them), keeping its own newlines and tabs.
+func scrubText(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && r != '\t' && breaksLine(r) }) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r != '\n' && r != '\t' && breaksLine(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// visibleLen counts the runes of s a reader sees: word joiners take no room.
+func visibleLen(s string) int {
+	return utf8.RuneCountInString(s) - strings.Count(s, wordJoiner)
 }

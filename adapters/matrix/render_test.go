@@ -27,7 +27,7 @@ func TestRenderReply(t *testing.T) {
 				Rows:    []chat.Row{{Cells: []string{"Alice <3", "host"}}, {Cells: []string{"Bob", "guest"}}},
 			}},
 			want: message{
-				Plain: "2 people\nName      Role\nAlice <3  host\nBob       guest",
+				Plain: "2 people\nName       Role\nAlice \\<3  host\nBob        guest",
 				HTML:  "<p>2 people</p><table><thead><tr><th>Name</th><th>Role</th></tr></thead><tbody><tr><td>Alice &lt;3</td><td>host</td></tr><tr><td>Bob</td><td>guest</td></tr></tbody></table>",
 			},
 		},

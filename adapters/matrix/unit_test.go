@@ -43,6 +43,8 @@ func TestConfigNamesTheBadSetting(t *testing.T) {
 		{func(c *Config) { c.UserID = "bot" }, "MATRIX_USER_ID"},
 		{func(c *Config) { c.AccessToken = "" }, "MATRIX_ACCESS_TOKEN or MATRIX_PASSWORD"},
 		{func(c *Config) { c.Allow = []string{"a b"} }, "allow-list"},
+		{func(c *Config) { c.RecoveryKey = "EsT…" }, "MATRIX_RECOVERY_KEY is set but MATRIX_PICKLE_KEY is not"},
+		{func(c *Config) { c.RequireVerified = true }, "MATRIX_REQUIRE_VERIFIED needs encryption"},
 	} {
 		c := good
 		tc.edit(&c)

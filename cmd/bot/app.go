@@ -291,6 +291,9 @@ func runBot(ctx context.Context, cfg Config, log *slog.Logger) error {
 			Allow:       cfg.Matrix.Allow,
 			DataDir:     cfg.Matrix.DataDir,
 			IsNotFound:  func(err error) bool { return errors.Is(err, store.ErrNotFound) },
+			// The recovery key, when the bot creates its identity, goes to standard error.
+			RecoveryKey:     cfg.Matrix.RecoveryKey,
+			RequireVerified: cfg.Matrix.RequireVerified,
 		}, a.router, a.store, log.With("component", "matrix"))
 		if err != nil {
 			a.store.ReleaseLease(context.WithoutCancel(ctx), matrixLease, cfg.ReplicaID)

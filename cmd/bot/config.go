@@ -63,6 +63,10 @@ type MatrixConfig struct {
 	PickleKey   chat.Secret
 	Allow       []string
 	DataDir     string
+	// RecoveryKey unlocks the bot's cross-signing identity (MATRIX_RECOVERY_KEY); RequireVerified
+	// refuses commands from devices not cross-signed by their owner (MATRIX_REQUIRE_VERIFIED).
+	RecoveryKey     chat.Secret
+	RequireVerified bool
 }
 
 // Enabled reports whether the Matrix adapter should run.
@@ -115,10 +119,14 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			PickleKey:   chat.Secret(get("MATRIX_PICKLE_KEY", "")),
 			Allow:       splitList(get("MATRIX_ALLOW", "")),
 			DataDir:     get("MATRIX_DATA_DIR", "data"),
+			RecoveryKey: chat.Secret(get("MATRIX_RECOVERY_KEY", "")),
 		},
 	}
 	// Key rotation: the keys PINs were sealed under before MEETBOT_SECRET_KEY (checked by newApp).
 	c.SecretKeyPrevious = chat.Secret(get("MEETBOT_SECRET_KEY_PREVIOUS", ""))
+	if err := loadMatrixTrust(&c.Matrix, get); err != nil {
+		return c, err
+	}
 
 	if c.APIServer != "" {
 		if err := checkHTTPURL(c.APIServer); err != nil {
@@ -188,6 +196,18 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return c, settingErr("MATRIX_HOMESERVER", "required when other MATRIX_ settings are set")
 	}
 	return c, nil
+}
+
+// loadMatrixTrust reads MATRIX_REQUIRE_VERIFIED.
+func loadMatrixTrust(m *MatrixConfig, get func(name, def string) string) error {
+	switch v := strings.ToLower(get("MATRIX_REQUIRE_VERIFIED", "false")); v {
+	case "true", "yes", "1":
+		m.RequireVerified = true
+	case "false", "no", "0":
+	default:
+		return settingErr("MATRIX_REQUIRE_VERIFIED", "%q: want true or false", v)
+	}
+	return nil
 }
 
 // chatConfigured reports whether any chat service is set up; without one, the bot runs the demo.

@@ -373,6 +373,8 @@ func TestBadSettingStopsStartWithOneLine(t *testing.T) {
 		{"slackReads", "SLACK_MAX_UNVERIFIED_READS", map[string]string{"SLACK_BOT_TOKEN": "xoxb-very-secret-token",
 			"SLACK_SIGNING_SECRET": "s", "SLACK_MAX_UNVERIFIED_READS": "lots"}},
 		{"matrix", "MATRIX_PICKLE_KEY", map[string]string{"MATRIX_HOMESERVER": "http://127.0.0.1:1", "MATRIX_USER_ID": "@bot:localhost", "MATRIX_PASSWORD": "hunter2hunter2"}},
+		{"matrix verified", "MATRIX_REQUIRE_VERIFIED", map[string]string{"MATRIX_HOMESERVER": "http://127.0.0.1:1", "MATRIX_USER_ID": "@bot:localhost",
+			"MATRIX_PASSWORD": "hunter2hunter2", "MATRIX_PICKLE_KEY": "pickle", "MATRIX_REQUIRE_VERIFIED": "maybe"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{"MEET_API_SERVER": "http://127.0.0.1:1", "MEETBOT_SECRET_KEY": testKey, "STORE_URL": "sqlite::memory:"}
