@@ -198,9 +198,14 @@ type JoinInfo struct {
 	MCUHost         string // the node for every later request (clarification 7)
 	ConferenceName  string
 	CompanyID       int
-	IsRecord        bool
-	IsLive          bool
-	AllowGuest      bool // "yes" by default
+	// IsRecord and IsLive say whether the room's account may record and stream live: both
+	// are done by dialling a streaming RTMP participant (DialRequest.Streaming), which the
+	// platform will not let record or go live where these are false. Absent means false, as
+	// the vendor's page gives false for point-to-point calls and an older apiServer may not
+	// send them at all: a caller refuses recording rather than dial and fail.
+	IsRecord   bool
+	IsLive     bool
+	AllowGuest bool // "yes" by default
 }
 
 // Room names a meeting on a node: Node is mcuHost as checkJoin gave it (a bare host, host:port or

@@ -38,7 +38,7 @@ func TestCheckJoin(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := meetings.JoinInfo{SIPKey: "1061", Alias: "zjvmr@myvmr.cn", ParticipantName: "meetbot",
-			RoleType: "host", MCUHost: e.node(), ConferenceName: "Weekly", CompanyID: 7, IsRecord: true,
+			RoleType: "host", MCUHost: e.node(), ConferenceName: "Weekly", CompanyID: 7, IsRecord: true, IsLive: true,
 			AllowGuest: true}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("CheckJoin (-want +got):\n%s", diff)

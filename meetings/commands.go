@@ -23,20 +23,61 @@ type LayoutOverride struct {
 	ActorsOverlayText string   // empty means "auto"
 }
 
+// The values of DialRequest.KeepConferenceAlive (API section 4): whether the meeting goes on
+// when every other participant that was not dialled automatically has left.
+const (
+	// KeepAlive keeps the meeting until this participant leaves (hosts only); the platform's
+	// default for a normal participant.
+	KeepAlive = "keep_conference_alive"
+	// KeepAliveIfMultiple keeps it while two or more such participants, one a host, remain.
+	KeepAliveIfMultiple = "keep_conference_alive_if_multiple"
+	// KeepAliveNever ends the meeting when only this participant would be left; the platform's
+	// default for a streaming participant, and what a recorder should ask for so that it never
+	// holds an empty meeting open.
+	KeepAliveNever = "keep_conference_alive_never"
+)
+
+// ProtocolRTMP is the dial protocol of recorders and live streams (API section 4).
+const ProtocolRTMP = "rtmp"
+
 // DialRequest is the body of dial (API section 4). Destination, Protocol and Role are required;
 // the rest is optional and left out when empty.
+//
+// A recording or live stream is an RTMP dial with Streaming set: Destination is the rtmp:// or
+// rtmps:// URL to push to (it usually carries a stream key, a secret), PresentationURL an
+// optional second URL for the presentation stream, KeepConferenceAlive KeepAliveNever, and
+// RemoteDisplayName the name the participant list shows (without it the platform shows the
+// destination, stream key and all).
 type DialRequest struct {
 	Destination         string
 	Protocol            string // sip, h323, rtmp, mssip, phone, auto
 	Role                string // "guest" or "chair"
-	PresentationURL     string // RTMP only
-	Streaming           bool   // RTMP only: a streaming call
+	PresentationURL     string // RTMP only: where the presentation (second) stream goes
+	Streaming           bool   // RTMP only: a streaming (recording, live) call; sent as "yes"
 	DTMFSequence        string
 	SourceDisplayName   string
 	Source              string
 	CallType            string // video, video-only, audio
-	KeepConferenceAlive string // keep_conference_alive, keep_conference_alive_if_multiple, keep_conference_alive_never
-	RemoteDisplayName   string
+	KeepConferenceAlive string // KeepAlive, KeepAliveIfMultiple or KeepAliveNever; empty for the platform's default
+	RemoteDisplayName   string // the name in the participant list
+}
+
+// check refuses, before anything is sent, what the page allows only for RTMP and keep-alive
+// values it does not list. Its errors never carry the destination, which may hold a stream key.
+func (d DialRequest) check() error {
+	const op = "dial"
+	rtmp := equalFoldStr(d.Protocol, ProtocolRTMP)
+	switch {
+	case d.Streaming && !rtmp:
+		return &Error{Op: op, Reason: "streaming is for RTMP dials only", Kind: ErrBadRequest}
+	case d.PresentationURL != "" && !rtmp:
+		return &Error{Op: op, Reason: "presentation_url is for RTMP dials only", Kind: ErrBadRequest}
+	}
+	switch d.KeepConferenceAlive {
+	case "", KeepAlive, KeepAliveIfMultiple, KeepAliveNever:
+		return nil
+	}
+	return &Error{Op: op, Reason: "unknown keep_conference_alive value", Kind: ErrBadRequest}
 }
 
 // TransferRequest moves a participant to another room with a role and that room's PIN.
@@ -187,11 +228,17 @@ func (s *Session) OverrideLayout(ctx context.Context, layouts ...LayoutOverride)
 }
 
 // Dial calls an endpoint or user into the meeting (dial, host only) and returns the new
-// participants' uuids (normally one). The participant shows up at once as "connecting". A dial
+// participants' uuids (normally one). The participant shows up at once as "connecting", becomes
+// "conference" when the call is answered, and is removed when it is not answered within 30 s.
+// Streaming or PresentationURL on a dial that is not RTMP, and a KeepConferenceAlive value the
+// page does not list, are refused with ErrBadRequest before anything is sent. A dial
 // is not repeated after a failure without a clear answer (a 5xx, a dropped connection, a
 // deadline): that is ErrOutcomeUnknown, and the caller should look at the participant list.
 func (s *Session) Dial(ctx context.Context, d DialRequest) ([]string, error) {
 	const op = "dial"
+	if err := d.check(); err != nil {
+		return nil, err
+	}
 	body := struct {
 		Role                string `json:"role"`
 		Destination         string `json:"destination"`

@@ -19,6 +19,18 @@
 //		}
 //	})
 //
+// # Recording and live streaming
+//
+// The platform records and streams live by dialling a streaming RTMP participant into the
+// meeting (API section 4): Dial with Protocol ProtocolRTMP, Streaming, KeepConferenceAlive
+// KeepAliveNever and a RemoteDisplayName, to the recorder's or the stream's rtmp:// URL. The uuid
+// Dial returns is that participant; it is listed at once as "connecting", becomes "conference"
+// when the far end answers, and is removed when it does not within 30 s. Participant.IsStreaming
+// (is_streaming_conference) marks it in the list and in events. JoinInfo.IsRecord and IsLive say
+// whether the room may record or go live; a private-cloud node dials SIP and H.323 only.
+// Destinations usually carry a stream key: this package never logs a dial's body, and its
+// errors never carry it.
+//
 // # Tokens
 //
 // A Session refreshes its token every Expires×RefreshFraction (a third by default), one refresh

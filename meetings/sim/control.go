@@ -11,7 +11,7 @@ import (
 const controlHelp = `meetings/sim control surface (JSON in, JSON out)
 
 GET  /_sim/rooms                          rooms with their state (no PINs)
-POST /_sim/rooms                          {"number","alias","name","host_pin","guest_pin","allow_guest","private","rich","wait_for_host"}
+POST /_sim/rooms                          {"number","alias","name","host_pin","guest_pin","allow_guest","private","rich","wait_for_host","no_record","no_live"}
 GET  /_sim/rooms/{room}                   state and participants of one room
 POST /_sim/rooms/{room}/join              {"name","role":"guest|chair","protocol","waiting","unsupported":{"mute","disconnect","transfer"}} -> {"uuid"}
 POST /_sim/rooms/{room}/leave             {"who": uuid or display name}
@@ -31,6 +31,9 @@ POST /_sim/rooms/{room}/bye               send bye and close every event stream 
 POST /_sim/rooms/{room}/refresh           send refresh_token on every event stream
 POST /_sim/rooms/{room}/inject            {"frame": "event: x\ndata: {bad"} raw text to every stream
 POST /_sim/rooms/{room}/emit              {"event", "data"} a well-formed event
+POST /_sim/rooms/{room}/hangup_streaming  every streaming participant hangs up -> {"dropped": n}
+POST /_sim/streaming/fail                 {"n": 1} the next n streaming dials never connect (removed after the dial timeout)
+POST /_sim/streaming/drop                 {"ms": 5000, "n": 1} the next n streaming dials hang up ms after connecting
 POST /_sim/fail                           {"op": "lock"|"*"|…, "status": 503, "n": 1}
 POST /_sim/slow                           {"op": "mute"|"*"|…, "ms": 1500, "n": 1}
 POST /_sim/latency                        {"ms": 1500}
@@ -48,6 +51,8 @@ type roomView struct {
 	AllowGuest   bool          `json:"allow_guest"`
 	Private      bool          `json:"private"`
 	Rich         bool          `json:"rich"`
+	NoRecord     bool          `json:"no_record"`
+	NoLive       bool          `json:"no_live"`
 	State        RoomState     `json:"state"`
 	Participants []Participant `json:"participants,omitempty"`
 }
@@ -56,7 +61,8 @@ func viewOf(r *Room, withPeople bool) roomView {
 	cfg := r.Config()
 	v := roomView{
 		Number: cfg.Number, Alias: cfg.Alias, Name: cfg.Name, HasHostPIN: cfg.HostPIN != "",
-		HasGuestPIN: cfg.GuestPIN != "", AllowGuest: cfg.AllowGuest, Private: cfg.Private, Rich: cfg.Rich, State: r.State(),
+		HasGuestPIN: cfg.GuestPIN != "", AllowGuest: cfg.AllowGuest, Private: cfg.Private, Rich: cfg.Rich,
+		NoRecord: cfg.NoRecord, NoLive: cfg.NoLive, State: r.State(),
 	}
 	if withPeople {
 		v.Participants = r.Participants()
@@ -278,6 +284,38 @@ func (s *Server) controlMux() *http.ServeMux {
 			data = b.Data
 		}
 		rm.Emit(b.Event, data)
+		okay(w)
+	})
+	mux.HandleFunc("POST /_sim/rooms/{room}/hangup_streaming", func(w http.ResponseWriter, r *http.Request) {
+		if rm := room(w, r); rm != nil {
+			writeJSON(w, http.StatusOK, map[string]int{"dropped": rm.HangUpStreaming()})
+		}
+	})
+	mux.HandleFunc("POST /_sim/streaming/fail", func(w http.ResponseWriter, r *http.Request) {
+		var b struct {
+			N int `json:"n"`
+		}
+		if !decode(w, r, &b) {
+			return
+		}
+		if b.N == 0 {
+			b.N = 1
+		}
+		s.FailStreamingDials(b.N)
+		okay(w)
+	})
+	mux.HandleFunc("POST /_sim/streaming/drop", func(w http.ResponseWriter, r *http.Request) {
+		var b struct {
+			MS int `json:"ms"`
+			N  int `json:"n"`
+		}
+		if !decode(w, r, &b) {
+			return
+		}
+		if b.N == 0 {
+			b.N = 1
+		}
+		s.DropStreamingAfter(time.Duration(b.MS)*time.Millisecond, b.N)
 		okay(w)
 	})
 	mux.HandleFunc("POST /_sim/fail", func(w http.ResponseWriter, r *http.Request) {

@@ -65,7 +65,18 @@
 //   - dial: the callee appears at once with service_type "connecting" and call_direction "out",
 //     and becomes "conference" after DialAnswerAfter — unless its destination contains
 //     "noanswer" (any case), in which case it never answers and is removed
-//     (participant_delete) after DialTimeout.
+//     (participant_delete) after DialTimeout. streaming and presentation_url on a dial that is
+//     not RTMP, and a keep_conference_alive value the page does not list, answer 400
+//     "Illegal value".
+//   - Recording and live streaming (section 4): an RTMP dial with streaming "yes" is a
+//     streaming participant — protocol rtmp, is_streaming_conference true, call_direction out,
+//     connecting, then conference after DialAnswerAfter — whose keep_conference_alive defaults
+//     to keep_conference_alive_never (a plain RTMP dial reports is_streaming_conference false).
+//     An RTMP dial whose destination is no rtmp:// or rtmps:// URL never answers. checkJoin
+//     answers isRecord and isLive true unless RoomConfig.NoRecord or NoLive is set (both true
+//     by default, so the demo can record and go live); the node does not itself refuse a
+//     streaming dial when they are false. A private room refuses RTMP dials (section 7). The
+//     node does not model what keep_conference_alive_never does when the people leave.
 //   - A guest joining a locked room (or a ParticipantSpec with Waiting) has service_type
 //     "waiting_room" until a host admits it (participant unlock, or start_service).
 //   - Errors exactly as clarification 6 lists them: 403 "Invalid token", 403 "Invalid PIN",
@@ -123,6 +134,11 @@
 //     Room.RequestRefresh sends refresh_token; Room.InjectRaw writes any text, malformed events
 //     included; Room.Emit sends any event name with any body (conference_update, message_received,
 //     call_disconnected, …).
+//   - Server.FailStreamingDials(n): the next n streaming dials are accepted and never connect;
+//     each is removed (participant_delete) after DialTimeout, as an unanswered dial is.
+//   - Server.DropStreamingAfter(d, n): the next n streaming dials connect, then hang up d later
+//     (participant_delete), as a recorder that ends the call does; Room.HangUpStreaming hangs up
+//     every streaming participant of a room now. A node says nothing more than participant_delete.
 //   - Server.SetHook sees every platform request and may answer it itself.
 //
 // # HTTP control surface
@@ -131,7 +147,7 @@
 // with curl (GET /_sim/ prints this list):
 //
 //	GET  /_sim/rooms                        rooms and their state (never PINs)
-//	POST /_sim/rooms                        {"number","alias","name","host_pin","guest_pin","allow_guest","private","rich","wait_for_host"}
+//	POST /_sim/rooms                        {"number","alias","name","host_pin","guest_pin","allow_guest","private","rich","wait_for_host","no_record","no_live"}
 //	GET  /_sim/rooms/{room}                 state and participants
 //	POST /_sim/rooms/{room}/join            {"name","role","protocol","waiting","unsupported"} → {"uuid"}
 //	POST /_sim/rooms/{room}/leave           {"who"}           who = uuid or display name
@@ -151,6 +167,9 @@
 //	POST /_sim/rooms/{room}/refresh         refresh_token on every stream
 //	POST /_sim/rooms/{room}/inject          {"frame"}
 //	POST /_sim/rooms/{room}/emit            {"event","data"}
+//	POST /_sim/rooms/{room}/hangup_streaming → {"dropped": n}
+//	POST /_sim/streaming/fail               {"n"}
+//	POST /_sim/streaming/drop               {"ms","n"}
 //	POST /_sim/fail                         {"op","status","n"}
 //	POST /_sim/slow                         {"op","ms","n"}
 //	POST /_sim/latency                      {"ms"}
@@ -179,7 +198,8 @@
 //   - participant mute mutes everyone except chairs and the current speaker (the last one
 //     Speak named), whatever uuid it names, and later joiners who are not chairs join muted
 //     while that lasts; a participant unmute unmutes that participant and ends it.
-//   - dial accepts protocols sip and h323 only; any other answers 400 "Illegal value".
+//   - dial accepts protocols sip and h323 only; any other answers 400 "Illegal value", so
+//     nothing can be recorded or streamed live from a private node.
 //
 // # Rich mode
 //

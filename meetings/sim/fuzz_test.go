@@ -12,6 +12,7 @@ import (
 // platform's JSON shape and a status the API page names, never panic.
 func FuzzCommandBodies(f *testing.F) {
 	f.Add(0, `{"role":"guest","destination":"bob@example.com","protocol":"sip"}`, "application/json")
+	f.Add(0, `{"role":"guest","destination":"rtmp://x/live/k","protocol":"rtmp","streaming":"yes","presentation_url":"rtmp://x/p","keep_conference_alive":"keep_conference_alive_never"}`, "application/json")
 	f.Add(1, `{"layouts":[{"audience":"","layout":"1:7"}]}`, "application/json")
 	f.Add(2, `{"digits":"12#"}`, "")
 	f.Add(3, `{"call_type":"RTMP","streaming":"yes"}`, "text/plain")

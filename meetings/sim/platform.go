@@ -244,7 +244,7 @@ func (s *Server) checkJoin(w http.ResponseWriter, r *http.Request, body []byte) 
 		"results": map[string]any{
 			"isDot": false, "sipkey": cfg.Number, "alias": cfg.Alias, "password": req.JoinPwd,
 			"participantName": req.ParticipantName, "roleType": role, "mcuHost": r.Host,
-			"companyId": 7, "isRecord": true, "isLive": false, "conferenceName": cfg.Name,
+			"companyId": 7, "isRecord": !cfg.NoRecord, "isLive": !cfg.NoLive, "conferenceName": cfg.Name,
 			"allowGuest": allow,
 		},
 	})
@@ -522,13 +522,7 @@ func (r *Room) events(w http.ResponseWriter, req *http.Request, tok string) {
 
 func (r *Room) command(w http.ResponseWriter, req *http.Request, rt route, tok string, body []byte) {
 	// Bodies are decoded before the lock is taken.
-	var dialIn struct {
-		Role              string   `json:"role"`
-		Destination       string   `json:"destination"`
-		Protocol          string   `json:"protocol"`
-		RemoteDisplayName string   `json:"remote_display_name"`
-		Streaming         flexBool `json:"streaming"`
-	}
+	var dialIn dialBody
 	var msgIn struct {
 		Type    string `json:"type"`
 		Payload string `json:"payload"`
@@ -697,7 +691,7 @@ func (r *Room) command(w http.ResponseWriter, req *http.Request, rt route, tok s
 		r.emitLayoutLocked()
 		reply(w, http.StatusOK, true)
 	case "dial":
-		r.dialLocked(w, dialIn.Role, dialIn.Destination, dialIn.Protocol, dialIn.RemoteDisplayName)
+		r.dialLocked(w, dialIn)
 
 	case "participant/disconnect":
 		r.removeMemberLocked(m, ReasonAPIKick)
@@ -846,9 +840,33 @@ func indexOf(xs []string, x string) int {
 	return -1
 }
 
+// dialBody is the body of dial (section 4).
+type dialBody struct {
+	Role                string   `json:"role"`
+	Destination         string   `json:"destination"`
+	Protocol            string   `json:"protocol"`
+	RemoteDisplayName   string   `json:"remote_display_name"`
+	PresentationURL     string   `json:"presentation_url"`
+	Streaming           flexBool `json:"streaming"`
+	KeepConferenceAlive string   `json:"keep_conference_alive"`
+}
+
+var keepAliveValues = map[string]bool{"": true, "keep_conference_alive": true,
+	"keep_conference_alive_if_multiple": true, "keep_conference_alive_never": true}
+
+// rtmpURL reports whether dest is an address an RTMP call can push to.
+func rtmpURL(dest string) bool {
+	low := strings.ToLower(dest)
+	return strings.HasPrefix(low, "rtmp://") || strings.HasPrefix(low, "rtmps://")
+}
+
 // dialLocked answers dial: the callee appears as "connecting", then answers after
 // DialAnswerAfter — or, when the destination contains "noanswer", is removed after DialTimeout.
-func (r *Room) dialLocked(w http.ResponseWriter, role, dest, protocol, remoteName string) {
+// An RTMP dial with streaming "yes" is a streaming participant (is_streaming_conference); a
+// streaming fault (FailStreamingDials, DropStreamingAfter) may make it never connect or hang up
+// later. An RTMP dial whose destination is no rtmp:// or rtmps:// URL never connects either.
+func (r *Room) dialLocked(w http.ResponseWriter, d dialBody) {
+	role, dest, protocol := d.Role, d.Destination, d.Protocol
 	if role == "" {
 		role = "guest"
 	}
@@ -857,6 +875,7 @@ func (r *Room) dialLocked(w http.ResponseWriter, role, dest, protocol, remoteNam
 		return
 	}
 	if r.cfg.Private {
+		// Section 7: a private node dials H.323 and SIP only, so no recording or live stream.
 		if protocol != "sip" && protocol != "h323" {
 			reply(w, http.StatusBadRequest, msgIllegalValue)
 			return
@@ -865,7 +884,23 @@ func (r *Room) dialLocked(w http.ResponseWriter, role, dest, protocol, remoteNam
 		reply(w, http.StatusBadRequest, msgIllegalValue)
 		return
 	}
-	name := remoteName
+	rtmp := protocol == "rtmp"
+	// streaming and presentation_url are RTMP-only fields (section 4); a node that received
+	// them on another protocol would be talking to a confused client, so say so.
+	if (bool(d.Streaming) || d.PresentationURL != "") && !rtmp || !keepAliveValues[d.KeepConferenceAlive] {
+		reply(w, http.StatusBadRequest, msgIllegalValue)
+		return
+	}
+	streaming := rtmp && bool(d.Streaming)
+	keep := d.KeepConferenceAlive
+	if keep == "" {
+		// The page's defaults.
+		keep = "keep_conference_alive"
+		if streaming {
+			keep = "keep_conference_alive_never"
+		}
+	}
+	name := d.RemoteDisplayName
 	if name == "" {
 		name = dest
 	}
@@ -875,9 +910,15 @@ func (r *Room) dialLocked(w http.ResponseWriter, role, dest, protocol, remoteNam
 	}
 	m := r.addMemberLocked(Participant{
 		Name: name, Role: role, Protocol: proto, ServiceType: "connecting", CallDirection: "out",
-		URI: dest, Vendor: vendorFor(proto),
+		URI: dest, Vendor: vendorFor(proto), Streaming: streaming, PresentationURL: d.PresentationURL,
+		KeepConferenceAlive: keep,
 	})
-	if strings.Contains(strings.ToLower(dest), "noanswer") {
+	var sf streamFault
+	if streaming {
+		sf = r.srv.takeStreamFault()
+	}
+	if sf.neverConnect || strings.Contains(strings.ToLower(dest), "noanswer") || (rtmp && !rtmpURL(dest)) {
+		// Not answered within the timeout: removed from the list (section 4).
 		m.timer = time.AfterFunc(r.srv.opts.DialTimeout, func() {
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -887,9 +928,17 @@ func (r *Room) dialLocked(w http.ResponseWriter, role, dest, protocol, remoteNam
 		m.timer = time.AfterFunc(r.srv.opts.DialAnswerAfter, func() {
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			if r.members[m.p.UUID] == m && m.p.ServiceType == "connecting" {
-				m.p.ServiceType = "conference"
-				r.emitUpdateLocked(m)
+			if r.members[m.p.UUID] != m || m.p.ServiceType != "connecting" {
+				return
+			}
+			m.p.ServiceType = "conference"
+			r.emitUpdateLocked(m)
+			if sf.dropAfter > 0 {
+				m.timer = time.AfterFunc(sf.dropAfter, func() {
+					r.mu.Lock()
+					defer r.mu.Unlock()
+					r.removeMemberLocked(m, "")
+				})
 			}
 		})
 	}

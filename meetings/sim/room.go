@@ -30,6 +30,10 @@ const (
 // private-cloud node, Rich like the newest public node, which adds every optional field Pexip's
 // schemas describe (see the package documentation). WaitForHost makes a meeting that has not
 // started: "started" is false until a host with media joins or a host calls start_service.
+// NoRecord and NoLive make checkJoin answer isRecord and isLive false (the account may not
+// record or stream live); by default both are true, so the demo can record and go live. The
+// node itself does not refuse a streaming dial because of them, as the page does not say it
+// would: the flags tell a client what to offer.
 type RoomConfig struct {
 	Number      string `json:"number,omitempty"` // all-digit short number; assigned when empty
 	Alias       string `json:"alias,omitempty"`  // email-style address or any other name
@@ -40,6 +44,8 @@ type RoomConfig struct {
 	Private     bool   `json:"private,omitempty"`
 	Rich        bool   `json:"rich,omitempty"`
 	WaitForHost bool   `json:"wait_for_host,omitempty"`
+	NoRecord    bool   `json:"no_record,omitempty"` // checkJoin's isRecord false
+	NoLive      bool   `json:"no_live,omitempty"`   // checkJoin's isLive false
 }
 
 func (c RoomConfig) guestsAllowed() bool { return c.HostPIN == "" || c.GuestPIN != "" || c.AllowGuest }
@@ -50,6 +56,9 @@ type ParticipantSpec struct {
 	Role     string `json:"role,omitempty"`     // "chair" (or "host") or "guest" (the default)
 	Protocol string `json:"protocol,omitempty"` // "webrtc" (the default), "sip", "h323", "rtmp", "mssip", "api", …
 	Waiting  bool   `json:"waiting,omitempty"`  // join into the waiting room even when the room is not locked
+	// Streaming marks the participant as a streaming or recording one (is_streaming_conference).
+	// A ParticipantSpec with protocol "rtmp" is one whether or not it is set.
+	Streaming bool `json:"streaming,omitempty"`
 	// Unsupported names the host commands the node refuses for this participant.
 	Unsupported Unsupported `json:"unsupported,omitzero"`
 }
@@ -74,6 +83,9 @@ type Participant struct {
 	CallDirection         string   `json:"call_direction,omitempty"` // "in" or "out"
 	URI                   string   `json:"uri,omitempty"`
 	Vendor                string   `json:"vendor,omitempty"`
+	Streaming             bool     `json:"streaming,omitempty"`        // is_streaming_conference: a recorder or live stream
+	PresentationURL       string   `json:"presentation_url,omitempty"` // a streaming dial's second stream
+	KeepConferenceAlive   string   `json:"keep_conference_alive,omitempty"`
 	Muted                 bool     `json:"muted"`
 	VideoMuted            bool     `json:"video_muted"`
 	Presenting            bool     `json:"presenting"`
@@ -488,7 +500,7 @@ func (r *Room) expireAll() {
 func (r *Room) Join(spec ParticipantSpec) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p := Participant{Name: spec.Name, Role: spec.Role, Protocol: spec.Protocol}
+	p := Participant{Name: spec.Name, Role: spec.Role, Protocol: spec.Protocol, Streaming: spec.Streaming || spec.Protocol == "rtmp"}
 	if p.Protocol == "" {
 		p.Protocol = "webrtc"
 	}
@@ -764,6 +776,22 @@ func (r *Room) AdminDisconnect(uuid string) bool {
 	}
 	r.removeMemberLocked(m, ReasonAdmin)
 	return true
+}
+
+// HangUpStreaming ends every streaming participant's call from the far end, as a recorder or
+// stream server that hangs up (or a call that fails) would: each leaves with a
+// participant_delete, with no word of why, which is all a node tells. It returns how many left.
+func (r *Room) HangUpStreaming() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, p := range r.participantsLocked(true) {
+		if m := r.members[p.UUID]; m != nil && m.p.Streaming {
+			r.removeMemberLocked(m, "")
+			n++
+		}
+	}
+	return n
 }
 
 // DropStreams closes every event stream of the room at once, without a word, as a failing

@@ -40,7 +40,7 @@ func TestCheckJoin(t *testing.T) {
 		want := map[string]any{
 			"isDot": false, "sipkey": "1061", "alias": "zjvmr@myvmr.cn", "password": "1234",
 			"participantName": "meetbot", "roleType": "host", "mcuHost": strings.TrimPrefix(e.ts.URL, "http://"),
-			"companyId": float64(7), "isRecord": true, "isLive": false, "conferenceName": "Weekly", "allowGuest": "yes",
+			"companyId": float64(7), "isRecord": true, "isLive": true, "conferenceName": "Weekly", "allowGuest": "yes",
 		}
 		if d := cmp.Diff(want, r.Results); d != "" {
 			t.Errorf("results (-want +got):\n%s", d)

@@ -79,15 +79,26 @@ type Server struct {
 	log  *slog.Logger
 	ctl  *http.ServeMux
 
-	mu       sync.Mutex
-	rooms    map[string]*Room // by number and by alias (lower-cased)
-	list     []*Room
-	faults   []*fault
+	mu     sync.Mutex
+	rooms  map[string]*Room // by number and by alias (lower-cased)
+	list   []*Room
+	faults []*fault
+	// streamFs has a lock of its own: a dial takes from it while holding its room's lock,
+	// and AddRoom holds mu while it takes a room's.
+	streamMu sync.Mutex
+	streamFs []streamFault
 	latency  time.Duration
 	requests []RecordedRequest
 	// Hook, when set, sees every platform request before the simulator answers it; if it
 	// returns true it has written the answer itself.
 	hook func(w http.ResponseWriter, r *http.Request, op string) bool
+}
+
+// streamFault is what happens to one streaming dial: it never connects, or it connects and
+// hangs up dropAfter later. The zero value is a dial that connects and stays.
+type streamFault struct {
+	neverConnect bool
+	dropAfter    time.Duration
 }
 
 type fault struct {
@@ -203,13 +214,55 @@ func (s *Server) SlowNext(op string, d time.Duration, n int) {
 	s.faults = append(s.faults, &fault{op: op, delay: d, n: n})
 }
 
-// ClearFaults forgets every queued FailNext and the latency.
+// FailStreamingDials makes the next n streaming dials (RTMP with streaming "yes", any room)
+// fail to connect: each is accepted, appears as "connecting", and is removed (participant_delete)
+// after DialTimeout, as a recorder or stream server that never answers would be. Streaming
+// faults queue in order.
+func (s *Server) FailStreamingDials(n int) {
+	s.addStreamFaults(streamFault{neverConnect: true}, n)
+}
+
+// DropStreamingAfter makes the next n streaming dials connect as usual and then hang up d after
+// connecting: the participant leaves (participant_delete), as when the recorder or the stream
+// server ends the call. Streaming faults queue in order.
+func (s *Server) DropStreamingAfter(d time.Duration, n int) {
+	if d <= 0 {
+		d = time.Nanosecond
+	}
+	s.addStreamFaults(streamFault{dropAfter: d}, n)
+}
+
+func (s *Server) addStreamFaults(f streamFault, n int) {
+	s.init()
+	s.streamMu.Lock()
+	defer s.streamMu.Unlock()
+	for range n {
+		s.streamFs = append(s.streamFs, f)
+	}
+}
+
+// takeStreamFault returns what should happen to the streaming dial being served.
+func (s *Server) takeStreamFault() streamFault {
+	s.streamMu.Lock()
+	defer s.streamMu.Unlock()
+	if len(s.streamFs) == 0 {
+		return streamFault{}
+	}
+	f := s.streamFs[0]
+	s.streamFs = s.streamFs[1:]
+	return f
+}
+
+// ClearFaults forgets every queued FailNext, SlowNext and streaming fault, and the latency.
 func (s *Server) ClearFaults() {
 	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = nil
 	s.latency = 0
+	s.streamMu.Lock()
+	s.streamFs = nil
+	s.streamMu.Unlock()
 }
 
 // SetLatency makes every later platform request wait d before it is answered (0 = none).

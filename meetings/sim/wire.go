@@ -105,7 +105,7 @@ func toWire(p *Participant, cfg RoomConfig, list bool) wireParticipant {
 		IsExternal:            p.Protocol == "mssip",
 		IsMuted:               yesNo(p.Muted),
 		IsPresenting:          yesNo(p.Presenting),
-		IsStreamingConference: p.Protocol == "rtmp",
+		IsStreamingConference: p.Streaming,
 		IsVideoCall:           yesNo(media && p.Protocol != "phone"),
 		IsVideoMuted:          p.VideoMuted,
 		LocalAlias:            alias,
