@@ -12,8 +12,10 @@
 //
 // A request is platform-neutral text ("mute Bob"); the reply is neutral too: text, and optionally
 // a table of participants with row actions, choices for an ambiguous name, or a confirmation. Every
-// action, choice and confirmation is itself a command ("mute 3f2a1b9c", "end confirm"), so an
-// adapter runs a button press as one more request. Replies that change the meeting are Public;
+// action, choice and confirmation is itself a command ("mute id:3f2a1b9c-…", "end confirm"), so an
+// adapter runs a button press as one more request. Those commands name a participant by the word
+// id:<whole uuid>, which resolves by uuid alone and is never compared with display names, so a
+// guest cannot redirect a button by naming a device after someone's uuid. Replies that change the meeting are Public;
 // errors, help and choices are private, with Failed set for errors. Errors that are safe to show
 // (the platform's reasons, bad input, an unlinked channel) are one clear line; anything else is
 // answered "Something went wrong (ref XXXX)" and logged once with that ref. A panic in a handler
@@ -35,8 +37,8 @@
 // Tokenize splits on every Unicode space (the full-width U+3000 too); quotes of several scripts
 // (", ', “…”, 「…」) group words; command words and keywords compare after NFKC and lower case, so
 // "ＭＵＴＥ ｇｕｅｓｔｓ" works; names keep their case and script. A <name> resolves against the
-// listener's live roster: the exact display name, then any case, then a uuid prefix, then a unique
-// prefix, then a unique part of the name (so 张 finds 张伟), and once more without the marks typing
+// listener's live roster: the exact display name or a uuid prefix (both, so a name that copies a
+// uuid prefix makes it ambiguous), then any case, then a unique prefix, then a unique part of the name (so 张 finds 张伟), and once more without the marks typing
 // leaves around a name (@Bob, 张伟。). No match says so; several matches answer with choices;
 // neither changes anything.
 //

@@ -155,7 +155,7 @@ func (r *Router) who(ctx context.Context, c *call) (chat.Reply, error) {
 		}
 		row := chat.Row{Cells: []string{p.DisplayName, roleName(p), audio, presenting, state}}
 		if host {
-			id := shortID(p.UUID, roster)
+			id := idRef(p.UUID)
 			if p.IsMuted {
 				row.Actions = append(row.Actions, chat.Action{Label: "Unmute", Command: "unmute " + id})
 			} else {

@@ -344,12 +344,11 @@ func (r *Router) check(ctx context.Context, c *call) (*chat.Reply, error) {
 		if err != nil {
 			return nil, err
 		}
-		roster, _ := r.roster(ctx, c)
 		return &chat.Reply{
 			Confirm: &chat.Confirm{
 				Prompt: fmt.Sprintf("This meeting runs on a private-cloud node, where %s %s %s anyway?",
 					rule.what, upperFirst(cmd.name), p.DisplayName),
-				Command: c.line(map[int]string{cmd.nameArg: shortID(p.UUID, roster)}, true),
+				Command: c.line(map[int]string{cmd.nameArg: idRef(p.UUID)}, true),
 				Label:   upperFirst(cmd.name),
 			},
 		}, nil

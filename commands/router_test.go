@@ -171,8 +171,8 @@ func TestParticipantCommands(t *testing.T) {
 			t.Errorf("an ambiguous name called %v", got)
 		}
 		want := []chat.Action{
-			{Label: "Bob Smith (guest)", Command: "unmute " + shortID(f.people["Bob Smith"], nil)},
-			{Label: "Bobby Tables (guest)", Command: "unmute " + shortID(f.people["Bobby Tables"], nil)},
+			{Label: "Bob Smith (guest)", Command: "unmute id:" + f.people["Bob Smith"]},
+			{Label: "Bobby Tables (guest)", Command: "unmute id:" + f.people["Bobby Tables"]},
 		}
 		if !slices.Equal(rep.Choices, want) {
 			t.Errorf("choices %+v, want %+v", rep.Choices, want)
@@ -514,7 +514,7 @@ func TestPrivateMuteConfirmsWithUUID(t *testing.T) {
 	if rep.Confirm == nil {
 		t.Fatalf("reply %+v, want a confirmation", rep)
 	}
-	want := "mute " + shortID(f.private["张伟"], nil) + " confirm"
+	want := "mute id:" + f.private["张伟"] + " confirm"
 	if rep.Confirm.Command != want {
 		t.Errorf("confirm command %q, want %q", rep.Confirm.Command, want)
 	}
@@ -781,4 +781,121 @@ func TestSkipWords(t *testing.T) {
 			t.Errorf("skipWords(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
 		}
 	}
+}
+
+// A guest who names a second device after their own uuid prefix must not redirect the buttons,
+// choices and confirmations the bot hands out: each names its participant by the whole uuid.
+func TestButtonsActOnTheirRowNotADecoy(t *testing.T) {
+	rowAction := func(t *testing.T, rep chat.Reply, name, label string) string {
+		t.Helper()
+		if rep.Table == nil {
+			t.Fatalf("who: %+v", rep)
+		}
+		for _, row := range rep.Table.Rows {
+			if row.Cells[0] != name {
+				continue
+			}
+			for _, a := range row.Actions {
+				if a.Label == label {
+					return a.Command
+				}
+			}
+		}
+		t.Fatalf("no %s button on %s's row", label, name)
+		return ""
+	}
+	t.Run("RowButtons", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, pubRoom+" "+hostPIN)
+		eve := f.pub.Join(sim.ParticipantSpec{Name: "Eve"})
+		decoy := f.pub.Join(sim.ParticipantSpec{Name: eve[:8]})
+		f.refresh(t)
+		who := f.do(chat.Host, "who")
+		for _, label := range []string{"Mute", "Kick"} {
+			f.sim.ResetRequests()
+			cmd := rowAction(t, who, "Eve", label)
+			rep := f.do(chat.Host, cmd)
+			if rep.Failed {
+				t.Fatalf("%s button %q: %+v", label, cmd, rep)
+			}
+			ops := f.participantOps()
+			if len(ops) != 1 || !strings.HasSuffix(ops[0], " "+eve) {
+				t.Errorf("%s button on Eve's row called %v, want Eve (%s), not the decoy (%s)", label, ops, eve, decoy)
+			}
+		}
+		if _, ok := f.pub.Participant(eve); ok {
+			t.Error("Eve is still in the meeting after Kick on her row")
+		}
+		if _, ok := f.pub.Participant(decoy); !ok {
+			t.Error("the decoy was kicked")
+		}
+	})
+	t.Run("Choices", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, pubRoom+" "+hostPIN)
+		eve := f.pub.Join(sim.ParticipantSpec{Name: "Eve Smith"})
+		f.pub.Join(sim.ParticipantSpec{Name: "Eve Jones"})
+		decoy := f.pub.Join(sim.ParticipantSpec{Name: eve[:8]})
+		f.refresh(t)
+		rep := f.do(chat.Host, "kick eve")
+		i := slices.IndexFunc(rep.Choices, func(a chat.Action) bool { return a.Label == "Eve Smith (guest)" })
+		if i < 0 {
+			t.Fatalf("choices %+v", rep.Choices)
+		}
+		f.sim.ResetRequests()
+		if rep := f.do(chat.Host, rep.Choices[i].Command); rep.Text != "disconnected Eve Smith" {
+			t.Errorf("choice %q: %+v", rep.Choices[i].Command, rep)
+		}
+		if ops := f.participantOps(); !slices.Equal(ops, []string{"participant/disconnect " + eve}) {
+			t.Errorf("the choice for Eve Smith called %v", ops)
+		}
+		if _, ok := f.pub.Participant(decoy); !ok {
+			t.Error("the decoy was kicked")
+		}
+	})
+	t.Run("PrivateMuteConfirmation", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, privRoom+" "+hostPIN)
+		eve := f.priv.Join(sim.ParticipantSpec{Name: "Eve"})
+		f.priv.Join(sim.ParticipantSpec{Name: eve[:8]})
+		f.refresh(t)
+		rep := f.do(chat.Host, "mute Eve")
+		if rep.Confirm == nil {
+			t.Fatalf("reply %+v, want a confirmation", rep)
+		}
+		if rep := f.do(chat.Host, rep.Confirm.Command); rep.Text != "muted Eve" {
+			t.Errorf("confirmed %q: %+v, want Eve muted", rep.Confirm.Command, rep)
+		}
+	})
+	t.Run("TypedPrefixStillWorksAndADecoyMakesItAmbiguous", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, pubRoom+" "+hostPIN)
+		eve := f.pub.Join(sim.ParticipantSpec{Name: "Eve"})
+		f.refresh(t)
+		if rep := f.do(chat.Host, "vmute "+eve[:8]); rep.Text != "stopped Eve's video" {
+			t.Fatalf("typed uuid prefix: %+v", rep)
+		}
+		f.pub.Join(sim.ParticipantSpec{Name: eve[:8]})
+		f.refresh(t)
+		f.sim.ResetRequests()
+		rep := f.do(chat.Host, "kick "+eve[:8])
+		if len(rep.Choices) != 2 {
+			t.Errorf("kick %s with a decoy of that name: %+v, want two choices", eve[:8], rep)
+		}
+		if ops := f.participantOps(); len(ops) != 0 {
+			t.Errorf("an ambiguous prefix called %v", ops)
+		}
+	})
+	t.Run("GoneParticipant", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, pubRoom+" "+hostPIN)
+		f.sim.ResetRequests()
+		rep := f.do(chat.Host, "kick id:00000000-0000-4000-8000-00000000dead")
+		if !rep.Failed || !strings.Contains(rep.Text, "no longer in the meeting") {
+			t.Errorf("reply %+v", rep)
+		}
+		if ops := f.participantOps(); len(ops) != 0 {
+			t.Errorf("called %v", ops)
+		}
+	})
 }
