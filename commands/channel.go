@@ -301,9 +301,9 @@ func (r *Router) schedule(ctx context.Context, c *call) (chat.Reply, error) {
 	sub, found := r.reg.lookup(rest[0].Text)
 	if !found {
 		if near := r.reg.nearest(rest[0].Text); near != "" {
-			return chat.Reply{}, userErrorf("Unknown command %q to schedule. Did you mean %s?", rest[0].Text, near)
+			return chat.Reply{}, userErrorf("Unknown command %q to schedule. Did you mean %s?", maskDigits(rest[0].Text), near)
 		}
-		return chat.Reply{}, userErrorf("Unknown command %q to schedule. Try: help", rest[0].Text)
+		return chat.Reply{}, userErrorf("Unknown command %q to schedule. Try: help", maskDigits(rest[0].Text))
 	}
 	if !sub.schedulable {
 		return chat.Reply{}, userErrorf("%s cannot be scheduled.", sub.name)
@@ -319,7 +319,7 @@ func (r *Router) schedule(ctx context.Context, c *call) (chat.Reply, error) {
 			return chat.Reply{}, userErrorf("%s has no effect on a private-cloud node, so it was not scheduled.", upperFirst(rule.what))
 		}
 	}
-	sc := newCall(c.req, sub, rest[1:], 0)
+	sc := newCall(r.reg, c.req, sub, rest[1:], 0)
 	if n := len(sc.args); n < sub.minArgs || (sub.maxArgs >= 0 && n > sub.maxArgs) {
 		return chat.Reply{}, userErrorf("Usage: %s.", strings.Join(sub.usage, " | "))
 	}

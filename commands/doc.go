@@ -20,7 +20,9 @@
 // (the platform's reasons, bad input, an unlinked channel) are one clear line; anything else is
 // answered "Something went wrong (ref XXXX)" and logged once with that ref. A panic in a handler
 // is recovered, logged with its stack and answered the same way. PINs never appear in replies,
-// logs or the audit log (link demo ****).
+// logs or the audit log (link demo ****): every word that could be a PIN by the command's grammar
+// is masked, whatever the order and whether or not the command parsed, and Reply.CarriedSecret
+// tells the adapter the request held one (secrets.go).
 //
 // # Adding a command
 //

@@ -54,9 +54,10 @@ type command struct {
 	nameArg     int      // index of the <name> argument, or -1
 	groups      []string // keywords standing for several participants where allowed (guests, all)
 	private     nodeRule
-	// secretArgs returns the indexes of arguments that are secrets (PINs), which audit and logs
-	// show as ****.
-	secretArgs func(args []string) []int
+	// secrets returns the indexes of the arguments that could be a secret (a PIN) by the
+	// command's grammar, however they were ordered; audit, logs and replies show them as ****, and
+	// the reply says the request carried a secret (secrets.go).
+	secrets func(g *registry, args []Token) []int
 	run        handlerFunc
 }
 
@@ -119,22 +120,6 @@ func editDistance(a, b []rune) int {
 	return prev[len(b)]
 }
 
-// linkSecrets marks link's PIN: the second argument unless it is the node kind word.
-func linkSecrets(args []string) []int {
-	if len(args) > 1 && !isCloudWord(args[1]) {
-		return []int{1}
-	}
-	return nil
-}
-
-// transferSecrets marks transfer's PIN: the third argument unless it starts the role clause.
-func transferSecrets(args []string) []int {
-	if len(args) > 2 && keyword(args[2]) != "as" {
-		return []int{2}
-	}
-	return nil
-}
-
 func isCloudWord(w string) bool {
 	k := keyword(w)
 	return k == "private" || k == "public"
@@ -153,7 +138,7 @@ func newRegistry() *registry {
 				"so host commands work. The PIN is stored sealed and never shown. Add private or public to " +
 				"say what kind of node the meeting runs on when detection gets it wrong.",
 			examples: []string{"link 1061 123456", "link team@example.com", "link 1061 123456 private"},
-			changes:  true, secretArgs: linkSecrets, run: (*Router).link,
+			changes:  true, secrets: linkSecrets, run: (*Router).link,
 		},
 		{
 			name: "unlink", section: "Channel", rights: chat.Admin, nameArg: -1,
@@ -341,7 +326,7 @@ func newRegistry() *registry {
 			help:       "Moves a participant to another room, with that room's PIN when it has one, as a guest unless you say as chair. The PIN is never shown.",
 			examples:   []string{"transfer Bob 1062", "transfer Bob 1062 4321 as chair"},
 			private:    onPrivate("transfers"),
-			secretArgs: transferSecrets,
+			secrets:    transferSecrets,
 			needsLink:  true, changes: true, run: (*Router).transfer,
 		},
 		{
@@ -368,7 +353,7 @@ func newRegistry() *registry {
 				"a time such as 2026-03-02 09:00 runs it once. Times are read in the channel's time zone " +
 				"(see timezone). The command is checked now, and your rights again when it runs.",
 			examples: []string{`schedule "0 9 * * 1-5" unlock`, `schedule "2026-03-02 17:00" end confirm`},
-			changes:  true, run: (*Router).schedule,
+			changes:  true, secrets: scheduleSecrets, run: (*Router).schedule,
 		},
 		{
 			name: "schedules", section: "Schedules", rights: chat.Host, nameArg: -1,

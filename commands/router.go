@@ -108,6 +108,7 @@ func New(cfg Config) *Router {
 // call is one request being handled: the parsed command and what the dispatcher loaded for it. It
 // lives for one request and is never shared.
 type call struct {
+	reg       *registry
 	req       chat.Request
 	cmd       *command
 	args      []Token
@@ -164,15 +165,16 @@ func (c *call) line(replace map[int]string, confirm bool) string {
 	return b.String()
 }
 
-// text returns the command as the user gave it, with secrets masked, for the audit log and logs.
+// text returns the command as the user gave it, with every word that could be a secret masked
+// (secrets.go), for the audit log and logs.
 func (c *call) text() string {
 	var masked map[int]string
-	if c.cmd.secretArgs != nil {
-		for _, i := range c.cmd.secretArgs(texts(c.args)) {
+	if c.cmd.secrets != nil {
+		for _, i := range c.cmd.secrets(c.reg, c.args) {
 			if masked == nil {
 				masked = map[int]string{}
 			}
-			masked[i] = "****"
+			masked[i] = mask
 		}
 	}
 	return c.line(masked, c.confirmed)
@@ -193,18 +195,32 @@ func (r *Router) Handle(ctx context.Context, req chat.Request) chat.Reply {
 	if r.cfg.Observer != nil {
 		r.cfg.Observer(name, outcome, time.Since(start))
 	}
+	// Judged from the words alone, parsed or not, so a malformed or unknown command that may hold
+	// a PIN is flagged as surely as a well-formed link.
+	toks, _ := words(req.Text)
+	reply.CarriedSecret = r.reg.carriesSecret(toks)
 	return reply
+}
+
+// words returns the tokens of a request's text without its /meet or !meet prefix, and whether it
+// had one.
+func words(text string) ([]Token, bool) {
+	toks := Tokenize(text)
+	if len(toks) > 0 && !toks[0].Quoted {
+		// "/meet mute Bob" typed whole into a console or a Matrix room.
+		if k := keyword(toks[0].Text); k == "/meet" || k == "!meet" {
+			return toks[1:], true
+		}
+	}
+	return toks, false
 }
 
 // parse finds the command of req. When it cannot, it returns the reply that says why.
 func (r *Router) parse(req chat.Request) (*call, chat.Reply, bool) {
-	toks := Tokenize(req.Text)
+	toks, prefixed := words(req.Text)
 	skip := 1
-	if len(toks) > 0 && !toks[0].Quoted {
-		// "/meet mute Bob" typed whole into a console or a Matrix room.
-		if k := keyword(toks[0].Text); k == "/meet" || k == "!meet" {
-			toks, skip = toks[1:], 2
-		}
+	if prefixed {
+		skip = 2
 	}
 	if len(toks) == 0 {
 		return nil, r.helpAll(false), false
@@ -213,13 +229,13 @@ func (r *Router) parse(req chat.Request) (*call, chat.Reply, bool) {
 	if !ok || toks[0].Quoted {
 		return nil, unknownReply(r.reg, toks[0].Text), false
 	}
-	return newCall(req, cmd, toks[1:], skip), chat.Reply{}, true
+	return newCall(r.reg, req, cmd, toks[1:], skip), chat.Reply{}, true
 }
 
 // newCall returns the call of cmd with args. The trailing word confirm confirms a command that
 // asks first.
-func newCall(req chat.Request, cmd *command, args []Token, skip int) *call {
-	c := &call{req: req, cmd: cmd, args: args, skip: skip}
+func newCall(g *registry, req chat.Request, cmd *command, args []Token, skip int) *call {
+	c := &call{reg: g, req: req, cmd: cmd, args: args, skip: skip}
 	if n := len(c.args); n > 0 && c.kw(n-1) == "confirm" && (cmd.confirm || cmd.private.support == confirmOnly) {
 		c.args, c.confirmed = c.args[:n-1], true
 	}
@@ -237,6 +253,8 @@ func newCall(req chat.Request, cmd *command, args []Token, skip int) *call {
 
 // unknownReply answers an unknown command word with the nearest command.
 func unknownReply(g *registry, word string) chat.Reply {
+	// No command word holds a digit; one that does may be a PIN typed first or a whole quoted line.
+	word = maskDigits(word)
 	if len([]rune(word)) > 40 {
 		word = string([]rune(word)[:40]) + "…"
 	}
