@@ -58,7 +58,7 @@ type command struct {
 	// command's grammar, however they were ordered; audit, logs and replies show them as ****, and
 	// the reply says the request carried a secret (secrets.go).
 	secrets func(g *registry, args []Token) []int
-	run        handlerFunc
+	run     handlerFunc
 }
 
 // sections orders help.
@@ -321,13 +321,13 @@ func newRegistry() *registry {
 		},
 		{
 			name: "transfer", section: "People", rights: chat.Host, minArgs: 2, maxArgs: 5, nameArg: 0,
-			usage:      []string{"transfer <name> <room> [pin] [as chair|guest]"},
-			summary:    "move a participant to another room",
-			help:       "Moves a participant to another room, with that room's PIN when it has one, as a guest unless you say as chair. The PIN is never shown.",
-			examples:   []string{"transfer Bob 1062", "transfer Bob 1062 4321 as chair"},
-			private:    onPrivate("transfers"),
-			secrets:    transferSecrets,
-			needsLink:  true, changes: true, run: (*Router).transfer,
+			usage:     []string{"transfer <name> <room> [pin] [as chair|guest]"},
+			summary:   "move a participant to another room",
+			help:      "Moves a participant to another room, with that room's PIN when it has one, as a guest unless you say as chair. The PIN is never shown.",
+			examples:  []string{"transfer Bob 1062", "transfer Bob 1062 4321 as chair"},
+			private:   onPrivate("transfers"),
+			secrets:   transferSecrets,
+			needsLink: true, changes: true, run: (*Router).transfer,
 		},
 		{
 			name: "presentation", section: "People", rights: chat.Host, minArgs: 2, maxArgs: 2, nameArg: 1,
