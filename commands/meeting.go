@@ -276,7 +276,7 @@ func (r *Router) admit(ctx context.Context, c *call) (chat.Reply, error) {
 			if i == 0 {
 				return chat.Reply{}, fmt.Errorf("admit %s: %w", p.UUID, err)
 			}
-			msg, _ := safeMessage(err)
+			msg, _ := explain(err, c.cmd.name)
 			return public("admitted %s; then %s", names(waiting[:i]), msg), nil
 		}
 	}

@@ -70,7 +70,9 @@ type Config struct {
 	// Observer, when set, is called once per request with the command's name ("unknown" for an
 	// unknown command), its outcome ("ok"; "failed" when the command ran and did not do what was
 	// asked; "refused" by rights, usage or node kind before it ran; "confirm" when it asked first;
-	// "error" and "panic" for answers with a ref) and how long it took, for metrics.
+	// "unknown" when a command that is not safe to repeat went unconfirmed; "unavailable" when the
+	// platform or the database did not answer; "error" and "panic" for answers with a ref) and
+	// how long it took, for metrics.
 	Observer func(command, outcome string, d time.Duration)
 }
 
@@ -188,12 +190,12 @@ func (r *Router) Handle(ctx context.Context, req chat.Request) chat.Reply {
 	if c != nil {
 		name = c.cmd.name
 	}
-	outcome := "failed"
+	out := outcomeFailed
 	if ok {
-		reply, outcome = r.dispatch(ctx, c)
+		reply, out = r.dispatch(ctx, c)
 	}
 	if r.cfg.Observer != nil {
-		r.cfg.Observer(name, outcome, time.Since(start))
+		r.cfg.Observer(name, string(out), time.Since(start))
 	}
 	// Judged from the words alone, parsed or not, so a malformed or unknown command that may hold
 	// a PIN is flagged as surely as a well-formed link.
@@ -271,36 +273,34 @@ func failed(format string, args ...any) chat.Reply {
 
 // dispatch checks c against the registry (rights, arguments, link, node kind), runs its handler,
 // writes the audit entry and returns the reply with its outcome for the Observer.
-func (r *Router) dispatch(ctx context.Context, c *call) (chat.Reply, string) {
+func (r *Router) dispatch(ctx context.Context, c *call) (chat.Reply, outcome) {
 	reply, err := r.check(ctx, c)
-	outcome := "refused"
+	out := outcomeRefused
 	if reply != nil {
-		outcome = "confirm"
+		out = outcomeConfirm
 	}
 	if err == nil && reply == nil {
 		var rep chat.Reply
 		rep, err = r.run(ctx, c)
 		reply = &rep
-		outcome = "ok"
+		out = outcomeOK
 	}
 	if err != nil {
 		var rerr *replyError
-		switch {
-		case errors.As(err, &rerr):
+		errOut := outcomeFailed
+		if errors.As(err, &rerr) {
 			reply = &rerr.reply
-		default:
-			rep := r.errorReply(c, err)
+		} else {
+			var rep chat.Reply
+			rep, errOut = r.errorReply(c, err)
 			reply = &rep
-			var pe *panicError
-			switch {
-			case errors.As(err, &pe):
-				outcome = "panic"
-			case strings.HasPrefix(rep.Text, "Something went wrong"):
-				outcome = "error"
-			}
 		}
-		if outcome == "ok" {
-			outcome = "failed"
+		switch {
+		case errOut != outcomeFailed:
+			// Not answering, outcome unknown, a reference: whether before or while it ran.
+			out = errOut
+		case out == outcomeOK:
+			out = outcomeFailed
 		}
 	}
 	if c.req.Scheduled && reply.Confirm != nil {
@@ -309,18 +309,18 @@ func (r *Router) dispatch(ctx context.Context, c *call) (chat.Reply, string) {
 		reply = &rep
 	}
 	switch {
-	case reply.Failed && outcome == "ok":
-		outcome = "failed"
+	case reply.Failed && out == outcomeOK:
+		out = outcomeFailed
 	case reply.Confirm != nil:
-		outcome = "confirm"
+		out = outcomeConfirm
 	}
 	r.log.DebugContext(ctx, "command", "command", c.text(), "channel", c.req.Channel.String(),
-		"user", c.req.User.ID, "outcome", outcome)
+		"user", c.req.User.ID, "outcome", string(out))
 	// A scheduled run is audited by the scheduler, under the schedule's number, once per run.
 	if c.cmd.changes && !c.req.Scheduled {
 		r.auditEntry(ctx, c, *reply, err)
 	}
-	return *reply, outcome
+	return *reply, out
 }
 
 // check applies the registry's rules to c before its handler runs. It returns a reply when the
@@ -387,22 +387,24 @@ func (r *Router) run(ctx context.Context, c *call) (reply chat.Reply, err error)
 	return c.cmd.run(r, ctx, c)
 }
 
-// errorReply turns a handler's error into the reply: its safe line, or a reference logged once.
-func (r *Router) errorReply(c *call, err error) chat.Reply {
-	if msg, ok := safeMessage(err); ok {
+// errorReply turns a handler's error into the reply and its outcome: a safe line, or a reference
+// logged once.
+func (r *Router) errorReply(c *call, err error) (chat.Reply, outcome) {
+	var pe *panicError
+	if errors.As(err, &pe) {
+		return failed("Something went wrong (ref %s)", pe.ref), outcomePanic // logged with the stack already
+	}
+	msg, out := explain(err, c.cmd.name)
+	if out != outcomeError {
 		if errors.Is(err, meetings.ErrForbidden) && strings.EqualFold(c.link.Role, "GUEST") {
 			msg += " The bot is in this meeting as a guest; link again with the host PIN to use host commands."
 		}
-		return chat.Reply{Text: msg, Failed: true}
-	}
-	var pe *panicError
-	if errors.As(err, &pe) {
-		return failed("Something went wrong (ref %s)", pe.ref) // logged with the stack already
+		return chat.Reply{Text: msg, Failed: true}, out
 	}
 	ref := newRef()
 	r.log.Error("command failed", "ref", ref, "command", c.text(), "channel", c.req.Channel.String(),
 		"user", c.req.User.ID, "err", err)
-	return failed("Something went wrong (ref %s)", ref)
+	return failed("Something went wrong (ref %s)", ref), outcomeError
 }
 
 // auditEntry records a command that changes a meeting or the channel, with its outcome.

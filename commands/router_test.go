@@ -899,3 +899,55 @@ func TestButtonsActOnTheirRowNotADecoy(t *testing.T) {
 		}
 	})
 }
+
+// downStore is a store whose links cannot be read: the database is unreachable.
+type downStore struct{ store.Store }
+
+func (downStore) GetLink(ctx context.Context, ch chat.ChannelRef) (store.Link, error) {
+	return store.Link{}, fmt.Errorf("get link of %s: dial tcp 127.0.0.1:5432: connection refused: %w", ch, store.ErrUnavailable)
+}
+
+// Failures a user can only wait out or check get one plain line and a typed outcome, not
+// "Something went wrong".
+func TestTypedFailuresAnswerPlainly(t *testing.T) {
+	f := newFixture(t)
+	f.link(t, pubRoom+" "+hostPIN)
+	for _, tt := range []struct {
+		name    string
+		st      store.Store
+		m       Meetings
+		text    string
+		want    string
+		outcome string
+	}{
+		{"OutcomeUnknown", f.store, errorsMeetings{testMeetings: f.meet, err: fmt.Errorf("dial: %w",
+			&meetings.Error{Op: "dial", Status: 502, Reason: "Bad Gateway", Kind: meetings.ErrOutcomeUnknown})},
+			"mute Bob", "The platform did not confirm the mute; check `who` before trying again.", "unknown"},
+		{"PlatformUnresponsive", f.store, errorsMeetings{testMeetings: f.meet, err: fmt.Errorf("participants: %w: %w",
+			meetings.ErrPlatformUnresponsive, context.DeadlineExceeded)},
+			"kick Bob", "The meeting's platform is not answering; try again in a minute.", "unavailable"},
+		{"DatabaseUnavailable", downStore{f.store}, f.meet,
+			"lock", "The bot's database is unavailable right now; try again shortly.", "unavailable"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			r := New(Config{Store: tt.st, Client: f.client, Meetings: tt.m, Logger: f.router.log, LinkTTL: -1,
+				Observer: func(cmd, outcome string, d time.Duration) { got = append(got, outcome) }})
+			f.sim.ResetRequests()
+			before := strings.Count(f.logs.String(), "command failed")
+			rep := r.Handle(context.Background(), chat.Request{Channel: f.ch, User: f.user, Rights: chat.Host, Text: tt.text})
+			if rep.Text != tt.want || !rep.Failed || rep.Public {
+				t.Errorf("reply %+v, want private failure %q", rep, tt.want)
+			}
+			if !slices.Equal(got, []string{tt.outcome}) {
+				t.Errorf("outcome %v, want %s", got, tt.outcome)
+			}
+			if strings.Count(f.logs.String(), "command failed") != before {
+				t.Error("a typed failure was logged as an unexplained error")
+			}
+			if ops := f.ops(); len(ops) != 0 {
+				t.Errorf("called %v", ops)
+			}
+		})
+	}
+}
