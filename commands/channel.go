@@ -126,6 +126,11 @@ func (r *Router) unlink(ctx context.Context, c *call) (chat.Reply, error) {
 	if err := r.cfg.Store.DeleteLink(ctx, c.req.Channel); err != nil {
 		return chat.Reply{}, fmt.Errorf("delete link: %w", err)
 	}
+	if c.sealed {
+		// Its PIN cannot be read, so no listener follows it and there is nothing to unfollow.
+		return public("unlinked this channel; its link was sealed under another secret key, so it was " +
+			"removed without being read. Link again to follow a meeting here."), nil
+	}
 	if err := r.cfg.Meetings.Unfollow(ctx, c.link); err != nil {
 		// The channel is unlinked either way; the listener's owner cleans up what is left.
 		r.log.Warn("unfollow after unlink", "meeting", c.link.Meeting.String(), "err", err)

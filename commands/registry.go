@@ -47,7 +47,10 @@ type command struct {
 	minArgs  int
 	maxArgs  int // -1: no limit (the rest of the text, as in say)
 
-	needsLink   bool     // the channel must be linked; the link is loaded before the handler runs
+	needsLink bool // the channel must be linked; the link is loaded before the handler runs
+	// sealedOK lets the handler run on a link whose PIN cannot be unsealed (sealed under another
+	// key), with call.sealed set and no link loaded: unlink, since deleting never unseals.
+	sealedOK    bool
 	changes     bool     // changes the meeting or the channel's configuration: audited
 	schedulable bool     // may be run by the scheduler
 	confirm     bool     // asks to confirm before it runs (end)
@@ -146,7 +149,7 @@ func newRegistry() *registry {
 			summary:   "stop following the linked meeting",
 			help:      "Stops posting the meeting's events here and ends the bot's session in the meeting. The meeting itself goes on.",
 			examples:  []string{"unlink"},
-			needsLink: true, changes: true, run: (*Router).unlink,
+			needsLink: true, sealedOK: true, changes: true, run: (*Router).unlink,
 		},
 		{
 			name: "status", section: "Meeting", rights: chat.Member, nameArg: -1,

@@ -117,6 +117,7 @@ type call struct {
 	skip      int        // how many bare words of req.Text precede args (the command word, /meet)
 	confirmed bool       // the request ended with the word confirm
 	link      store.Link // loaded when cmd.needsLink
+	sealed    bool       // cmd.sealedOK and the link's PIN is sealed under another key: link not loaded
 	private   bool       // the linked meeting runs on a private-cloud node
 }
 
@@ -342,6 +343,10 @@ func (r *Router) check(ctx context.Context, c *call) (*chat.Reply, error) {
 	}
 	link, err := r.links.get(ctx, r.cfg.Store, c.req.Channel)
 	if err != nil {
+		if cmd.sealedOK && errors.Is(err, store.ErrWrongKey) {
+			c.sealed = true
+			return nil, nil
+		}
 		return nil, fmt.Errorf("get link of %s: %w", c.req.Channel, err)
 	}
 	c.link = link

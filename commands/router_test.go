@@ -1,9 +1,11 @@
 package commands
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/meetbot/meetbot/meetings"
 	"github.com/meetbot/meetbot/meetings/sim"
 	"github.com/meetbot/meetbot/store"
+	"github.com/meetbot/meetbot/store/sqlite"
 )
 
 func TestLink(t *testing.T) {
@@ -949,5 +952,49 @@ func TestTypedFailuresAnswerPlainly(t *testing.T) {
 				t.Errorf("called %v", ops)
 			}
 		})
+	}
+}
+
+// A link sealed under another secret key is removed by unlink without being read.
+func TestUnlinkSealedUnderAnotherKey(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	path := filepath.Join(t.TempDir(), "meetbot.db")
+	old, err := sqlite.Open(ctx, path, bytes.Repeat([]byte{1}, 32), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if err := old.PutLink(ctx, store.Link{Channel: f.ch, Meeting: store.MeetingRef{APIServer: f.srv.URL, Room: pubRoom},
+		Node: "node", PIN: chat.Secret(hostPIN), Role: "HOST", Cloud: "public"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, path, bytes.Repeat([]byte{2}, 32), nil) // the bot restarted with a new key
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r := New(Config{Store: st, Client: f.client, Meetings: f.meet, Logger: f.router.log})
+	do := func(text string) chat.Reply {
+		return r.Handle(ctx, chat.Request{Channel: f.ch, User: f.user, Rights: chat.Admin, Text: text})
+	}
+	if rep := do("lock"); !rep.Failed || !strings.Contains(rep.Text, "sealed under another secret key") {
+		t.Errorf("lock on a link sealed under another key: %+v", rep)
+	}
+	rep := do("unlink")
+	if rep.Failed || !rep.Public || !strings.Contains(rep.Text, "sealed under another secret key") {
+		t.Fatalf("unlink: %+v", rep)
+	}
+	if _, err := old.GetLink(ctx, f.ch); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the link is still stored: %v", err)
+	}
+	if len(f.meet.unfollowed) != 0 {
+		t.Errorf("Unfollow called for a link no one could follow: %v", f.meet.unfollowed)
+	}
+	if strings.Contains(f.logs.String(), hostPIN) || strings.Contains(rep.Text, hostPIN) {
+		t.Error("the PIN was shown")
+	}
+	if rep := do("unlink"); rep.Text != notLinked {
+		t.Errorf("unlink again: %+v", rep)
 	}
 }
