@@ -359,7 +359,8 @@ func (r *Router) schedule(ctx context.Context, c *call) (chat.Reply, error) {
 	if !s.NextRun.IsZero() {
 		next = ", next at " + when(s.NextRun, s.TimeZone)
 	}
-	return public("scheduled #%d: %s at %q (%s)%s", s.ID, esc(s.Command), esc(s.Spec), s.TimeZone, esc(next)), nil
+	// The command and spec are arguments, not part of the format: escaping them too printed 100%%.
+	return public("scheduled #%d: %s at %q (%s)%s", s.ID, s.Command, s.Spec, s.TimeZone, next), nil
 }
 
 // asksOnThisNode reports whether c asks to confirm on the channel's node (mute on a private node).

@@ -998,3 +998,12 @@ func TestUnlinkSealedUnderAnotherKey(t *testing.T) {
 		t.Errorf("unlink again: %+v", rep)
 	}
 }
+
+func TestScheduleConfirmationPrintsPercentOnce(t *testing.T) {
+	f := newFixture(t)
+	f.link(t, pubRoom+" "+hostPIN)
+	rep := f.do(chat.Host, `schedule "0 9 * * *" say 100% done`)
+	if rep.Failed || !strings.Contains(rep.Text, "say 100% done") || strings.Contains(rep.Text, "%%") {
+		t.Errorf("reply %q, want the command with one %%", rep.Text)
+	}
+}

@@ -13,6 +13,16 @@
 // channel's time zone (its setting, else SCHEDULE_TZ, else UTC), which is stored with the schedule:
 // changing the channel's zone later does not move existing schedules. See ParseSpec.
 //
+// # Limits
+//
+// A schedule runs a command on someone's behalf with no one watching, so Add bounds what can be
+// scheduled: at most Config.MaxPerChannel schedules per channel (SCHEDULE_MAX_PER_CHANNEL, 50),
+// refused with a *LimitError, and no cron line whose runs come closer together than
+// Config.MinInterval (SCHEDULE_MIN_INTERVAL, 5 minutes), refused with a *SpecError. The interval
+// is judged by the shortest real-time gap over the spec's next runs (up to a thousand, within
+// about a year), so "0,1 9 * * *" is refused though it fires only twice a day. Both messages are
+// one line for the user.
+//
 // # Runs
 //
 // Each run sends the command as a chat.Request with Scheduled set, from the schedule's author,
