@@ -95,6 +95,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		DefaultTZ: cfg.ScheduleTZ,
 		ReplicaID: cfg.ReplicaID,
 		Logger:    log,
+
+		MaxPerChannel: cfg.Limits.MaxPerChannel,
+		MinInterval:   cfg.Limits.MinInterval,
 	})
 	if err != nil {
 		st.Close()

@@ -369,6 +369,9 @@ func TestBadSettingStopsStartWithOneLine(t *testing.T) {
 		{"store", "STORE_URL", map[string]string{"STORE_URL": "mysql://db/meetbot"}},
 		{"key", "MEETBOT_SECRET_KEY", map[string]string{"MEETBOT_SECRET_KEY": "short"}},
 		{"level", "LOG_LEVEL", map[string]string{"LOG_LEVEL": "loud"}},
+		{"schedules", "SCHEDULE_MAX_PER_CHANNEL", map[string]string{"SCHEDULE_MAX_PER_CHANNEL": "0"}},
+		{"interval", "SCHEDULE_MIN_INTERVAL", map[string]string{"SCHEDULE_MIN_INTERVAL": "10s"}},
+		{"retention", "AUDIT_RETENTION", map[string]string{"AUDIT_RETENTION": "forever"}},
 		{"slack", "SLACK_SIGNING_SECRET", map[string]string{"SLACK_BOT_TOKEN": "xoxb-very-secret-token"}},
 		{"matrix", "MATRIX_PICKLE_KEY", map[string]string{"MATRIX_HOMESERVER": "http://127.0.0.1:1", "MATRIX_USER_ID": "@bot:localhost", "MATRIX_PASSWORD": "hunter2hunter2"}},
 	} {
@@ -511,5 +514,22 @@ func TestConsoleOnPrivateNode(t *testing.T) {
 	bot.expect(`^\* Dana Ito joined \(guest\)$`)
 	if code := bot.quit(); code != 0 {
 		t.Errorf("exit status %d", code)
+	}
+}
+
+func TestScheduleLimitsSettings(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want ScheduleLimits
+	}{
+		{map[string]string{}, ScheduleLimits{MaxPerChannel: 50, MinInterval: 5 * time.Minute, AuditRetention: 90 * 24 * time.Hour}},
+		{map[string]string{"SCHEDULE_MAX_PER_CHANNEL": "7", "SCHEDULE_MIN_INTERVAL": "1h", "AUDIT_RETENTION": "30d"},
+			ScheduleLimits{MaxPerChannel: 7, MinInterval: time.Hour, AuditRetention: 30 * 24 * time.Hour}},
+		{map[string]string{"AUDIT_RETENTION": "48h"}, ScheduleLimits{MaxPerChannel: 50, MinInterval: 5 * time.Minute, AuditRetention: 48 * time.Hour}},
+	} {
+		c, err := loadConfig(envOf(tc.env))
+		if err != nil || c.Limits != tc.want {
+			t.Errorf("loadConfig(%v) limits = %+v, %v; want %+v", tc.env, c.Limits, err, tc.want)
+		}
 	}
 }
