@@ -57,6 +57,9 @@ func (r *Router) participantAction(ctx context.Context, c *call, i int,
 	if err != nil {
 		return chat.Reply{}, err
 	}
+	if err := refuseUnsupported(p, c.cmd.capability); err != nil {
+		return chat.Reply{}, err
+	}
 	s, err := r.session(ctx, c)
 	if err != nil {
 		return chat.Reply{}, err

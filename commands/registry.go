@@ -56,7 +56,10 @@ type command struct {
 	confirm     bool     // asks to confirm before it runs (end)
 	nameArg     int      // index of the <name> argument, or -1
 	groups      []string // keywords standing for several participants where allowed (guests, all)
-	private     nodeRule
+	// capability is what the participant <name> must allow (capabilities.go); checked after
+	// resolving the name, before any call.
+	capability capability
+	private    nodeRule
 	// secrets returns the indexes of the arguments that could be a secret (a PIN) by the
 	// command's grammar, however they were ordered; audit, logs and replies show them as ****, and
 	// the reply says the request carried a secret (secrets.go).
@@ -178,7 +181,7 @@ func newRegistry() *registry {
 			groups:   []string{"guests"},
 			private: nodeRule{support: confirmOnly, what: "mute silences everyone but the chair and the " +
 				"current speaker, and everyone who joins later."},
-			needsLink: true, changes: true, schedulable: true, run: (*Router).mute,
+			needsLink: true, changes: true, schedulable: true, capability: canMute, run: (*Router).mute,
 		},
 		{
 			name: "unmute", section: "People", rights: chat.Host, minArgs: 1, maxArgs: 1, nameArg: 0,
@@ -187,7 +190,7 @@ func newRegistry() *registry {
 			help:      "Unmutes one participant's audio, or with guests every guest at once.",
 			examples:  []string{"unmute Bob", "unmute guests"},
 			groups:    []string{"guests"},
-			needsLink: true, changes: true, schedulable: true, run: (*Router).unmute,
+			needsLink: true, changes: true, schedulable: true, capability: canMute, run: (*Router).unmute,
 		},
 		{
 			name: "vmute", section: "People", rights: chat.Host, minArgs: 1, maxArgs: 1, nameArg: 0,
@@ -211,7 +214,7 @@ func newRegistry() *registry {
 			summary:   "disconnect a participant",
 			help:      "Disconnects one participant from the meeting. They can join again unless the meeting is locked.",
 			examples:  []string{"kick Bob", `kick "Alice Zhang"`},
-			needsLink: true, changes: true, schedulable: true, run: (*Router).kick,
+			needsLink: true, changes: true, schedulable: true, capability: canDisconnect, run: (*Router).kick,
 		},
 		{
 			name: "end", section: "Meeting", rights: chat.Host, maxArgs: 1, nameArg: -1,
@@ -330,7 +333,7 @@ func newRegistry() *registry {
 			examples:  []string{"transfer Bob 1062", "transfer Bob 1062 4321 as chair"},
 			private:   onPrivate("transfers"),
 			secrets:   transferSecrets,
-			needsLink: true, changes: true, run: (*Router).transfer,
+			needsLink: true, changes: true, capability: canTransfer, run: (*Router).transfer,
 		},
 		{
 			name: "presentation", section: "People", rights: chat.Host, minArgs: 2, maxArgs: 2, nameArg: 1,

@@ -367,6 +367,9 @@ func (r *Router) check(ctx context.Context, c *call) (*chat.Reply, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := refuseUnsupported(p, cmd.capability); err != nil {
+			return nil, err // before asking to confirm what could not be done
+		}
 		return &chat.Reply{
 			Confirm: &chat.Confirm{
 				Prompt: fmt.Sprintf("This meeting runs on a private-cloud node, where %s %s %s anyway?",
