@@ -357,7 +357,9 @@ func newRegistry() *registry {
 			summary: "run a command later, once or repeatedly",
 			help: "Runs a command on your behalf later: a cron line (minute hour day month weekday) repeats it, " +
 				"a time such as 2026-03-02 09:00 runs it once. Times are read in the channel's time zone " +
-				"(see timezone). The command is checked now, and your rights again when it runs.",
+				"(see timezone). The command is checked now, and your rights again when it runs. " +
+				"A channel may hold only so many schedules, and a repeating one may not run more often " +
+				"than the bot allows (every 5 minutes unless set otherwise); the bot says so when one does.",
 			examples: []string{`schedule "0 9 * * 1-5" unlock`, `schedule "2026-03-02 17:00" end confirm`},
 			changes:  true, secrets: scheduleSecrets, run: (*Router).schedule,
 		},
