@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -98,22 +99,31 @@ func TestParseIDRef(t *testing.T) {
 	}
 }
 
-// FuzzParseIDRef feeds any button value word to the id reference parser: it never panics, and a
-// word it accepts is written back by idRef as a word it reads the same.
+// FuzzParseIDRef feeds any button value word to the id reference parser: it never panics, it
+// accepts only words that fold to id:…, and every uuid-shaped reference the bot writes reads back
+// as its uuid whatever the case.
 func FuzzParseIDRef(f *testing.F) {
 	for _, s := range []string{"id:3f2a1b9c-0000-4000-8000-000000000001", "ID:", "id:id:x", "ｉｄ:\xff", "id"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		uuid, ok := parseIDRef(Token{Text: s})
-		if !ok {
-			return
+		if ok && !strings.HasPrefix(keyword(s), idPrefix) {
+			t.Fatalf("%q accepted as id reference %q", s, uuid)
 		}
-		toks := Tokenize(idRef(uuid))
-		if uuid != "" && len(toks) == 1 && !toks[0].Quoted {
-			if again, ok := parseIDRef(toks[0]); !ok || again != keyword(uuid) {
-				t.Fatalf("%q: uuid %q written back reads %q, %v", s, uuid, again, ok)
+		// The uuid-shaped part of s, as the bot would write it.
+		hex := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F' || r == '-' {
+				return r
 			}
+			return -1
+		}, s)
+		toks := Tokenize(idRef(hex))
+		if len(toks) != 1 {
+			t.Fatalf("idRef(%q) = %q is %d words", hex, idRef(hex), len(toks))
+		}
+		if again, ok := parseIDRef(toks[0]); !ok || again != strings.ToLower(hex) {
+			t.Fatalf("idRef(%q) reads back as %q, %v", hex, again, ok)
 		}
 	})
 }
