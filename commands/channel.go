@@ -328,6 +328,10 @@ func (r *Router) schedule(ctx context.Context, c *call) (chat.Reply, error) {
 	if n := len(sc.args); n < sub.minArgs || (sub.maxArgs >= 0 && n > sub.maxArgs) {
 		return chat.Reply{}, userErrorf("Usage: %s.", strings.Join(sub.usage, " | "))
 	}
+	if sub.secrets != nil && len(sub.secrets(r.reg, sc.args)) > 0 {
+		// The command is stored as typed and shown by schedules and in every run's message.
+		return chat.Reply{}, userErrorf("A schedule cannot hold a PIN or a stream key: it would be stored and shown with the schedule.")
+	}
 	// A command that asks to confirm when run by hand is confirmed now, since no one is there to
 	// click when it runs.
 	if !sc.confirmed && (sub.confirm || r.asksOnThisNode(ctx, sc)) {

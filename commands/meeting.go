@@ -314,9 +314,11 @@ func (r *Router) dial(ctx context.Context, c *call) (chat.Reply, error) {
 				c.word(i), strings.Join(dialProtocols, ", "))
 		}
 	}
+	// The destination as replies show it: an RTMP URL without its stream key.
+	shown := maskStreamURL(d.Destination)
 	if allowed := c.cmd.private.protocols; c.private && len(allowed) > 0 && !slices.Contains(allowed, d.Protocol) {
 		return chat.Reply{}, userErrorf("This meeting runs on a private-cloud node, which dials only over %s, not %s. Try: dial %s %s",
-			strings.Join(allowed, " or "), d.Protocol, quote(d.Destination), allowed[0])
+			strings.Join(allowed, " or "), d.Protocol, quote(shown), allowed[0])
 	}
 	s, err := r.session(ctx, c)
 	if err != nil {
@@ -325,7 +327,7 @@ func (r *Router) dial(ctx context.Context, c *call) (chat.Reply, error) {
 	if _, err := s.Dial(ctx, d); err != nil {
 		return chat.Reply{}, fmt.Errorf("dial: %w", err)
 	}
-	return public("dialling %s over %s as %s", d.Destination, d.Protocol, roleLabel(d.Role)), nil
+	return public("dialling %s over %s as %s", shown, d.Protocol, roleLabel(d.Role)), nil
 }
 
 // roleWord reads chair|host|guest as the platform's role.

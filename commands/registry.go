@@ -63,7 +63,7 @@ type command struct {
 	// secrets returns the indexes of the arguments that could be a secret (a PIN) by the
 	// command's grammar, however they were ordered; audit, logs and replies show them as ****, and
 	// the reply says the request carried a secret (secrets.go).
-	secrets func(g *registry, args []Token) []int
+	secrets func(g *registry, args []Token) secretWords
 	run     handlerFunc
 }
 
@@ -269,6 +269,7 @@ func newRegistry() *registry {
 				"seconds without an answer.",
 			examples:  []string{"dial bob@example.com sip", "dial 10.0.0.5 h323 as chair", "dial 1062 auto name \"Room B\""},
 			private:   nodeRule{protocols: []string{"sip", "h323"}},
+			secrets:   dialSecrets,
 			needsLink: true, changes: true, schedulable: true, run: (*Router).dial,
 		},
 		{

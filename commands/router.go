@@ -173,12 +173,7 @@ func (c *call) line(replace map[int]string, confirm bool) string {
 func (c *call) text() string {
 	var masked map[int]string
 	if c.cmd.secrets != nil {
-		for _, i := range c.cmd.secrets(c.reg, c.args) {
-			if masked == nil {
-				masked = map[int]string{}
-			}
-			masked[i] = mask
-		}
+		masked = c.cmd.secrets(c.reg, c.args)
 	}
 	return c.line(masked, c.confirmed)
 }

@@ -16,7 +16,9 @@ import (
 // every word after the name's first word and the room except as and the role words. schedule
 // masks its inner command by that command's rule; a word that is not a command but is close to
 // link or transfer (a typo) is masked by that command's rule, and when schedule's spec cannot be
-// told apart from its command, the words after anything that names link or transfer are.
+// told apart from its command, the words after anything that names link or transfer are. dial's
+// destination, when it is an RTMP URL, is shown without its stream key (the path after the
+// application, the query and any user info).
 //
 // The same rule decides chat.Reply.CarriedSecret, so an adapter with history removes every
 // message whose words were masked.
@@ -24,24 +26,76 @@ import (
 // mask is what a masked word is shown as.
 const mask = "****"
 
+// secretWords maps the index of each argument that could be a secret to what is shown instead.
+type secretWords map[int]string
+
+// add masks argument i.
+func (m *secretWords) add(i int, shown string) {
+	if *m == nil {
+		*m = secretWords{}
+	}
+	(*m)[i] = shown
+}
+
 // linkSecrets marks every word after link's room except the node kind: link <room> [pin]
 // [private|public] in any order after the room.
-func linkSecrets(_ *registry, args []Token) []int {
-	var out []int
+func linkSecrets(_ *registry, args []Token) secretWords {
+	var out secretWords
 	for i := 1; i < len(args); i++ {
 		if !args[i].Quoted && isCloudWord(args[i].Text) {
 			continue
 		}
-		out = append(out, i)
+		out.add(i, mask)
 	}
 	return out
+}
+
+// dialSecrets masks the stream key of an RTMP destination.
+func dialSecrets(_ *registry, args []Token) secretWords {
+	var out secretWords
+	if len(args) > 0 {
+		if shown := maskStreamURL(args[0].Text); shown != args[0].Text {
+			out.add(0, shown)
+		}
+	}
+	return out
+}
+
+// maskStreamURL returns dest with its secret parts masked when it is an RTMP URL: the user info,
+// every path segment after the first (the application; the stream key follows it), the query and
+// the fragment. Anything else comes back as it is.
+func maskStreamURL(dest string) string {
+	scheme, rest, ok := strings.Cut(dest, "://")
+	if !ok || !strings.HasPrefix(keyword(scheme), "rtmp") {
+		return dest
+	}
+	tail := ""
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest, tail = rest[:i], "?"+mask
+	}
+	host, path, slash := strings.Cut(rest, "/")
+	if at := strings.LastIndex(host, "@"); at >= 0 {
+		host = mask + "@" + host[at+1:]
+	}
+	out := scheme + "://" + host
+	if slash {
+		app, key, slash2 := strings.Cut(path, "/")
+		out += "/" + app
+		if slash2 {
+			out += "/"
+			if key != "" {
+				out += mask
+			}
+		}
+	}
+	return out + tail
 }
 
 // transferSecrets marks every word after transfer's second except the role clause: transfer
 // <name> <room> [pin] [as chair|guest]. The second word is the room or, for a name typed without
 // quotes, part of the name; from the third on any word may be the PIN.
-func transferSecrets(_ *registry, args []Token) []int {
-	var out []int
+func transferSecrets(_ *registry, args []Token) secretWords {
+	var out secretWords
 	for i := 2; i < len(args); i++ {
 		if !args[i].Quoted {
 			switch keyword(args[i].Text) {
@@ -49,13 +103,13 @@ func transferSecrets(_ *registry, args []Token) []int {
 				continue
 			}
 		}
-		out = append(out, i)
+		out.add(i, mask)
 	}
 	return out
 }
 
 // scheduleSecrets marks the secrets of schedule's inner command, shifted past the spec.
-func scheduleSecrets(g *registry, args []Token) []int {
+func scheduleSecrets(g *registry, args []Token) secretWords {
 	if _, rest, ok := splitSpec(args); ok && len(rest) > 0 {
 		off := len(args) - len(rest) + 1
 		return shift(g.secretsOf(rest[0], rest[1:]), off)
@@ -72,7 +126,7 @@ func scheduleSecrets(g *registry, args []Token) []int {
 
 // secretsOf returns the indexes in args that could be secrets when word is the command: its own
 // rule when it is a command, else the rule of the command it is nearest to.
-func (g *registry) secretsOf(word Token, args []Token) []int {
+func (g *registry) secretsOf(word Token, args []Token) secretWords {
 	c, ok := g.lookup(word.Text)
 	if !ok {
 		if near := g.nearest(word.Text); near != "" {
@@ -85,11 +139,12 @@ func (g *registry) secretsOf(word Token, args []Token) []int {
 	return c.secrets(g, args)
 }
 
-func shift(idx []int, by int) []int {
-	for i := range idx {
-		idx[i] += by
+func shift(m secretWords, by int) secretWords {
+	var out secretWords
+	for i, w := range m {
+		out.add(i+by, w)
 	}
-	return idx
+	return out
 }
 
 // carriesSecret reports whether a request's words (without /meet) hold what could be a secret.

@@ -145,3 +145,77 @@ func TestMaskDigits(t *testing.T) {
 		}
 	}
 }
+
+// An RTMP destination's stream key reaches the platform and nothing else.
+func TestStreamKeyNeverShown(t *testing.T) {
+	const key, pw, tok = "sk-8f3k2q", "pw-9x7", "tk-77aa"
+	for _, tt := range []struct {
+		name, room, text string
+		dials            bool
+	}{
+		{"Dial", pubRoom, "dial rtmp://live.example.com/app/" + key + " rtmp", true},
+		{"DialUserInfoAndQuery", pubRoom, "dial rtmps://user:" + pw + "@live.example.com/app/" + key + "?token=" + tok + " rtmp as guest", true},
+		{"RefusedOnPrivateNode", privRoom, "dial rtmp://live.example.com/app/" + key + " rtmp", false},
+		{"Scheduled", pubRoom, `schedule "0 9 * * *" dial rtmp://live.example.com/app/` + key + " rtmp", false},
+		{"Typo", pubRoom, "dail rtmp://live.example.com/app/" + key, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.link(t, tt.room+" "+hostPIN)
+			rep := f.do(chat.Host, tt.text)
+			if !rep.CarriedSecret {
+				t.Errorf("CarriedSecret is not set: %+v", rep)
+			}
+			if tt.dials && (rep.Failed || !strings.Contains(rep.Text, "live.example.com/app/****")) {
+				t.Errorf("reply %q, want the destination without its key", rep.Text)
+			}
+			if len(f.sched.added) != 0 {
+				t.Errorf("scheduled %+v", f.sched.added)
+			}
+			es, _ := f.store.RecentAudit(context.Background(), f.ch, 10)
+			for _, secret := range []string{key, pw, tok} {
+				for _, s := range replyStrings(rep) {
+					if strings.Contains(s, secret) {
+						t.Errorf("the reply shows %s: %q", secret, s)
+					}
+				}
+				for _, e := range es {
+					if strings.Contains(e.Command+e.Outcome, secret) {
+						t.Errorf("the audit log holds %s: %+v", secret, e)
+					}
+				}
+				if strings.Contains(f.logs.String(), secret) {
+					t.Errorf("the log holds %s", secret)
+				}
+			}
+			if tt.dials {
+				var body string
+				for _, r := range f.sim.Requests() {
+					if r.Op == "dial" {
+						body = string(r.Body)
+					}
+				}
+				if !strings.Contains(body, key) {
+					t.Errorf("the platform did not get the key: %s", body)
+				}
+			}
+		})
+	}
+}
+
+func TestMaskStreamURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"rtmp://a.rtmp.youtube.com/live2/abcd-efgh":   "rtmp://a.rtmp.youtube.com/live2/****",
+		"RTMPS://u:p@host:1935/app/key/more?x=1#frag": "RTMPS://****@host:1935/app/****?****",
+		"rtmp://host/app":                             "rtmp://host/app",
+		"rtmp://host/app/":                            "rtmp://host/app/",
+		"rtmp://host":                                 "rtmp://host",
+		"sip:bob@example.com":                         "sip:bob@example.com",
+		"bob@example.com":                             "bob@example.com",
+		"https://example.com/a/b":                     "https://example.com/a/b",
+	} {
+		if got := maskStreamURL(in); got != want {
+			t.Errorf("maskStreamURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
