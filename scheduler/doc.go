@@ -33,6 +33,14 @@
 // written to the audit log. A one-time schedule is removed after its run; a cron schedule records
 // its next run.
 //
+// # History
+//
+// With Config.Pruner set, Run deletes audit entries and the claims of schedule runs older than
+// Config.Retention (AUDIT_RETENTION, 90 days) at start and then once a day, an hour later when the
+// database was away. Every replica prunes; the deletes are the same work done twice, not a
+// conflict. A claim older than the retention guards nothing any more: runs claim their current
+// slot, and missed runs are judged by the stored next run.
+//
 // # Several replicas
 //
 // Every replica loads every schedule (gocron with an elector would skip jobs registered only on a

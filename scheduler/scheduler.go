@@ -55,6 +55,12 @@ type Config struct {
 	// (SCHEDULE_MIN_INTERVAL), judged over the spec's next runs; Add refuses a spec that runs
 	// more often with a *SpecError. DefaultMinInterval when zero; no limit when negative.
 	MinInterval time.Duration
+	// Pruner, when set, deletes audit entries and schedule runs older than Retention: at start and
+	// then once a day (prune.go). Nothing is pruned when nil.
+	Pruner Pruner
+	// Retention is how long audit entries and schedule runs are kept (AUDIT_RETENTION);
+	// DefaultRetention when zero.
+	Retention time.Duration
 	// Logger receives the scheduler's and gocron's lines; nothing when nil.
 	Logger *slog.Logger
 	// Clock drives gocron's timers and the reload ticker; the real clock when nil. Tests pass a
@@ -128,6 +134,9 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.MinInterval == 0 {
 		cfg.MinInterval = DefaultMinInterval
 	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -146,8 +155,9 @@ func New(cfg Config) (*Scheduler, error) {
 }
 
 // Run starts gocron, loads every stored schedule (reporting runs missed while the bot was down),
-// reads the stored schedules again every Reload interval, and stops cleanly when ctx is done: it
-// lets runs in progress finish (each bounded by RunTimeout) and returns nil.
+// reads the stored schedules again every Reload interval, prunes old history with Pruner at start
+// and daily, and stops cleanly when ctx is done: it lets runs in progress finish (each bounded by
+// RunTimeout) and returns nil.
 func (s *Scheduler) Run(ctx context.Context) error {
 	gs, err := gocron.NewScheduler(
 		gocron.WithClock(s.cfg.Clock),
@@ -174,11 +184,17 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if err := s.sync(ctx); err != nil {
 		s.log.Warn("load schedules; retrying at the next reload", "err", err)
 	}
+	var pruning sync.WaitGroup
+	if s.cfg.Pruner != nil {
+		// Beside the reload loop, so a long first prune does not hold schedules back.
+		pruning.Go(func() { s.pruneLoop(ctx) })
+	}
 	ticker := s.cfg.Clock.NewTicker(s.cfg.Reload)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			pruning.Wait()
 			s.late.Wait()
 			if err := gs.Shutdown(); err != nil {
 				s.log.Warn("stop gocron", "err", err)

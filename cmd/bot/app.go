@@ -98,6 +98,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 
 		MaxPerChannel: cfg.Limits.MaxPerChannel,
 		MinInterval:   cfg.Limits.MinInterval,
+		Pruner:        st, // audit entries and schedule runs older than AUDIT_RETENTION, daily
+		Retention:     cfg.Limits.AuditRetention,
 	})
 	if err != nil {
 		st.Close()
