@@ -903,13 +903,6 @@ func TestButtonsActOnTheirRowNotADecoy(t *testing.T) {
 	})
 }
 
-// downStore is a store whose links cannot be read: the database is unreachable.
-type downStore struct{ store.Store }
-
-func (downStore) GetLink(ctx context.Context, ch chat.ChannelRef) (store.Link, error) {
-	return store.Link{}, fmt.Errorf("get link of %s: dial tcp 127.0.0.1:5432: connection refused: %w", ch, store.ErrUnavailable)
-}
-
 // Failures a user can only wait out or check get one plain line and a typed outcome, not
 // "Something went wrong".
 func TestTypedFailuresAnswerPlainly(t *testing.T) {
@@ -929,8 +922,7 @@ func TestTypedFailuresAnswerPlainly(t *testing.T) {
 		{"PlatformUnresponsive", f.store, errorsMeetings{testMeetings: f.meet, err: fmt.Errorf("participants: %w: %w",
 			meetings.ErrPlatformUnresponsive, context.DeadlineExceeded)},
 			"kick Bob", "The meeting's platform is not answering; try again in a minute.", "unavailable"},
-		{"DatabaseUnavailable", downStore{f.store}, f.meet,
-			"lock", "The bot's database is unavailable right now; try again shortly.", "unavailable"},
+		// The database going away is TestDatabaseGoneAnswersPlainly, against PostgreSQL.
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
