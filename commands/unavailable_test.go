@@ -95,7 +95,11 @@ func TestDatabaseGoneAnswersPlainly(t *testing.T) {
 	var outcomes []string
 	var mu sync.Mutex
 	r := New(Config{Store: st, Client: f.client, Meetings: f.meet, Logger: f.router.log, LinkTTL: -1,
-		Observer: func(cmd, outcome string, _ time.Duration) { mu.Lock(); outcomes = append(outcomes, outcome); mu.Unlock() }})
+		Observer: func(cmd, outcome string, _ time.Duration) {
+			mu.Lock()
+			outcomes = append(outcomes, outcome)
+			mu.Unlock()
+		}})
 	do := func(text string) chat.Reply {
 		return r.Handle(ctx, chat.Request{Channel: f.ch, User: f.user, Rights: chat.Admin, Text: text})
 	}
