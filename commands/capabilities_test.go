@@ -36,4 +36,9 @@ func TestCapabilityFlagsRefuseBeforeAnyCall(t *testing.T) {
 	if rep := f.do(chat.Host, "mute Bob Smith"); rep.Text != "muted Bob Smith" {
 		t.Errorf("a participant who can be muted: %+v", rep)
 	}
+	for _, row := range f.do(chat.Host, "who").Table.Rows {
+		if row.Cells[0] == "Gateway" && len(row.Actions) != 0 {
+			t.Errorf("the gateway's row offers %+v", row.Actions)
+		}
+	}
 }

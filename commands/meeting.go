@@ -158,16 +158,21 @@ func (r *Router) who(ctx context.Context, c *call) (chat.Reply, error) {
 		}
 		row := chat.Row{Cells: []string{p.DisplayName, roleName(p), audio, presenting, state}}
 		if host {
+			// No button for what the node says cannot be done to this participant.
 			id := idRef(p.UUID)
-			if p.IsMuted {
+			switch {
+			case !supports(p, canMute):
+			case p.IsMuted:
 				row.Actions = append(row.Actions, chat.Action{Label: "Unmute", Command: "unmute " + id})
-			} else {
+			default:
 				row.Actions = append(row.Actions, chat.Action{Label: "Mute", Command: "mute " + id})
 			}
 			if p.Waiting() {
 				row.Actions = append(row.Actions, chat.Action{Label: "Admit", Command: "admit " + id})
 			}
-			row.Actions = append(row.Actions, chat.Action{Label: "Kick", Command: "kick " + id, Danger: true})
+			if supports(p, canDisconnect) {
+				row.Actions = append(row.Actions, chat.Action{Label: "Kick", Command: "kick " + id, Danger: true})
+			}
 		}
 		t.Rows = append(t.Rows, row)
 	}
