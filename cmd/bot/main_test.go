@@ -499,11 +499,11 @@ func TestConsoleOnPrivateNode(t *testing.T) {
 		}
 	}
 
-	line := bot.do("mute Bob", `(?i)Type "mute [0-9a-f]+ confirm" to go ahead`)
+	line := bot.do("mute Bob", `(?i)Type "mute id:[0-9a-f-]+ confirm" to go ahead`)
 	if participantByName(t, room, "Bob Smith").Muted {
 		t.Fatal("mute on a private node muted before the host confirmed")
 	}
-	confirm := regexp.MustCompile(`"(mute [0-9a-f]+ confirm)"`).FindStringSubmatch(line)[1]
+	confirm := regexp.MustCompile(`"(mute id:[0-9a-f-]+ confirm)"`).FindStringSubmatch(line)[1]
 	bot.do(confirm, `(?i)muted`)
 	if !participantByName(t, room, "Bob Smith").Muted {
 		t.Error("Bob Smith is not muted after the host confirmed")
