@@ -21,10 +21,18 @@ import (
 
 func (r *Router) link(ctx context.Context, c *call) (chat.Reply, error) {
 	room := strings.TrimSpace(norm.NFKC.String(c.word(0)))
-	rest := c.args[1:]
+	// After the room, the PIN and the node kind may come in either order.
+	var rest []Token
 	cloud, byUser := "", false
-	if n := len(rest); n > 0 && !rest[n-1].Quoted && isCloudWord(rest[n-1].Text) {
-		cloud, byUser, rest = keyword(rest[n-1].Text), true, rest[:n-1]
+	for _, t := range c.args[1:] {
+		switch {
+		case t.Quoted || !isCloudWord(t.Text):
+			rest = append(rest, t)
+		case byUser:
+			return chat.Reply{}, userErrorf("Say private or public once: %s.", c.cmd.usage[0])
+		default:
+			cloud, byUser = keyword(t.Text), true
+		}
 	}
 	if len(rest) > 1 {
 		return chat.Reply{}, userErrorf("Usage: %s.", c.cmd.usage[0])

@@ -105,6 +105,14 @@ func TestLink(t *testing.T) {
 			t.Errorf("cloud %q, set by user %v; want public by the user", l.Cloud, l.CloudSetByUser)
 		}
 	})
+	t.Run("NodeKindBeforePIN", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, pubRoom+" private "+hostPIN)
+		l, _ := f.store.GetLink(ctx, f.ch)
+		if l.Cloud != "private" || !l.CloudSetByUser || l.PIN.Reveal() != hostPIN {
+			t.Errorf("link %+v, want private by the user with the PIN", l)
+		}
+	})
 	t.Run("UserSaysPrivateWithoutPIN", func(t *testing.T) {
 		f := newFixture(t)
 		f.sim.AddRoom(sim.RoomConfig{Number: "7000", Name: "Open Room"})
