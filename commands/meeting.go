@@ -430,20 +430,25 @@ func (r *Router) role(ctx context.Context, c *call) (chat.Reply, error) {
 
 func (r *Router) transfer(ctx context.Context, c *call) (chat.Reply, error) {
 	t := meetings.TransferRequest{Room: norm.NFKC.String(c.word(1)), Role: "guest"}
-	rest := c.args[2:]
-	if len(rest) > 0 && (rest[0].Quoted || keyword(rest[0].Text) != "as") {
-		t.PIN, rest = rest[0].Text, rest[1:]
-	}
-	switch {
-	case len(rest) == 0:
-	case len(rest) == 2 && !rest[0].Quoted && keyword(rest[0].Text) == "as":
-		role, ok := roleWord(keyword(rest[1].Text))
-		if !ok {
-			return chat.Reply{}, userErrorf("Say as chair or as guest.")
+	// After the room, the PIN and the role clause may come in either order, each once.
+	usage := userErrorf("Usage: %s.", c.cmd.usage[0])
+	pinSet, roleSet := false, false
+	for rest := c.args[2:]; len(rest) > 0; {
+		if !rest[0].Quoted && keyword(rest[0].Text) == "as" {
+			if roleSet || len(rest) < 2 {
+				return chat.Reply{}, usage
+			}
+			role, ok := roleWord(keyword(rest[1].Text))
+			if !ok || rest[1].Quoted {
+				return chat.Reply{}, userErrorf("Say as chair or as guest.")
+			}
+			t.Role, roleSet, rest = role, true, rest[2:]
+			continue
 		}
-		t.Role = role
-	default:
-		return chat.Reply{}, userErrorf("Usage: %s.", c.cmd.usage[0])
+		if pinSet {
+			return chat.Reply{}, usage
+		}
+		t.PIN, pinSet, rest = norm.NFKC.String(rest[0].Text), true, rest[1:]
 	}
 	return r.participantAction(ctx, c, 0, func(s *meetings.Session, ctx context.Context, uuid string) error {
 		return s.Transfer(ctx, uuid, t)

@@ -254,6 +254,19 @@ func TestParticipantCommands(t *testing.T) {
 			t.Errorf("audit %+v", es)
 		}
 	})
+	t.Run("TransferPINAfterRole", func(t *testing.T) {
+		f.sim.ResetRequests()
+		rep := f.do(chat.Host, `transfer "Bob Smith" `+privRoom+" as guest "+hostPIN)
+		if rep.Failed || !strings.Contains(rep.Text, "moved Bob Smith") {
+			t.Fatalf("reply %+v", rep)
+		}
+		if ops := f.participantOps(); !slices.Equal(ops, []string{"participant/transfer " + f.people["Bob Smith"]}) {
+			t.Errorf("called %v", ops)
+		}
+		if rep := f.do(chat.Host, "transfer tables "+privRoom+" 1 2"); !rep.Failed || !strings.HasPrefix(rep.Text, "Usage: transfer") {
+			t.Errorf("two PINs: %+v", rep)
+		}
+	})
 }
 
 func TestConferenceCommands(t *testing.T) {
