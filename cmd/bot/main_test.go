@@ -366,12 +366,12 @@ func TestBadSettingStopsStartWithOneLine(t *testing.T) {
 		env           map[string]string
 	}{
 		{"cloud", "MEET_CLOUD", map[string]string{"MEET_CLOUD": "hybrid"}},
-		{"store", "STORE_URL", map[string]string{"STORE_URL": "mysql://db/meetbot"}},
-		{"key", "MEETBOT_SECRET_KEY", map[string]string{"MEETBOT_SECRET_KEY": "short"}},
-		{"level", "LOG_LEVEL", map[string]string{"LOG_LEVEL": "loud"}},
 		{"schedules", "SCHEDULE_MAX_PER_CHANNEL", map[string]string{"SCHEDULE_MAX_PER_CHANNEL": "0"}},
 		{"interval", "SCHEDULE_MIN_INTERVAL", map[string]string{"SCHEDULE_MIN_INTERVAL": "10s"}},
 		{"retention", "AUDIT_RETENTION", map[string]string{"AUDIT_RETENTION": "forever"}},
+		{"store", "STORE_URL", map[string]string{"STORE_URL": "mysql://db/meetbot"}},
+		{"key", "MEETBOT_SECRET_KEY", map[string]string{"MEETBOT_SECRET_KEY": "short"}},
+		{"level", "LOG_LEVEL", map[string]string{"LOG_LEVEL": "loud"}},
 		{"slack", "SLACK_SIGNING_SECRET", map[string]string{"SLACK_BOT_TOKEN": "xoxb-very-secret-token"}},
 		{"matrix", "MATRIX_PICKLE_KEY", map[string]string{"MATRIX_HOMESERVER": "http://127.0.0.1:1", "MATRIX_USER_ID": "@bot:localhost", "MATRIX_PASSWORD": "hunter2hunter2"}},
 	} {
