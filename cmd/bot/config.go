@@ -165,6 +165,17 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
+// chatConfigured reports whether any chat service is set up; without one, the bot runs the demo.
+func (c Config) chatConfigured() bool { return c.Slack.Enabled() || c.Matrix.Enabled() }
+
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an http:// or https:// URL with a host")
+	}
+	return nil
+}
+
 // ScheduleLimits bounds what schedules may do and how long their traces are kept.
 type ScheduleLimits struct {
 	MaxPerChannel  int           // SCHEDULE_MAX_PER_CHANNEL: schedules one channel may have
@@ -205,17 +216,6 @@ func parseDays(s string) (time.Duration, error) {
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	return time.ParseDuration(s)
-}
-
-// chatConfigured reports whether any chat service is set up; without one, the bot runs the demo.
-func (c Config) chatConfigured() bool { return c.Slack.Enabled() || c.Matrix.Enabled() }
-
-func checkHTTPURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("want an http:// or https:// URL with a host")
-	}
-	return nil
 }
 
 // splitList reads comma- or space-separated ids.
