@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,6 +124,28 @@ func (r *consoleRun) expect(re string) string {
 			}
 		case <-deadline:
 			r.t.Fatalf("no line matching %q; got:\n%s\nstderr:\n%s", re, strings.Join(r.seen, "\n"), r.stderr.String())
+		}
+	}
+}
+
+// expectAll waits until every one of res has matched an output line, in any order.
+func (r *consoleRun) expectAll(res ...string) {
+	r.t.Helper()
+	pats := make([]*regexp.Regexp, len(res))
+	for i, re := range res {
+		pats[i] = regexp.MustCompile(re)
+	}
+	deadline := time.After(15 * time.Second)
+	for len(pats) > 0 {
+		select {
+		case line, ok := <-r.lines:
+			if !ok {
+				r.t.Fatalf("output ended waiting for %q; stderr:\n%s", res, r.stderr.String())
+			}
+			r.seen = append(r.seen, line)
+			pats = slices.DeleteFunc(pats, func(p *regexp.Regexp) bool { return p.MatchString(line) })
+		case <-deadline:
+			r.t.Fatalf("no lines matching all of %q; got:\n%s\nstderr:\n%s", res, strings.Join(r.seen, "\n"), r.stderr.String())
 		}
 	}
 }
@@ -509,7 +532,10 @@ func TestConsoleOnPrivateNode(t *testing.T) {
 		t.Error("Bob Smith is not muted after the host confirmed")
 	}
 
-	bot.do("dial carol@example.com sip", `(?i)dialling`)
+	// The reply and the callee's join race each other; wait for both, so Dana's join is a message
+	// of its own and not coalesced with the callee's.
+	bot.send("dial carol@example.com sip")
+	bot.expectAll(`(?i)^dialling`, `^\* carol@example.com joined`)
 	room.Join(sim.ParticipantSpec{Name: "Dana Ito"})
 	bot.expect(`^\* Dana Ito joined \(guest\)$`)
 	if code := bot.quit(); code != 0 {
