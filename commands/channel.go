@@ -21,10 +21,18 @@ import (
 
 func (r *Router) link(ctx context.Context, c *call) (chat.Reply, error) {
 	room := strings.TrimSpace(norm.NFKC.String(c.word(0)))
-	rest := c.args[1:]
+	// After the room, the PIN and the node kind may come in either order.
+	var rest []Token
 	cloud, byUser := "", false
-	if n := len(rest); n > 0 && !rest[n-1].Quoted && isCloudWord(rest[n-1].Text) {
-		cloud, byUser, rest = keyword(rest[n-1].Text), true, rest[:n-1]
+	for _, t := range c.args[1:] {
+		switch {
+		case t.Quoted || !isCloudWord(t.Text):
+			rest = append(rest, t)
+		case byUser:
+			return chat.Reply{}, userErrorf("Say private or public once: %s.", c.cmd.usage[0])
+		default:
+			cloud, byUser = keyword(t.Text), true
+		}
 	}
 	if len(rest) > 1 {
 		return chat.Reply{}, userErrorf("Usage: %s.", c.cmd.usage[0])
@@ -125,6 +133,11 @@ func (r *Router) unlink(ctx context.Context, c *call) (chat.Reply, error) {
 	defer r.links.forget(c.req.Channel)
 	if err := r.cfg.Store.DeleteLink(ctx, c.req.Channel); err != nil {
 		return chat.Reply{}, fmt.Errorf("delete link: %w", err)
+	}
+	if c.sealed {
+		// Its PIN cannot be read, so no listener follows it and there is nothing to unfollow.
+		return public("unlinked this channel; its link was sealed under another secret key, so it was " +
+			"removed without being read. Link again to follow a meeting here."), nil
 	}
 	if err := r.cfg.Meetings.Unfollow(ctx, c.link); err != nil {
 		// The channel is unlinked either way; the listener's owner cleans up what is left.
@@ -301,9 +314,9 @@ func (r *Router) schedule(ctx context.Context, c *call) (chat.Reply, error) {
 	sub, found := r.reg.lookup(rest[0].Text)
 	if !found {
 		if near := r.reg.nearest(rest[0].Text); near != "" {
-			return chat.Reply{}, userErrorf("Unknown command %q to schedule. Did you mean %s?", rest[0].Text, near)
+			return chat.Reply{}, userErrorf("Unknown command %q to schedule. Did you mean %s?", maskDigits(rest[0].Text), near)
 		}
-		return chat.Reply{}, userErrorf("Unknown command %q to schedule. Try: help", rest[0].Text)
+		return chat.Reply{}, userErrorf("Unknown command %q to schedule. Try: help", maskDigits(rest[0].Text))
 	}
 	if !sub.schedulable {
 		return chat.Reply{}, userErrorf("%s cannot be scheduled.", sub.name)
@@ -319,9 +332,13 @@ func (r *Router) schedule(ctx context.Context, c *call) (chat.Reply, error) {
 			return chat.Reply{}, userErrorf("%s has no effect on a private-cloud node, so it was not scheduled.", upperFirst(rule.what))
 		}
 	}
-	sc := newCall(c.req, sub, rest[1:], 0)
+	sc := newCall(r.reg, c.req, sub, rest[1:], 0)
 	if n := len(sc.args); n < sub.minArgs || (sub.maxArgs >= 0 && n > sub.maxArgs) {
 		return chat.Reply{}, userErrorf("Usage: %s.", strings.Join(sub.usage, " | "))
+	}
+	if sub.secrets != nil && len(sub.secrets(r.reg, sc.args)) > 0 {
+		// The command is stored as typed and shown by schedules and in every run's message.
+		return chat.Reply{}, userErrorf("A schedule cannot hold a PIN or a stream key: it would be stored and shown with the schedule.")
 	}
 	// A command that asks to confirm when run by hand is confirmed now, since no one is there to
 	// click when it runs.
@@ -354,7 +371,8 @@ func (r *Router) schedule(ctx context.Context, c *call) (chat.Reply, error) {
 	if !s.NextRun.IsZero() {
 		next = ", next at " + when(s.NextRun, s.TimeZone)
 	}
-	return public("scheduled #%d: %s at %q (%s)%s", s.ID, esc(s.Command), esc(s.Spec), s.TimeZone, esc(next)), nil
+	// The command and spec are arguments, not part of the format: escaping them too printed 100%%.
+	return public("scheduled #%d: %s at %q (%s)%s", s.ID, s.Command, s.Spec, s.TimeZone, next), nil
 }
 
 // asksOnThisNode reports whether c asks to confirm on the channel's node (mute on a private node).

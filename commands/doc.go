@@ -12,13 +12,20 @@
 //
 // A request is platform-neutral text ("mute Bob"); the reply is neutral too: text, and optionally
 // a table of participants with row actions, choices for an ambiguous name, or a confirmation. Every
-// action, choice and confirmation is itself a command ("mute 3f2a1b9c", "end confirm"), so an
-// adapter runs a button press as one more request. Replies that change the meeting are Public;
+// action, choice and confirmation is itself a command ("mute id:3f2a1b9c-…", "end confirm"), so an
+// adapter runs a button press as one more request. Those commands name a participant by the word
+// id:<whole uuid>, which resolves by uuid alone and is never compared with display names, so a
+// guest cannot redirect a button by naming a device after someone's uuid. Replies that change the meeting are Public;
 // errors, help and choices are private, with Failed set for errors. Errors that are safe to show
 // (the platform's reasons, bad input, an unlinked channel) are one clear line; anything else is
-// answered "Something went wrong (ref XXXX)" and logged once with that ref. A panic in a handler
+// answered "Something went wrong (ref XXXX)" and logged once with that ref. Three failures a user
+// can only wait out or check have their own line: the platform did not confirm a command that is
+// not safe to repeat (meetings.ErrOutcomeUnknown), the platform is not answering
+// (meetings.ErrPlatformUnresponsive), the bot's database is unavailable (store.ErrUnavailable). A panic in a handler
 // is recovered, logged with its stack and answered the same way. PINs never appear in replies,
-// logs or the audit log (link demo ****).
+// logs or the audit log (link demo ****): every word that could be a PIN by the command's grammar
+// is masked, whatever the order and whether or not the command parsed, and Reply.CarriedSecret
+// tells the adapter the request held one (secrets.go).
 //
 // # Adding a command
 //
@@ -26,8 +33,10 @@
 // summary, long help and examples, the rights it needs, its argument counts, whether it needs a
 // linked meeting (the link is then loaded before the handler runs), whether it changes the meeting
 // (it is then audited with its outcome), whether it may be scheduled, which argument is a
-// participant <name>, which keywords stand for several people (guests, all), its support on a
-// private-cloud node, and its handler. The parser, help, help <command>, rights checks, node-kind
+// participant <name>, which keywords stand for several people (guests, all), what the named
+// participant's node must allow (mute, disconnect, transfer: refused with one line before any call
+// when the node says it cannot), which words could be secrets, its support on a private-cloud
+// node, and its handler. The parser, help, help <command>, rights checks, node-kind
 // refusals and the audit log follow from the entry: handlers do not repeat those checks.
 //
 // # Parsing
@@ -35,8 +44,8 @@
 // Tokenize splits on every Unicode space (the full-width U+3000 too); quotes of several scripts
 // (", ', “…”, 「…」) group words; command words and keywords compare after NFKC and lower case, so
 // "ＭＵＴＥ ｇｕｅｓｔｓ" works; names keep their case and script. A <name> resolves against the
-// listener's live roster: the exact display name, then any case, then a uuid prefix, then a unique
-// prefix, then a unique part of the name (so 张 finds 张伟), and once more without the marks typing
+// listener's live roster: the exact display name or a uuid prefix (both, so a name that copies a
+// uuid prefix makes it ambiguous), then any case, then a unique prefix, then a unique part of the name (so 张 finds 张伟), and once more without the marks typing
 // leaves around a name (@Bob, 张伟。). No match says so; several matches answer with choices;
 // neither changes anything.
 //

@@ -42,12 +42,45 @@ type panicError struct{ ref string }
 
 func (e *panicError) Error() string { return "handler panicked (ref " + e.ref + ")" }
 
-// safeMessage returns the line to show for err and whether it is safe to show. Errors that are not
-// safe are answered with a reference and logged.
-func safeMessage(err error) (string, bool) {
+// outcome is how a request ended. The Observer (metrics) and the dispatcher read it; it is decided
+// from the error's type, never from the reply's words.
+type outcome string
+
+const (
+	outcomeOK      outcome = "ok"      // the command did what was asked
+	outcomeFailed  outcome = "failed"  // it ran and did not do what was asked, with a line saying why
+	outcomeRefused outcome = "refused" // refused before it ran: rights, usage, node kind, no link
+	outcomeConfirm outcome = "confirm" // it asked to confirm first
+	// outcomeUnknown: a command that is not safe to repeat was sent and not confirmed.
+	outcomeUnknown outcome = "unknown"
+	// outcomeUnavailable: the platform or the bot's database did not answer; nothing was done.
+	outcomeUnavailable outcome = "unavailable"
+	outcomeError       outcome = "error" // answered with a reference, logged
+	outcomePanic       outcome = "panic" // the handler panicked; answered with a reference
+)
+
+// Lines for the failures a user cannot fix by typing differently, but can wait out or check.
+const (
+	platformUnresponsiveLine = "The meeting's platform is not answering; try again in a minute."
+	storeUnavailableLine     = "The bot's database is unavailable right now; try again shortly."
+)
+
+// explain returns the line to show for err from command, and the outcome it stands for. Errors
+// that are not safe to show come back as ("", outcomeError): the caller answers with a reference
+// and logs them. The checks go from the most specific to the least: a platform error may carry
+// ErrOutcomeUnknown as its kind, and must not be reported as the platform's plain answer.
+func explain(err error, command string) (string, outcome) {
+	switch {
+	case errors.Is(err, meetings.ErrOutcomeUnknown):
+		return fmt.Sprintf("The platform did not confirm the %s; check `who` before trying again.", command), outcomeUnknown
+	case errors.Is(err, meetings.ErrPlatformUnresponsive):
+		return platformUnresponsiveLine, outcomeUnavailable
+	case errors.Is(err, store.ErrUnavailable):
+		return storeUnavailableLine, outcomeUnavailable
+	}
 	var um interface{ UserMessage() string }
 	if errors.As(err, &um) {
-		return um.UserMessage(), true
+		return um.UserMessage(), outcomeFailed
 	}
 	var me *meetings.Error
 	if errors.As(err, &me) {
@@ -57,23 +90,23 @@ func safeMessage(err error) (string, bool) {
 		}
 		switch {
 		case errors.Is(me, meetings.ErrTransient):
-			return fmt.Sprintf("The meeting platform is not answering (%s); try again in a moment.", reason), true
+			return fmt.Sprintf("The meeting platform is not answering (%s); try again in a moment.", reason), outcomeUnavailable
 		case errors.Is(me, meetings.ErrPINRequired):
-			return "The room needs a PIN. Try: link <room> <pin>", true
+			return "The room needs a PIN. Try: link <room> <pin>", outcomeFailed
 		}
-		return fmt.Sprintf("The platform answered: %s.", reason), true
+		return fmt.Sprintf("The platform answered: %s.", reason), outcomeFailed
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return notLinked, true
+		return notLinked, outcomeFailed
 	case errors.Is(err, store.ErrWrongKey):
-		return "This channel's link was sealed under another secret key, so the bot cannot read its PIN. Link the channel again.", true
+		return "This channel's link was sealed under another secret key, so the bot cannot read its PIN. Link the channel again.", outcomeFailed
 	case errors.Is(err, meetings.ErrSessionClosed):
-		return "The bot's session in the meeting has just closed; try again in a moment.", true
+		return "The bot's session in the meeting has just closed; try again in a moment.", outcomeFailed
 	case errors.Is(err, context.DeadlineExceeded):
-		return "The meeting platform took too long to answer; try again in a moment.", true
+		return "The meeting platform took too long to answer; try again in a moment.", outcomeUnavailable
 	}
-	return "", false
+	return "", outcomeError
 }
 
 // newRef returns a short reference that ties a reply to its log line.

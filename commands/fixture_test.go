@@ -236,7 +236,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	f.router = New(Config{
 		Store: st, Client: client, Meetings: f.meet, Scheduler: f.sched, BotName: "meetbot",
-		Logger: slog.New(slog.NewTextHandler(f.logs, nil)),
+		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	return f
 }

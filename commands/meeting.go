@@ -57,6 +57,9 @@ func (r *Router) participantAction(ctx context.Context, c *call, i int,
 	if err != nil {
 		return chat.Reply{}, err
 	}
+	if err := refuseUnsupported(p, c.cmd.capability); err != nil {
+		return chat.Reply{}, err
+	}
 	s, err := r.session(ctx, c)
 	if err != nil {
 		return chat.Reply{}, err
@@ -155,16 +158,21 @@ func (r *Router) who(ctx context.Context, c *call) (chat.Reply, error) {
 		}
 		row := chat.Row{Cells: []string{p.DisplayName, roleName(p), audio, presenting, state}}
 		if host {
-			id := shortID(p.UUID, roster)
-			if p.IsMuted {
+			// No button for what the node says cannot be done to this participant.
+			id := idRef(p.UUID)
+			switch {
+			case !supports(p, canMute):
+			case p.IsMuted:
 				row.Actions = append(row.Actions, chat.Action{Label: "Unmute", Command: "unmute " + id})
-			} else {
+			default:
 				row.Actions = append(row.Actions, chat.Action{Label: "Mute", Command: "mute " + id})
 			}
 			if p.Waiting() {
 				row.Actions = append(row.Actions, chat.Action{Label: "Admit", Command: "admit " + id})
 			}
-			row.Actions = append(row.Actions, chat.Action{Label: "Kick", Command: "kick " + id, Danger: true})
+			if supports(p, canDisconnect) {
+				row.Actions = append(row.Actions, chat.Action{Label: "Kick", Command: "kick " + id, Danger: true})
+			}
 		}
 		t.Rows = append(t.Rows, row)
 	}
@@ -276,7 +284,7 @@ func (r *Router) admit(ctx context.Context, c *call) (chat.Reply, error) {
 			if i == 0 {
 				return chat.Reply{}, fmt.Errorf("admit %s: %w", p.UUID, err)
 			}
-			msg, _ := safeMessage(err)
+			msg, _ := explain(err, c.cmd.name)
 			return public("admitted %s; then %s", names(waiting[:i]), msg), nil
 		}
 	}
@@ -314,9 +322,11 @@ func (r *Router) dial(ctx context.Context, c *call) (chat.Reply, error) {
 				c.word(i), strings.Join(dialProtocols, ", "))
 		}
 	}
+	// The destination as replies show it: an RTMP URL without its stream key.
+	shown := maskStreamURL(d.Destination)
 	if allowed := c.cmd.private.protocols; c.private && len(allowed) > 0 && !slices.Contains(allowed, d.Protocol) {
 		return chat.Reply{}, userErrorf("This meeting runs on a private-cloud node, which dials only over %s, not %s. Try: dial %s %s",
-			strings.Join(allowed, " or "), d.Protocol, quote(d.Destination), allowed[0])
+			strings.Join(allowed, " or "), d.Protocol, quote(shown), allowed[0])
 	}
 	s, err := r.session(ctx, c)
 	if err != nil {
@@ -325,7 +335,7 @@ func (r *Router) dial(ctx context.Context, c *call) (chat.Reply, error) {
 	if _, err := s.Dial(ctx, d); err != nil {
 		return chat.Reply{}, fmt.Errorf("dial: %w", err)
 	}
-	return public("dialling %s over %s as %s", d.Destination, d.Protocol, roleLabel(d.Role)), nil
+	return public("dialling %s over %s as %s", shown, d.Protocol, roleLabel(d.Role)), nil
 }
 
 // roleWord reads chair|host|guest as the platform's role.
@@ -423,20 +433,25 @@ func (r *Router) role(ctx context.Context, c *call) (chat.Reply, error) {
 
 func (r *Router) transfer(ctx context.Context, c *call) (chat.Reply, error) {
 	t := meetings.TransferRequest{Room: norm.NFKC.String(c.word(1)), Role: "guest"}
-	rest := c.args[2:]
-	if len(rest) > 0 && (rest[0].Quoted || keyword(rest[0].Text) != "as") {
-		t.PIN, rest = rest[0].Text, rest[1:]
-	}
-	switch {
-	case len(rest) == 0:
-	case len(rest) == 2 && !rest[0].Quoted && keyword(rest[0].Text) == "as":
-		role, ok := roleWord(keyword(rest[1].Text))
-		if !ok {
-			return chat.Reply{}, userErrorf("Say as chair or as guest.")
+	// After the room, the PIN and the role clause may come in either order, each once.
+	usage := userErrorf("Usage: %s.", c.cmd.usage[0])
+	pinSet, roleSet := false, false
+	for rest := c.args[2:]; len(rest) > 0; {
+		if !rest[0].Quoted && keyword(rest[0].Text) == "as" {
+			if roleSet || len(rest) < 2 {
+				return chat.Reply{}, usage
+			}
+			role, ok := roleWord(keyword(rest[1].Text))
+			if !ok || rest[1].Quoted {
+				return chat.Reply{}, userErrorf("Say as chair or as guest.")
+			}
+			t.Role, roleSet, rest = role, true, rest[2:]
+			continue
 		}
-		t.Role = role
-	default:
-		return chat.Reply{}, userErrorf("Usage: %s.", c.cmd.usage[0])
+		if pinSet {
+			return chat.Reply{}, usage
+		}
+		t.PIN, pinSet, rest = norm.NFKC.String(rest[0].Text), true, rest[1:]
 	}
 	return r.participantAction(ctx, c, 0, func(s *meetings.Session, ctx context.Context, uuid string) error {
 		return s.Transfer(ctx, uuid, t)

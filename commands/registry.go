@@ -47,17 +47,24 @@ type command struct {
 	minArgs  int
 	maxArgs  int // -1: no limit (the rest of the text, as in say)
 
-	needsLink   bool     // the channel must be linked; the link is loaded before the handler runs
+	needsLink bool // the channel must be linked; the link is loaded before the handler runs
+	// sealedOK lets the handler run on a link whose PIN cannot be unsealed (sealed under another
+	// key), with call.sealed set and no link loaded: unlink, since deleting never unseals.
+	sealedOK    bool
 	changes     bool     // changes the meeting or the channel's configuration: audited
 	schedulable bool     // may be run by the scheduler
 	confirm     bool     // asks to confirm before it runs (end)
 	nameArg     int      // index of the <name> argument, or -1
 	groups      []string // keywords standing for several participants where allowed (guests, all)
-	private     nodeRule
-	// secretArgs returns the indexes of arguments that are secrets (PINs), which audit and logs
-	// show as ****.
-	secretArgs func(args []string) []int
-	run        handlerFunc
+	// capability is what the participant <name> must allow (capabilities.go); checked after
+	// resolving the name, before any call.
+	capability capability
+	private    nodeRule
+	// secrets returns the indexes of the arguments that could be a secret (a PIN) by the
+	// command's grammar, however they were ordered; audit, logs and replies show them as ****, and
+	// the reply says the request carried a secret (secrets.go).
+	secrets func(g *registry, args []Token) secretWords
+	run     handlerFunc
 }
 
 // sections orders help.
@@ -119,22 +126,6 @@ func editDistance(a, b []rune) int {
 	return prev[len(b)]
 }
 
-// linkSecrets marks link's PIN: the second argument unless it is the node kind word.
-func linkSecrets(args []string) []int {
-	if len(args) > 1 && !isCloudWord(args[1]) {
-		return []int{1}
-	}
-	return nil
-}
-
-// transferSecrets marks transfer's PIN: the third argument unless it starts the role clause.
-func transferSecrets(args []string) []int {
-	if len(args) > 2 && keyword(args[2]) != "as" {
-		return []int{2}
-	}
-	return nil
-}
-
 func isCloudWord(w string) bool {
 	k := keyword(w)
 	return k == "private" || k == "public"
@@ -153,7 +144,7 @@ func newRegistry() *registry {
 				"so host commands work. The PIN is stored sealed and never shown. Add private or public to " +
 				"say what kind of node the meeting runs on when detection gets it wrong.",
 			examples: []string{"link 1061 123456", "link team@example.com", "link 1061 123456 private"},
-			changes:  true, secretArgs: linkSecrets, run: (*Router).link,
+			changes:  true, secrets: linkSecrets, run: (*Router).link,
 		},
 		{
 			name: "unlink", section: "Channel", rights: chat.Admin, nameArg: -1,
@@ -161,7 +152,7 @@ func newRegistry() *registry {
 			summary:   "stop following the linked meeting",
 			help:      "Stops posting the meeting's events here and ends the bot's session in the meeting. The meeting itself goes on.",
 			examples:  []string{"unlink"},
-			needsLink: true, changes: true, run: (*Router).unlink,
+			needsLink: true, sealedOK: true, changes: true, run: (*Router).unlink,
 		},
 		{
 			name: "status", section: "Meeting", rights: chat.Member, nameArg: -1,
@@ -190,7 +181,7 @@ func newRegistry() *registry {
 			groups:   []string{"guests"},
 			private: nodeRule{support: confirmOnly, what: "mute silences everyone but the chair and the " +
 				"current speaker, and everyone who joins later."},
-			needsLink: true, changes: true, schedulable: true, run: (*Router).mute,
+			needsLink: true, changes: true, schedulable: true, capability: canMute, run: (*Router).mute,
 		},
 		{
 			name: "unmute", section: "People", rights: chat.Host, minArgs: 1, maxArgs: 1, nameArg: 0,
@@ -199,7 +190,7 @@ func newRegistry() *registry {
 			help:      "Unmutes one participant's audio, or with guests every guest at once.",
 			examples:  []string{"unmute Bob", "unmute guests"},
 			groups:    []string{"guests"},
-			needsLink: true, changes: true, schedulable: true, run: (*Router).unmute,
+			needsLink: true, changes: true, schedulable: true, capability: canMute, run: (*Router).unmute,
 		},
 		{
 			name: "vmute", section: "People", rights: chat.Host, minArgs: 1, maxArgs: 1, nameArg: 0,
@@ -223,7 +214,7 @@ func newRegistry() *registry {
 			summary:   "disconnect a participant",
 			help:      "Disconnects one participant from the meeting. They can join again unless the meeting is locked.",
 			examples:  []string{"kick Bob", `kick "Alice Zhang"`},
-			needsLink: true, changes: true, schedulable: true, run: (*Router).kick,
+			needsLink: true, changes: true, schedulable: true, capability: canDisconnect, run: (*Router).kick,
 		},
 		{
 			name: "end", section: "Meeting", rights: chat.Host, maxArgs: 1, nameArg: -1,
@@ -278,6 +269,7 @@ func newRegistry() *registry {
 				"seconds without an answer.",
 			examples:  []string{"dial bob@example.com sip", "dial 10.0.0.5 h323 as chair", "dial 1062 auto name \"Room B\""},
 			private:   nodeRule{protocols: []string{"sip", "h323"}},
+			secrets:   dialSecrets,
 			needsLink: true, changes: true, schedulable: true, run: (*Router).dial,
 		},
 		{
@@ -336,13 +328,13 @@ func newRegistry() *registry {
 		},
 		{
 			name: "transfer", section: "People", rights: chat.Host, minArgs: 2, maxArgs: 5, nameArg: 0,
-			usage:      []string{"transfer <name> <room> [pin] [as chair|guest]"},
-			summary:    "move a participant to another room",
-			help:       "Moves a participant to another room, with that room's PIN when it has one, as a guest unless you say as chair. The PIN is never shown.",
-			examples:   []string{"transfer Bob 1062", "transfer Bob 1062 4321 as chair"},
-			private:    onPrivate("transfers"),
-			secretArgs: transferSecrets,
-			needsLink:  true, changes: true, run: (*Router).transfer,
+			usage:     []string{"transfer <name> <room> [pin] [as chair|guest]"},
+			summary:   "move a participant to another room",
+			help:      "Moves a participant to another room, with that room's PIN when it has one, as a guest unless you say as chair. The PIN is never shown.",
+			examples:  []string{"transfer Bob 1062", "transfer Bob 1062 4321 as chair"},
+			private:   onPrivate("transfers"),
+			secrets:   transferSecrets,
+			needsLink: true, changes: true, capability: canTransfer, run: (*Router).transfer,
 		},
 		{
 			name: "presentation", section: "People", rights: chat.Host, minArgs: 2, maxArgs: 2, nameArg: 1,
@@ -366,9 +358,11 @@ func newRegistry() *registry {
 			summary: "run a command later, once or repeatedly",
 			help: "Runs a command on your behalf later: a cron line (minute hour day month weekday) repeats it, " +
 				"a time such as 2026-03-02 09:00 runs it once. Times are read in the channel's time zone " +
-				"(see timezone). The command is checked now, and your rights again when it runs.",
+				"(see timezone). The command is checked now, and your rights again when it runs. " +
+				"A channel may hold only so many schedules, and a repeating one may not run more often " +
+				"than the bot allows (every 5 minutes unless set otherwise); the bot says so when one does.",
 			examples: []string{`schedule "0 9 * * 1-5" unlock`, `schedule "2026-03-02 17:00" end confirm`},
-			changes:  true, run: (*Router).schedule,
+			changes:  true, secrets: scheduleSecrets, run: (*Router).schedule,
 		},
 		{
 			name: "schedules", section: "Schedules", rights: chat.Host, nameArg: -1,

@@ -23,9 +23,13 @@ func fold(s string) string {
 }
 
 // match finds who query means among people, trying in order: the exact display name, the name in
-// any case or width, a uuid prefix (4 hex digits or more), a prefix of the name, a part of the
-// name. The first rule that matches anyone decides: one index is a match, several are ambiguous,
-// none means no one is called that.
+// any case or width, a prefix of the name, a part of the name. The first rule that matches anyone
+// decides: one index is a match, several are ambiguous, none means no one is called that.
+//
+// A query that may be the start of a uuid (4 hex digits or more) also matches the people whose
+// uuid starts with it, alongside the exact names: a guest who names a device after someone's uuid
+// prefix makes that prefix ambiguous (the user gets both as choices) rather than taking it over.
+// Commands the bot writes itself never come here: they name people by idRef.
 func match(query string, people []person) []int {
 	if query == "" {
 		return nil
@@ -41,10 +45,12 @@ func match(query string, people []person) []int {
 		return out
 	}
 	q := fold(query)
+	uuidLike := isUUIDPrefix(q)
 	rules := []func(p person, f string) bool{
-		func(p person, _ string) bool { return p.name == query },
+		func(p person, _ string) bool {
+			return p.name == query || uuidLike && strings.HasPrefix(strings.ToLower(p.uuid), q)
+		},
 		func(_ person, f string) bool { return f == q },
-		func(p person, _ string) bool { return isUUIDPrefix(q) && strings.HasPrefix(strings.ToLower(p.uuid), q) },
 		func(_ person, f string) bool { return strings.HasPrefix(f, q) },
 		func(_ person, f string) bool { return strings.Contains(f, q) },
 	}
@@ -73,23 +79,25 @@ func isUUIDPrefix(q string) bool {
 	return true
 }
 
-// shortID returns the shortest prefix of uuid, at least 8 characters, that no other participant's
-// uuid starts with: what choices and row actions put in their commands.
-func shortID(uuid string, roster []meetings.Participant) string {
-	for n := 8; n < len(uuid); n++ {
-		prefix := strings.ToLower(uuid[:n])
-		unique := true
-		for _, p := range roster {
-			if p.UUID != uuid && strings.HasPrefix(strings.ToLower(p.UUID), prefix) {
-				unique = false
-				break
-			}
-		}
-		if unique {
-			return uuid[:n]
-		}
+// idPrefix starts the participant reference the bot writes into the commands of buttons, choices
+// and confirmations: id:<full uuid>.
+const idPrefix = "id:"
+
+// idRef returns the word that names the participant with uuid in a command the bot writes. It
+// names them by their whole uuid and is never compared with display names, so no one can take
+// over a button by choosing a name. People type names or uuid prefixes; a person called "id:…"
+// is named in quotes.
+func idRef(uuid string) string { return idPrefix + uuid }
+
+// parseIDRef returns the uuid an unquoted id:<uuid> word names.
+func parseIDRef(t Token) (string, bool) {
+	if t.Quoted {
+		return "", false
 	}
-	return uuid
+	if uuid, ok := strings.CutPrefix(keyword(t.Text), idPrefix); ok {
+		return uuid, true
+	}
+	return "", false
 }
 
 // roleName is how replies name a participant's role.
@@ -117,6 +125,15 @@ func (r *Router) resolveArg(ctx context.Context, c *call, i int) (meetings.Parti
 		return meetings.Participant{}, err
 	}
 	query := c.word(i)
+	if uuid, ok := parseIDRef(c.args[i]); ok {
+		// Written by the bot (a button, a choice, a confirmation): the whole uuid, and nothing else.
+		for _, p := range roster {
+			if uuid != "" && strings.EqualFold(p.UUID, uuid) {
+				return p, nil
+			}
+		}
+		return meetings.Participant{}, userErrorf("That participant is no longer in the meeting. Try: who")
+	}
 	people := make([]person, len(roster))
 	for j, p := range roster {
 		people[j] = person{uuid: p.UUID, name: p.DisplayName}
@@ -133,7 +150,7 @@ func (r *Router) resolveArg(ctx context.Context, c *call, i int) (meetings.Parti
 	}
 	choices := make([]chat.Action, 0, len(m))
 	for _, j := range m {
-		line := c.line(map[int]string{i: shortID(roster[j].UUID, roster)}, c.confirmed)
+		line := c.line(map[int]string{i: idRef(roster[j].UUID)}, c.confirmed)
 		choices = append(choices, chat.Action{Label: label(roster[j]), Command: line})
 	}
 	text := fmt.Sprintf("%q matches %d people; which one?", query, len(m))

@@ -1,10 +1,10 @@
 package commands
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/meetbot/meetbot/meetings"
 )
 
 func TestMatch(t *testing.T) {
@@ -67,16 +67,63 @@ func TestMatchCJKPrefixFindsUniqueName(t *testing.T) {
 	}
 }
 
-func TestShortIDIsUniqueInRoster(t *testing.T) {
-	roster := []meetings.Participant{
-		{UUID: "3f2a1b9c11-aaaa"},
-		{UUID: "3f2a1b9c22-bbbb"},
-		{UUID: "77777777-cccc"},
+// A word that may be a uuid prefix matches the uuids and the exact names alike, so a device named
+// after someone's uuid prefix makes the prefix ambiguous instead of taking it over.
+func TestMatchUUIDPrefixNamedDecoyIsAmbiguous(t *testing.T) {
+	people := []person{
+		{uuid: "3f2a1b9c-0000-4000-8000-000000000001", name: "Eve"},
+		{uuid: "77777777-0000-4000-8000-000000000002", name: "3f2a1b9c"},
 	}
-	if got := shortID(roster[0].UUID, roster); got != "3f2a1b9c1" {
-		t.Errorf("shortID = %q, want 3f2a1b9c1", got)
+	if got := match("3f2a1b9c", people); len(got) != 2 {
+		t.Errorf("match(3f2a1b9c) = %v, want both Eve (by uuid) and the decoy (by name)", got)
 	}
-	if got := shortID(roster[2].UUID, roster); got != "77777777" {
-		t.Errorf("shortID = %q, want 77777777", got)
+}
+
+func TestParseIDRef(t *testing.T) {
+	for _, tt := range []struct {
+		tok  Token
+		uuid string
+		ok   bool
+	}{
+		{Token{Text: "id:3F2A1B9C-0000"}, "3f2a1b9c-0000", true},
+		{Token{Text: "ＩＤ：abc"}, "abc", true},
+		{Token{Text: "id:"}, "", true},
+		{Token{Text: "id:3f2a", Quoted: true}, "", false}, // a person called "id:3f2a"
+		{Token{Text: "3f2a1b9c"}, "", false},
+		{Token{Text: "Idris"}, "", false},
+	} {
+		uuid, ok := parseIDRef(tt.tok)
+		if uuid != tt.uuid || ok != tt.ok {
+			t.Errorf("parseIDRef(%+v) = %q, %v; want %q, %v", tt.tok, uuid, ok, tt.uuid, tt.ok)
+		}
 	}
+}
+
+// FuzzParseIDRef feeds any button value word to the id reference parser: it never panics, it
+// accepts only words that fold to id:…, and every uuid-shaped reference the bot writes reads back
+// as its uuid whatever the case.
+func FuzzParseIDRef(f *testing.F) {
+	for _, s := range []string{"id:3f2a1b9c-0000-4000-8000-000000000001", "ID:", "id:id:x", "ｉｄ:\xff", "id"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		uuid, ok := parseIDRef(Token{Text: s})
+		if ok && !strings.HasPrefix(keyword(s), idPrefix) {
+			t.Fatalf("%q accepted as id reference %q", s, uuid)
+		}
+		// The uuid-shaped part of s, as the bot would write it.
+		hex := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F' || r == '-' {
+				return r
+			}
+			return -1
+		}, s)
+		toks := Tokenize(idRef(hex))
+		if len(toks) != 1 {
+			t.Fatalf("idRef(%q) = %q is %d words", hex, idRef(hex), len(toks))
+		}
+		if again, ok := parseIDRef(toks[0]); !ok || again != strings.ToLower(hex) {
+			t.Fatalf("idRef(%q) reads back as %q, %v", hex, again, ok)
+		}
+	})
 }

@@ -70,7 +70,9 @@ type Config struct {
 	// Observer, when set, is called once per request with the command's name ("unknown" for an
 	// unknown command), its outcome ("ok"; "failed" when the command ran and did not do what was
 	// asked; "refused" by rights, usage or node kind before it ran; "confirm" when it asked first;
-	// "error" and "panic" for answers with a ref) and how long it took, for metrics.
+	// "unknown" when a command that is not safe to repeat went unconfirmed; "unavailable" when the
+	// platform or the database did not answer; "error" and "panic" for answers with a ref) and
+	// how long it took, for metrics.
 	Observer func(command, outcome string, d time.Duration)
 }
 
@@ -108,12 +110,14 @@ func New(cfg Config) *Router {
 // call is one request being handled: the parsed command and what the dispatcher loaded for it. It
 // lives for one request and is never shared.
 type call struct {
+	reg       *registry
 	req       chat.Request
 	cmd       *command
 	args      []Token
 	skip      int        // how many bare words of req.Text precede args (the command word, /meet)
 	confirmed bool       // the request ended with the word confirm
 	link      store.Link // loaded when cmd.needsLink
+	sealed    bool       // cmd.sealedOK and the link's PIN is sealed under another key: link not loaded
 	private   bool       // the linked meeting runs on a private-cloud node
 }
 
@@ -164,16 +168,12 @@ func (c *call) line(replace map[int]string, confirm bool) string {
 	return b.String()
 }
 
-// text returns the command as the user gave it, with secrets masked, for the audit log and logs.
+// text returns the command as the user gave it, with every word that could be a secret masked
+// (secrets.go), for the audit log and logs.
 func (c *call) text() string {
 	var masked map[int]string
-	if c.cmd.secretArgs != nil {
-		for _, i := range c.cmd.secretArgs(texts(c.args)) {
-			if masked == nil {
-				masked = map[int]string{}
-			}
-			masked[i] = "****"
-		}
+	if c.cmd.secrets != nil {
+		masked = c.cmd.secrets(c.reg, c.args)
 	}
 	return c.line(masked, c.confirmed)
 }
@@ -186,25 +186,39 @@ func (r *Router) Handle(ctx context.Context, req chat.Request) chat.Reply {
 	if c != nil {
 		name = c.cmd.name
 	}
-	outcome := "failed"
+	out := outcomeFailed
 	if ok {
-		reply, outcome = r.dispatch(ctx, c)
+		reply, out = r.dispatch(ctx, c)
 	}
 	if r.cfg.Observer != nil {
-		r.cfg.Observer(name, outcome, time.Since(start))
+		r.cfg.Observer(name, string(out), time.Since(start))
 	}
+	// Judged from the words alone, parsed or not, so a malformed or unknown command that may hold
+	// a PIN is flagged as surely as a well-formed link.
+	toks, _ := words(req.Text)
+	reply.CarriedSecret = r.reg.carriesSecret(toks)
 	return reply
+}
+
+// words returns the tokens of a request's text without its /meet or !meet prefix, and whether it
+// had one.
+func words(text string) ([]Token, bool) {
+	toks := Tokenize(text)
+	if len(toks) > 0 && !toks[0].Quoted {
+		// "/meet mute Bob" typed whole into a console or a Matrix room.
+		if k := keyword(toks[0].Text); k == "/meet" || k == "!meet" {
+			return toks[1:], true
+		}
+	}
+	return toks, false
 }
 
 // parse finds the command of req. When it cannot, it returns the reply that says why.
 func (r *Router) parse(req chat.Request) (*call, chat.Reply, bool) {
-	toks := Tokenize(req.Text)
+	toks, prefixed := words(req.Text)
 	skip := 1
-	if len(toks) > 0 && !toks[0].Quoted {
-		// "/meet mute Bob" typed whole into a console or a Matrix room.
-		if k := keyword(toks[0].Text); k == "/meet" || k == "!meet" {
-			toks, skip = toks[1:], 2
-		}
+	if prefixed {
+		skip = 2
 	}
 	if len(toks) == 0 {
 		return nil, r.helpAll(false), false
@@ -213,13 +227,13 @@ func (r *Router) parse(req chat.Request) (*call, chat.Reply, bool) {
 	if !ok || toks[0].Quoted {
 		return nil, unknownReply(r.reg, toks[0].Text), false
 	}
-	return newCall(req, cmd, toks[1:], skip), chat.Reply{}, true
+	return newCall(r.reg, req, cmd, toks[1:], skip), chat.Reply{}, true
 }
 
 // newCall returns the call of cmd with args. The trailing word confirm confirms a command that
 // asks first.
-func newCall(req chat.Request, cmd *command, args []Token, skip int) *call {
-	c := &call{req: req, cmd: cmd, args: args, skip: skip}
+func newCall(g *registry, req chat.Request, cmd *command, args []Token, skip int) *call {
+	c := &call{reg: g, req: req, cmd: cmd, args: args, skip: skip}
 	if n := len(c.args); n > 0 && c.kw(n-1) == "confirm" && (cmd.confirm || cmd.private.support == confirmOnly) {
 		c.args, c.confirmed = c.args[:n-1], true
 	}
@@ -237,6 +251,8 @@ func newCall(req chat.Request, cmd *command, args []Token, skip int) *call {
 
 // unknownReply answers an unknown command word with the nearest command.
 func unknownReply(g *registry, word string) chat.Reply {
+	// No command word holds a digit; one that does may be a PIN typed first or a whole quoted line.
+	word = maskDigits(word)
 	if len([]rune(word)) > 40 {
 		word = string([]rune(word)[:40]) + "…"
 	}
@@ -253,36 +269,34 @@ func failed(format string, args ...any) chat.Reply {
 
 // dispatch checks c against the registry (rights, arguments, link, node kind), runs its handler,
 // writes the audit entry and returns the reply with its outcome for the Observer.
-func (r *Router) dispatch(ctx context.Context, c *call) (chat.Reply, string) {
+func (r *Router) dispatch(ctx context.Context, c *call) (chat.Reply, outcome) {
 	reply, err := r.check(ctx, c)
-	outcome := "refused"
+	out := outcomeRefused
 	if reply != nil {
-		outcome = "confirm"
+		out = outcomeConfirm
 	}
 	if err == nil && reply == nil {
 		var rep chat.Reply
 		rep, err = r.run(ctx, c)
 		reply = &rep
-		outcome = "ok"
+		out = outcomeOK
 	}
 	if err != nil {
 		var rerr *replyError
-		switch {
-		case errors.As(err, &rerr):
+		errOut := outcomeFailed
+		if errors.As(err, &rerr) {
 			reply = &rerr.reply
-		default:
-			rep := r.errorReply(c, err)
+		} else {
+			var rep chat.Reply
+			rep, errOut = r.errorReply(c, err)
 			reply = &rep
-			var pe *panicError
-			switch {
-			case errors.As(err, &pe):
-				outcome = "panic"
-			case strings.HasPrefix(rep.Text, "Something went wrong"):
-				outcome = "error"
-			}
 		}
-		if outcome == "ok" {
-			outcome = "failed"
+		switch {
+		case errOut != outcomeFailed:
+			// Not answering, outcome unknown, a reference: whether before or while it ran.
+			out = errOut
+		case out == outcomeOK:
+			out = outcomeFailed
 		}
 	}
 	if c.req.Scheduled && reply.Confirm != nil {
@@ -291,18 +305,18 @@ func (r *Router) dispatch(ctx context.Context, c *call) (chat.Reply, string) {
 		reply = &rep
 	}
 	switch {
-	case reply.Failed && outcome == "ok":
-		outcome = "failed"
+	case reply.Failed && out == outcomeOK:
+		out = outcomeFailed
 	case reply.Confirm != nil:
-		outcome = "confirm"
+		out = outcomeConfirm
 	}
 	r.log.DebugContext(ctx, "command", "command", c.text(), "channel", c.req.Channel.String(),
-		"user", c.req.User.ID, "outcome", outcome)
+		"user", c.req.User.ID, "outcome", string(out))
 	// A scheduled run is audited by the scheduler, under the schedule's number, once per run.
 	if c.cmd.changes && !c.req.Scheduled {
 		r.auditEntry(ctx, c, *reply, err)
 	}
-	return *reply, outcome
+	return *reply, out
 }
 
 // check applies the registry's rules to c before its handler runs. It returns a reply when the
@@ -324,6 +338,10 @@ func (r *Router) check(ctx context.Context, c *call) (*chat.Reply, error) {
 	}
 	link, err := r.links.get(ctx, r.cfg.Store, c.req.Channel)
 	if err != nil {
+		if cmd.sealedOK && errors.Is(err, store.ErrWrongKey) {
+			c.sealed = true
+			return nil, nil
+		}
 		return nil, fmt.Errorf("get link of %s: %w", c.req.Channel, err)
 	}
 	c.link = link
@@ -344,12 +362,14 @@ func (r *Router) check(ctx context.Context, c *call) (*chat.Reply, error) {
 		if err != nil {
 			return nil, err
 		}
-		roster, _ := r.roster(ctx, c)
+		if err := refuseUnsupported(p, cmd.capability); err != nil {
+			return nil, err // before asking to confirm what could not be done
+		}
 		return &chat.Reply{
 			Confirm: &chat.Confirm{
 				Prompt: fmt.Sprintf("This meeting runs on a private-cloud node, where %s %s %s anyway?",
 					rule.what, upperFirst(cmd.name), p.DisplayName),
-				Command: c.line(map[int]string{cmd.nameArg: shortID(p.UUID, roster)}, true),
+				Command: c.line(map[int]string{cmd.nameArg: idRef(p.UUID)}, true),
 				Label:   upperFirst(cmd.name),
 			},
 		}, nil
@@ -370,22 +390,24 @@ func (r *Router) run(ctx context.Context, c *call) (reply chat.Reply, err error)
 	return c.cmd.run(r, ctx, c)
 }
 
-// errorReply turns a handler's error into the reply: its safe line, or a reference logged once.
-func (r *Router) errorReply(c *call, err error) chat.Reply {
-	if msg, ok := safeMessage(err); ok {
+// errorReply turns a handler's error into the reply and its outcome: a safe line, or a reference
+// logged once.
+func (r *Router) errorReply(c *call, err error) (chat.Reply, outcome) {
+	var pe *panicError
+	if errors.As(err, &pe) {
+		return failed("Something went wrong (ref %s)", pe.ref), outcomePanic // logged with the stack already
+	}
+	msg, out := explain(err, c.cmd.name)
+	if out != outcomeError {
 		if errors.Is(err, meetings.ErrForbidden) && strings.EqualFold(c.link.Role, "GUEST") {
 			msg += " The bot is in this meeting as a guest; link again with the host PIN to use host commands."
 		}
-		return chat.Reply{Text: msg, Failed: true}
-	}
-	var pe *panicError
-	if errors.As(err, &pe) {
-		return failed("Something went wrong (ref %s)", pe.ref) // logged with the stack already
+		return chat.Reply{Text: msg, Failed: true}, out
 	}
 	ref := newRef()
 	r.log.Error("command failed", "ref", ref, "command", c.text(), "channel", c.req.Channel.String(),
 		"user", c.req.User.ID, "err", err)
-	return failed("Something went wrong (ref %s)", ref)
+	return failed("Something went wrong (ref %s)", ref), outcomeError
 }
 
 // auditEntry records a command that changes a meeting or the channel, with its outcome.

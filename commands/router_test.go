@@ -1,9 +1,11 @@
 package commands
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/meetbot/meetbot/meetings"
 	"github.com/meetbot/meetbot/meetings/sim"
 	"github.com/meetbot/meetbot/store"
+	"github.com/meetbot/meetbot/store/sqlite"
 )
 
 func TestLink(t *testing.T) {
@@ -102,6 +105,14 @@ func TestLink(t *testing.T) {
 			t.Errorf("cloud %q, set by user %v; want public by the user", l.Cloud, l.CloudSetByUser)
 		}
 	})
+	t.Run("NodeKindBeforePIN", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, pubRoom+" private "+hostPIN)
+		l, _ := f.store.GetLink(ctx, f.ch)
+		if l.Cloud != "private" || !l.CloudSetByUser || l.PIN.Reveal() != hostPIN {
+			t.Errorf("link %+v, want private by the user with the PIN", l)
+		}
+	})
 	t.Run("UserSaysPrivateWithoutPIN", func(t *testing.T) {
 		f := newFixture(t)
 		f.sim.AddRoom(sim.RoomConfig{Number: "7000", Name: "Open Room"})
@@ -171,8 +182,8 @@ func TestParticipantCommands(t *testing.T) {
 			t.Errorf("an ambiguous name called %v", got)
 		}
 		want := []chat.Action{
-			{Label: "Bob Smith (guest)", Command: "unmute " + shortID(f.people["Bob Smith"], nil)},
-			{Label: "Bobby Tables (guest)", Command: "unmute " + shortID(f.people["Bobby Tables"], nil)},
+			{Label: "Bob Smith (guest)", Command: "unmute id:" + f.people["Bob Smith"]},
+			{Label: "Bobby Tables (guest)", Command: "unmute id:" + f.people["Bobby Tables"]},
 		}
 		if !slices.Equal(rep.Choices, want) {
 			t.Errorf("choices %+v, want %+v", rep.Choices, want)
@@ -241,6 +252,19 @@ func TestParticipantCommands(t *testing.T) {
 		es, _ := f.store.RecentAudit(context.Background(), f.ch, 1)
 		if len(es) != 1 || es[0].Command != "transfer tables "+privRoom+" **** as chair" || !es[0].OK {
 			t.Errorf("audit %+v", es)
+		}
+	})
+	t.Run("TransferPINAfterRole", func(t *testing.T) {
+		f.sim.ResetRequests()
+		rep := f.do(chat.Host, `transfer "Bob Smith" `+privRoom+" as guest "+hostPIN)
+		if rep.Failed || !strings.Contains(rep.Text, "moved Bob Smith") {
+			t.Fatalf("reply %+v", rep)
+		}
+		if ops := f.participantOps(); !slices.Equal(ops, []string{"participant/transfer " + f.people["Bob Smith"]}) {
+			t.Errorf("called %v", ops)
+		}
+		if rep := f.do(chat.Host, "transfer tables "+privRoom+" 1 2"); !rep.Failed || !strings.HasPrefix(rep.Text, "Usage: transfer") {
+			t.Errorf("two PINs: %+v", rep)
 		}
 	})
 }
@@ -514,7 +538,7 @@ func TestPrivateMuteConfirmsWithUUID(t *testing.T) {
 	if rep.Confirm == nil {
 		t.Fatalf("reply %+v, want a confirmation", rep)
 	}
-	want := "mute " + shortID(f.private["张伟"], nil) + " confirm"
+	want := "mute id:" + f.private["张伟"] + " confirm"
 	if rep.Confirm.Command != want {
 		t.Errorf("confirm command %q, want %q", rep.Confirm.Command, want)
 	}
@@ -780,5 +804,219 @@ func TestSkipWords(t *testing.T) {
 		if got := skipWords(tt.in, tt.n); got != tt.want {
 			t.Errorf("skipWords(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
 		}
+	}
+}
+
+// A guest who names a second device after their own uuid prefix must not redirect the buttons,
+// choices and confirmations the bot hands out: each names its participant by the whole uuid.
+func TestButtonsActOnTheirRowNotADecoy(t *testing.T) {
+	rowAction := func(t *testing.T, rep chat.Reply, name, label string) string {
+		t.Helper()
+		if rep.Table == nil {
+			t.Fatalf("who: %+v", rep)
+		}
+		for _, row := range rep.Table.Rows {
+			if row.Cells[0] != name {
+				continue
+			}
+			for _, a := range row.Actions {
+				if a.Label == label {
+					return a.Command
+				}
+			}
+		}
+		t.Fatalf("no %s button on %s's row", label, name)
+		return ""
+	}
+	t.Run("RowButtons", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, pubRoom+" "+hostPIN)
+		eve := f.pub.Join(sim.ParticipantSpec{Name: "Eve"})
+		decoy := f.pub.Join(sim.ParticipantSpec{Name: eve[:8]})
+		f.refresh(t)
+		who := f.do(chat.Host, "who")
+		for _, label := range []string{"Mute", "Kick"} {
+			f.sim.ResetRequests()
+			cmd := rowAction(t, who, "Eve", label)
+			rep := f.do(chat.Host, cmd)
+			if rep.Failed {
+				t.Fatalf("%s button %q: %+v", label, cmd, rep)
+			}
+			ops := f.participantOps()
+			if len(ops) != 1 || !strings.HasSuffix(ops[0], " "+eve) {
+				t.Errorf("%s button on Eve's row called %v, want Eve (%s), not the decoy (%s)", label, ops, eve, decoy)
+			}
+		}
+		if _, ok := f.pub.Participant(eve); ok {
+			t.Error("Eve is still in the meeting after Kick on her row")
+		}
+		if _, ok := f.pub.Participant(decoy); !ok {
+			t.Error("the decoy was kicked")
+		}
+	})
+	t.Run("Choices", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, pubRoom+" "+hostPIN)
+		eve := f.pub.Join(sim.ParticipantSpec{Name: "Eve Smith"})
+		f.pub.Join(sim.ParticipantSpec{Name: "Eve Jones"})
+		decoy := f.pub.Join(sim.ParticipantSpec{Name: eve[:8]})
+		f.refresh(t)
+		rep := f.do(chat.Host, "kick eve")
+		i := slices.IndexFunc(rep.Choices, func(a chat.Action) bool { return a.Label == "Eve Smith (guest)" })
+		if i < 0 {
+			t.Fatalf("choices %+v", rep.Choices)
+		}
+		f.sim.ResetRequests()
+		if rep := f.do(chat.Host, rep.Choices[i].Command); rep.Text != "disconnected Eve Smith" {
+			t.Errorf("choice %q: %+v", rep.Choices[i].Command, rep)
+		}
+		if ops := f.participantOps(); !slices.Equal(ops, []string{"participant/disconnect " + eve}) {
+			t.Errorf("the choice for Eve Smith called %v", ops)
+		}
+		if _, ok := f.pub.Participant(decoy); !ok {
+			t.Error("the decoy was kicked")
+		}
+	})
+	t.Run("PrivateMuteConfirmation", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, privRoom+" "+hostPIN)
+		eve := f.priv.Join(sim.ParticipantSpec{Name: "Eve"})
+		f.priv.Join(sim.ParticipantSpec{Name: eve[:8]})
+		f.refresh(t)
+		rep := f.do(chat.Host, "mute Eve")
+		if rep.Confirm == nil {
+			t.Fatalf("reply %+v, want a confirmation", rep)
+		}
+		if rep := f.do(chat.Host, rep.Confirm.Command); rep.Text != "muted Eve" {
+			t.Errorf("confirmed %q: %+v, want Eve muted", rep.Confirm.Command, rep)
+		}
+	})
+	t.Run("TypedPrefixStillWorksAndADecoyMakesItAmbiguous", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, pubRoom+" "+hostPIN)
+		eve := f.pub.Join(sim.ParticipantSpec{Name: "Eve"})
+		f.refresh(t)
+		if rep := f.do(chat.Host, "vmute "+eve[:8]); rep.Text != "stopped Eve's video" {
+			t.Fatalf("typed uuid prefix: %+v", rep)
+		}
+		f.pub.Join(sim.ParticipantSpec{Name: eve[:8]})
+		f.refresh(t)
+		f.sim.ResetRequests()
+		rep := f.do(chat.Host, "kick "+eve[:8])
+		if len(rep.Choices) != 2 {
+			t.Errorf("kick %s with a decoy of that name: %+v, want two choices", eve[:8], rep)
+		}
+		if ops := f.participantOps(); len(ops) != 0 {
+			t.Errorf("an ambiguous prefix called %v", ops)
+		}
+	})
+	t.Run("GoneParticipant", func(t *testing.T) {
+		f := newFixture(t)
+		f.link(t, pubRoom+" "+hostPIN)
+		f.sim.ResetRequests()
+		rep := f.do(chat.Host, "kick id:00000000-0000-4000-8000-00000000dead")
+		if !rep.Failed || !strings.Contains(rep.Text, "no longer in the meeting") {
+			t.Errorf("reply %+v", rep)
+		}
+		if ops := f.participantOps(); len(ops) != 0 {
+			t.Errorf("called %v", ops)
+		}
+	})
+}
+
+// Failures a user can only wait out or check get one plain line and a typed outcome, not
+// "Something went wrong".
+func TestTypedFailuresAnswerPlainly(t *testing.T) {
+	f := newFixture(t)
+	f.link(t, pubRoom+" "+hostPIN)
+	for _, tt := range []struct {
+		name    string
+		st      store.Store
+		m       Meetings
+		text    string
+		want    string
+		outcome string
+	}{
+		{"OutcomeUnknown", f.store, errorsMeetings{testMeetings: f.meet, err: fmt.Errorf("dial: %w",
+			&meetings.Error{Op: "dial", Status: 502, Reason: "Bad Gateway", Kind: meetings.ErrOutcomeUnknown})},
+			"mute Bob", "The platform did not confirm the mute; check `who` before trying again.", "unknown"},
+		{"PlatformUnresponsive", f.store, errorsMeetings{testMeetings: f.meet, err: fmt.Errorf("participants: %w: %w",
+			meetings.ErrPlatformUnresponsive, context.DeadlineExceeded)},
+			"kick Bob", "The meeting's platform is not answering; try again in a minute.", "unavailable"},
+		// The database going away is TestDatabaseGoneAnswersPlainly, against PostgreSQL.
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			r := New(Config{Store: tt.st, Client: f.client, Meetings: tt.m, Logger: f.router.log, LinkTTL: -1,
+				Observer: func(cmd, outcome string, d time.Duration) { got = append(got, outcome) }})
+			f.sim.ResetRequests()
+			before := strings.Count(f.logs.String(), "command failed")
+			rep := r.Handle(context.Background(), chat.Request{Channel: f.ch, User: f.user, Rights: chat.Host, Text: tt.text})
+			if rep.Text != tt.want || !rep.Failed || rep.Public {
+				t.Errorf("reply %+v, want private failure %q", rep, tt.want)
+			}
+			if !slices.Equal(got, []string{tt.outcome}) {
+				t.Errorf("outcome %v, want %s", got, tt.outcome)
+			}
+			if strings.Count(f.logs.String(), "command failed") != before {
+				t.Error("a typed failure was logged as an unexplained error")
+			}
+			if ops := f.ops(); len(ops) != 0 {
+				t.Errorf("called %v", ops)
+			}
+		})
+	}
+}
+
+// A link sealed under another secret key is removed by unlink without being read.
+func TestUnlinkSealedUnderAnotherKey(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	path := filepath.Join(t.TempDir(), "meetbot.db")
+	old, err := sqlite.Open(ctx, path, bytes.Repeat([]byte{1}, 32), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if err := old.PutLink(ctx, store.Link{Channel: f.ch, Meeting: store.MeetingRef{APIServer: f.srv.URL, Room: pubRoom},
+		Node: "node", PIN: chat.Secret(hostPIN), Role: "HOST", Cloud: "public"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, path, bytes.Repeat([]byte{2}, 32), nil) // the bot restarted with a new key
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r := New(Config{Store: st, Client: f.client, Meetings: f.meet, Logger: f.router.log})
+	do := func(text string) chat.Reply {
+		return r.Handle(ctx, chat.Request{Channel: f.ch, User: f.user, Rights: chat.Admin, Text: text})
+	}
+	if rep := do("lock"); !rep.Failed || !strings.Contains(rep.Text, "sealed under another secret key") {
+		t.Errorf("lock on a link sealed under another key: %+v", rep)
+	}
+	rep := do("unlink")
+	if rep.Failed || !rep.Public || !strings.Contains(rep.Text, "sealed under another secret key") {
+		t.Fatalf("unlink: %+v", rep)
+	}
+	if _, err := old.GetLink(ctx, f.ch); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the link is still stored: %v", err)
+	}
+	if len(f.meet.unfollowed) != 0 {
+		t.Errorf("Unfollow called for a link no one could follow: %v", f.meet.unfollowed)
+	}
+	if strings.Contains(f.logs.String(), hostPIN) || strings.Contains(rep.Text, hostPIN) {
+		t.Error("the PIN was shown")
+	}
+	if rep := do("unlink"); rep.Text != notLinked {
+		t.Errorf("unlink again: %+v", rep)
+	}
+}
+
+func TestScheduleConfirmationPrintsPercentOnce(t *testing.T) {
+	f := newFixture(t)
+	f.link(t, pubRoom+" "+hostPIN)
+	rep := f.do(chat.Host, `schedule "0 9 * * *" say 100% done`)
+	if rep.Failed || !strings.Contains(rep.Text, "say 100% done") || strings.Contains(rep.Text, "%%") {
+		t.Errorf("reply %q, want the command with one %%", rep.Text)
 	}
 }

@@ -13,6 +13,16 @@
 // channel's time zone (its setting, else SCHEDULE_TZ, else UTC), which is stored with the schedule:
 // changing the channel's zone later does not move existing schedules. See ParseSpec.
 //
+// # Limits
+//
+// A schedule runs a command on someone's behalf with no one watching, so Add bounds what can be
+// scheduled: at most Config.MaxPerChannel schedules per channel (SCHEDULE_MAX_PER_CHANNEL, 50),
+// refused with a *LimitError, and no cron line whose runs come closer together than
+// Config.MinInterval (SCHEDULE_MIN_INTERVAL, 5 minutes), refused with a *SpecError. The interval
+// is judged by the shortest real-time gap over the spec's next runs (up to a thousand, within
+// about a year), so "0,1 9 * * *" is refused though it fires only twice a day. Both messages are
+// one line for the user.
+//
 // # Runs
 //
 // Each run sends the command as a chat.Request with Scheduled set, from the schedule's author,
@@ -22,6 +32,14 @@
 // chat.Notification of kind chat.ScheduleRan ("Scheduled #3 (lock): locked the meeting") and
 // written to the audit log. A one-time schedule is removed after its run; a cron schedule records
 // its next run.
+//
+// # History
+//
+// With Config.Pruner set, Run deletes audit entries and the claims of schedule runs older than
+// Config.Retention (AUDIT_RETENTION, 90 days) at start and then once a day, an hour later when the
+// database was away. Every replica prunes; the deletes are the same work done twice, not a
+// conflict. A claim older than the retention guards nothing any more: runs claim their current
+// slot, and missed runs are judged by the stored next run.
 //
 // # Several replicas
 //

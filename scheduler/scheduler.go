@@ -48,6 +48,19 @@ type Config struct {
 	// RunTimeout bounds one run of a command (posting its outcome has 15 s more); 30 s when
 	// zero.
 	RunTimeout time.Duration
+	// MaxPerChannel is how many schedules one channel may have (SCHEDULE_MAX_PER_CHANNEL); Add
+	// refuses more with a *LimitError. DefaultMaxPerChannel when zero; no limit when negative.
+	MaxPerChannel int
+	// MinInterval is the shortest gap allowed between two runs of a cron schedule
+	// (SCHEDULE_MIN_INTERVAL), judged over the spec's next runs; Add refuses a spec that runs
+	// more often with a *SpecError. DefaultMinInterval when zero; no limit when negative.
+	MinInterval time.Duration
+	// Pruner, when set, deletes audit entries and schedule runs older than Retention: at start and
+	// then once a day (prune.go). Nothing is pruned when nil.
+	Pruner Pruner
+	// Retention is how long audit entries and schedule runs are kept (AUDIT_RETENTION);
+	// DefaultRetention when zero.
+	Retention time.Duration
 	// Logger receives the scheduler's and gocron's lines; nothing when nil.
 	Logger *slog.Logger
 	// Clock drives gocron's timers and the reload ticker; the real clock when nil. Tests pass a
@@ -56,6 +69,14 @@ type Config struct {
 	// Now reads the time; Clock.Now when nil.
 	Now func() time.Time
 }
+
+// The limits on schedules when Config leaves them zero. A schedule is a command run on someone's
+// behalf without anyone watching: fifty per channel and one run per five minutes keep a typo or a
+// hostile host from dialling a premium number every minute or flooding the audit log.
+const (
+	DefaultMaxPerChannel = 50
+	DefaultMinInterval   = 5 * time.Minute
+)
 
 // lateGrace is how late a run may start after its slot, when the bot (re)starts just after it,
 // and still run rather than be reported as missed.
@@ -107,6 +128,15 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.RunTimeout <= 0 {
 		cfg.RunTimeout = 30 * time.Second
 	}
+	if cfg.MaxPerChannel == 0 {
+		cfg.MaxPerChannel = DefaultMaxPerChannel
+	}
+	if cfg.MinInterval == 0 {
+		cfg.MinInterval = DefaultMinInterval
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -125,8 +155,9 @@ func New(cfg Config) (*Scheduler, error) {
 }
 
 // Run starts gocron, loads every stored schedule (reporting runs missed while the bot was down),
-// reads the stored schedules again every Reload interval, and stops cleanly when ctx is done: it
-// lets runs in progress finish (each bounded by RunTimeout) and returns nil.
+// reads the stored schedules again every Reload interval, prunes old history with Pruner at start
+// and daily, and stops cleanly when ctx is done: it lets runs in progress finish (each bounded by
+// RunTimeout) and returns nil.
 func (s *Scheduler) Run(ctx context.Context) error {
 	gs, err := gocron.NewScheduler(
 		gocron.WithClock(s.cfg.Clock),
@@ -153,11 +184,17 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if err := s.sync(ctx); err != nil {
 		s.log.Warn("load schedules; retrying at the next reload", "err", err)
 	}
+	var pruning sync.WaitGroup
+	if s.cfg.Pruner != nil {
+		// Beside the reload loop, so a long first prune does not hold schedules back.
+		pruning.Go(func() { s.pruneLoop(ctx) })
+	}
 	ticker := s.cfg.Clock.NewTicker(s.cfg.Reload)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			pruning.Wait()
 			s.late.Wait()
 			if err := gs.Shutdown(); err != nil {
 				s.log.Warn("stop gocron", "err", err)
@@ -196,6 +233,9 @@ func (s *Scheduler) Add(ctx context.Context, sched store.Schedule) (store.Schedu
 	if err != nil {
 		return store.Schedule{}, err
 	}
+	if err := s.checkLimits(ctx, sched.Channel, spec, now); err != nil {
+		return store.Schedule{}, err
+	}
 	sched.Spec = spec.Text
 	sched.TimeZone = loc.String()
 	sched.OneTime = spec.OneTime
@@ -221,6 +261,43 @@ func (s *Scheduler) Add(ctx context.Context, sched store.Schedule) (store.Schedu
 	s.log.Info("schedule added", "schedule", stored.ID, "channel", stored.Channel.String(),
 		"spec", stored.Spec, "tz", stored.TimeZone, "next", stored.NextRun)
 	return stored, nil
+}
+
+// checkLimits refuses a cron spec that runs more often than MinInterval, and a schedule beyond
+// MaxPerChannel in ch. The count is read before the insert, so two schedules added at the same
+// moment on two replicas may pass it together: the limit bounds growth, it is not a quota.
+func (s *Scheduler) checkLimits(ctx context.Context, ch chat.ChannelRef, spec Spec, now time.Time) error {
+	if floor := s.cfg.MinInterval; floor > 0 && !spec.OneTime {
+		if gap, ok := spec.shortestGap(now, floor); ok && gap < floor {
+			return &SpecError{Spec: spec.Text, Reason: fmt.Sprintf(
+				"runs too often: two of its runs are %s apart, and schedules may run at most every %s",
+				humanDuration(gap), humanDuration(floor))}
+		}
+	}
+	if limit := s.cfg.MaxPerChannel; limit > 0 {
+		list, err := s.cfg.Store.ListSchedules(ctx, ch)
+		if err != nil {
+			return fmt.Errorf("count schedules of %s: %w", ch, err)
+		}
+		if len(list) >= limit {
+			return &LimitError{Max: limit}
+		}
+	}
+	return nil
+}
+
+// LimitError refuses a schedule because its channel has as many as it may have. Its message is
+// safe and meant for the user.
+type LimitError struct {
+	Max int // Config.MaxPerChannel
+}
+
+// Error returns the message shown to the user.
+func (e *LimitError) Error() string { return e.UserMessage() }
+
+// UserMessage returns one line telling the user why nothing was scheduled and what to do.
+func (e *LimitError) UserMessage() string {
+	return fmt.Sprintf("This channel already has %d schedules, the most it may have; remove one first (see schedules).", e.Max)
 }
 
 // Remove deletes schedule id of channel ch and stops it here; other replicas stop it at their next

@@ -507,3 +507,69 @@ func TestOutcomePostedAfterRateLimit(t *testing.T) {
 		t.Errorf("posts %q, want %q once, after the rate limit", got, want)
 	}
 }
+
+func TestAddRefusesCronRunningTooOften(t *testing.T) {
+	h := newHarness(t, openSQLite(t, sqlite.Memory, testKey()), clockwork.NewFakeClockAt(at(10, 0)), nil)
+	for _, tc := range []struct{ spec, want string }{
+		{"* * * * *", `"* * * * *" runs too often: two of its runs are 1 minute apart, and schedules may run at most every 5 minutes`},
+		{"*/2 * * * *", `"*/2 * * * *" runs too often: two of its runs are 2 minutes apart, and schedules may run at most every 5 minutes`},
+		// Once a day, but twice a minute apart: judged by the shortest gap, not the average.
+		{"0,1 9 * * *", `"0,1 9 * * *" runs too often: two of its runs are 1 minute apart, and schedules may run at most every 5 minutes`},
+		// The short gap comes only in February of a leap year.
+		{"0,3 9 29 2 *", `"0,3 9 29 2 *" runs too often: two of its runs are 3 minutes apart, and schedules may run at most every 5 minutes`},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			_, err := h.s.Add(context.Background(), store.Schedule{Channel: room, Spec: tc.spec, Command: "dial +19005550100 phone", CreatedBy: alice})
+			var se *SpecError
+			if !errors.As(err, &se) || se.UserMessage() != tc.want {
+				t.Errorf("Add(%q) = %v, want %s", tc.spec, err, tc.want)
+			}
+		})
+	}
+	if list, _ := h.s.List(context.Background(), room); len(list) != 0 {
+		t.Errorf("refused schedules were stored: %+v", list)
+	}
+	for _, spec := range []string{"*/5 * * * *", "0 9 * * 1-5", "0,5 9 * * *", "2026-11-26 10:01"} {
+		if _, err := h.s.Add(context.Background(), store.Schedule{Channel: room, Spec: spec, Command: "lock", CreatedBy: alice}); err != nil {
+			t.Errorf("Add(%q): %v", spec, err)
+		}
+	}
+	loose := newHarness(t, openSQLite(t, sqlite.Memory, testKey()), clockwork.NewFakeClockAt(at(10, 0)),
+		func(c *Config) { c.MinInterval = -1 })
+	if _, err := loose.s.Add(context.Background(), store.Schedule{Channel: room, Spec: "* * * * *", Command: "lock", CreatedBy: alice}); err != nil {
+		t.Errorf("with no minimum interval: %v", err)
+	}
+}
+
+func TestAddRefusesBeyondMaxPerChannel(t *testing.T) {
+	h := newHarness(t, openSQLite(t, sqlite.Memory, testKey()), clockwork.NewFakeClockAt(at(10, 0)),
+		func(c *Config) { c.MaxPerChannel = 2 })
+	add := func(ch chat.ChannelRef) (store.Schedule, error) {
+		return h.s.Add(context.Background(), store.Schedule{Channel: ch, Spec: "0 9 * * *", Command: "lock", CreatedBy: alice})
+	}
+	first, err := add(room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := add(room); err != nil {
+		t.Fatal(err)
+	}
+	_, err = add(room)
+	var le *LimitError
+	want := "This channel already has 2 schedules, the most it may have; remove one first (see schedules)."
+	if !errors.As(err, &le) || le.UserMessage() != want {
+		t.Errorf("third schedule: %v, want %s", err, want)
+	}
+	if list, _ := h.s.List(context.Background(), room); len(list) != 2 {
+		t.Errorf("%d schedules stored, want 2", len(list))
+	}
+	if _, err := add(other); err != nil {
+		t.Errorf("another channel's first schedule: %v", err)
+	}
+	if err := h.s.Remove(context.Background(), room, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := add(room); err != nil {
+		t.Errorf("after removing one: %v", err)
+	}
+}

@@ -105,6 +105,64 @@ func (s Spec) slotAt(t time.Time) time.Time {
 	return m
 }
 
+// gapRuns and gapSpan bound how far shortestGap looks ahead: enough runs and time to see every
+// pattern of a cron line (the fields repeat within a year), little enough to cost microseconds.
+const (
+	gapRuns = 1000
+	gapSpan = 400 * 24 * time.Hour
+)
+
+// shortestGap returns the shortest time between two consecutive runs of a cron spec over its
+// runs after now (at most gapRuns of them, within gapSpan of the first), stopping early at a gap
+// below floor. ok is false when the spec runs fewer than twice. Gaps are real time, so a schedule
+// whose wall-clock runs crowd together at a daylight-saving change is judged by what happens.
+func (s Spec) shortestGap(now time.Time, floor time.Duration) (gap time.Duration, ok bool) {
+	if s.OneTime {
+		return 0, false
+	}
+	first := s.Next(now)
+	prev := first
+	for range gapRuns {
+		if prev.IsZero() {
+			break
+		}
+		next := s.Next(prev)
+		if next.IsZero() {
+			break
+		}
+		if d := next.Sub(prev); !ok || d < gap {
+			gap, ok = d, true
+			if gap < floor {
+				break
+			}
+		}
+		if next.Sub(first) > gapSpan {
+			break
+		}
+		prev = next
+	}
+	return gap, ok
+}
+
+// humanDuration writes d for a sentence: "5 minutes", "1 hour", "90 seconds".
+func humanDuration(d time.Duration) string {
+	unit := func(n int64, one string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %ss", n, one)
+	}
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	case d >= time.Minute && d%time.Minute == 0:
+		return unit(int64(d/time.Minute), "minute")
+	case d%time.Second == 0:
+		return unit(int64(d/time.Second), "second")
+	}
+	return d.String()
+}
+
 // SpecError is a schedule spec that cannot be used: malformed, impossible or in the past. Its
 // message is safe and meant to be shown to the user as is.
 type SpecError struct {

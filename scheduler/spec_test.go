@@ -219,3 +219,32 @@ func TestCronFallBackRunsOnce(t *testing.T) {
 		t.Errorf("run after the first %s, want %s (not 01:30 again an hour later)", got.UTC(), want)
 	}
 }
+
+func TestShortestGap(t *testing.T) {
+	berlin := mustLoad(t, "Europe/Berlin")
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		spec string
+		loc  *time.Location
+		want time.Duration
+	}{
+		{"*/5 * * * *", time.UTC, 5 * time.Minute},
+		{"0 9 * * 1-5", time.UTC, 24 * time.Hour},
+		{"0,1 9 * * *", time.UTC, time.Minute},
+		{"0 9 1 1 *", time.UTC, 365 * 24 * time.Hour},
+		// Daylight-saving changes in Berlin skip or repeat 02:30; the gap never drops below a day.
+		{"30 2 * * *", berlin, 24 * time.Hour},
+	} {
+		s, err := ParseSpec(tc.spec, tc.loc, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := s.shortestGap(now, 0); !ok || got != tc.want {
+			t.Errorf("shortestGap(%q) = %s, %v; want %s", tc.spec, got, ok, tc.want)
+		}
+	}
+	once, _ := ParseSpec("2026-12-01 09:00", time.UTC, now)
+	if _, ok := once.shortestGap(now, 0); ok {
+		t.Error("a one-time spec has a gap")
+	}
+}

@@ -107,6 +107,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		DefaultTZ: cfg.ScheduleTZ,
 		ReplicaID: cfg.ReplicaID,
 		Logger:    log,
+
+		MaxPerChannel: cfg.Limits.MaxPerChannel,
+		MinInterval:   cfg.Limits.MinInterval,
+		Pruner:        st, // audit entries and schedule runs older than AUDIT_RETENTION, daily
+		Retention:     cfg.Limits.AuditRetention,
 	})
 	if err != nil {
 		st.Close()

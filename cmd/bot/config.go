@@ -25,6 +25,7 @@ type Config struct {
 	PprofAddr    string // PPROF_ADDR: net/http/pprof for operators; empty is off
 	ReplicaID    string // REPLICA_ID
 	ScheduleTZ   *time.Location
+	Limits       ScheduleLimits // SCHEDULE_MAX_PER_CHANNEL, SCHEDULE_MIN_INTERVAL, AUDIT_RETENTION
 	LogLevel     slog.Level
 
 	// NodeHosts are the host names or suffixes (".example.com") the platform's nodes may have
@@ -149,6 +150,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return c, settingErr("SCHEDULE_TZ", "unknown time zone %q", tz)
 	}
 	c.ScheduleTZ = loc
+	if c.Limits, err = loadScheduleLimits(get); err != nil {
+		return c, err
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		return c, settingErr("LOG_LEVEL", "want debug, info, warn or error")
 	}
@@ -219,6 +223,48 @@ func checkHTTPURL(s string) error {
 		return errors.New("want an http:// or https:// URL with a host")
 	}
 	return nil
+}
+
+// ScheduleLimits bounds what schedules may do and how long their traces are kept.
+type ScheduleLimits struct {
+	MaxPerChannel  int           // SCHEDULE_MAX_PER_CHANNEL: schedules one channel may have
+	MinInterval    time.Duration // SCHEDULE_MIN_INTERVAL: shortest gap between a cron schedule's runs
+	AuditRetention time.Duration // AUDIT_RETENTION: audit entries and schedule runs older are pruned
+}
+
+// loadScheduleLimits reads the schedule limits and the audit retention. Each has a floor: cron
+// cannot fire more often than once a minute, and an audit log kept for less than a day would be
+// gone before anyone asked about yesterday.
+func loadScheduleLimits(get func(name, def string) string) (ScheduleLimits, error) {
+	var l ScheduleLimits
+	n, err := strconv.Atoi(get("SCHEDULE_MAX_PER_CHANNEL", "50"))
+	if err != nil || n < 1 {
+		return l, settingErr("SCHEDULE_MAX_PER_CHANNEL", "want a whole number of 1 or more")
+	}
+	l.MaxPerChannel = n
+	d, err := time.ParseDuration(get("SCHEDULE_MIN_INTERVAL", "5m"))
+	if err != nil || d < time.Minute {
+		return l, settingErr("SCHEDULE_MIN_INTERVAL", "want a duration of 1m or more, such as 5m or 1h")
+	}
+	l.MinInterval = d
+	ret, err := parseDays(get("AUDIT_RETENTION", "90d"))
+	if err != nil || ret < 24*time.Hour {
+		return l, settingErr("AUDIT_RETENTION", "want a duration of a day or more, such as 90d or 2160h")
+	}
+	l.AuditRetention = ret
+	return l, nil
+}
+
+// parseDays reads a Go duration, or a whole number of days written "90d".
+func parseDays(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100*365 {
+			return 0, fmt.Errorf("days %q: want a whole number", days)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // splitList reads comma- or space-separated ids.

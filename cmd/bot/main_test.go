@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,6 +124,28 @@ func (r *consoleRun) expect(re string) string {
 			}
 		case <-deadline:
 			r.t.Fatalf("no line matching %q; got:\n%s\nstderr:\n%s", re, strings.Join(r.seen, "\n"), r.stderr.String())
+		}
+	}
+}
+
+// expectAll waits until every one of res has matched an output line, in any order.
+func (r *consoleRun) expectAll(res ...string) {
+	r.t.Helper()
+	pats := make([]*regexp.Regexp, len(res))
+	for i, re := range res {
+		pats[i] = regexp.MustCompile(re)
+	}
+	deadline := time.After(15 * time.Second)
+	for len(pats) > 0 {
+		select {
+		case line, ok := <-r.lines:
+			if !ok {
+				r.t.Fatalf("output ended waiting for %q; stderr:\n%s", res, r.stderr.String())
+			}
+			r.seen = append(r.seen, line)
+			pats = slices.DeleteFunc(pats, func(p *regexp.Regexp) bool { return p.MatchString(line) })
+		case <-deadline:
+			r.t.Fatalf("no lines matching all of %q; got:\n%s\nstderr:\n%s", res, strings.Join(r.seen, "\n"), r.stderr.String())
 		}
 	}
 }
@@ -369,6 +392,9 @@ func TestBadSettingStopsStartWithOneLine(t *testing.T) {
 		env           map[string]string
 	}{
 		{"cloud", "MEET_CLOUD", map[string]string{"MEET_CLOUD": "hybrid"}},
+		{"schedules", "SCHEDULE_MAX_PER_CHANNEL", map[string]string{"SCHEDULE_MAX_PER_CHANNEL": "0"}},
+		{"interval", "SCHEDULE_MIN_INTERVAL", map[string]string{"SCHEDULE_MIN_INTERVAL": "10s"}},
+		{"retention", "AUDIT_RETENTION", map[string]string{"AUDIT_RETENTION": "forever"}},
 		{"store", "STORE_URL", map[string]string{"STORE_URL": "mysql://db/meetbot"}},
 		{"key", "MEETBOT_SECRET_KEY", map[string]string{"MEETBOT_SECRET_KEY": "short"}},
 		{"level", "LOG_LEVEL", map[string]string{"LOG_LEVEL": "loud"}},
@@ -503,23 +529,40 @@ func TestConsoleOnPrivateNode(t *testing.T) {
 		}
 	}
 
-	line := bot.do("mute Bob", `(?i)Type "mute [0-9a-f]+ confirm" to go ahead`)
+	line := bot.do("mute Bob", `(?i)Type "mute id:[0-9a-f-]+ confirm" to go ahead`)
 	if participantByName(t, room, "Bob Smith").Muted {
 		t.Fatal("mute on a private node muted before the host confirmed")
 	}
-	confirm := regexp.MustCompile(`"(mute [0-9a-f]+ confirm)"`).FindStringSubmatch(line)[1]
+	confirm := regexp.MustCompile(`"(mute id:[0-9a-f-]+ confirm)"`).FindStringSubmatch(line)[1]
 	bot.do(confirm, `(?i)muted`)
 	if !participantByName(t, room, "Bob Smith").Muted {
 		t.Error("Bob Smith is not muted after the host confirmed")
 	}
 
-	bot.do("dial carol@example.com sip", `(?i)dialling`)
-	// Dana joins after the dialled call is announced: two joins close together are coalesced
-	// into one line, however fast the machine is.
-	bot.expect(`^\* carol@example.com joined`)
+	// The reply and the callee's join race each other; wait for both, so Dana's join is a message
+	// of its own and not coalesced with the callee's.
+	bot.send("dial carol@example.com sip")
+	bot.expectAll(`(?i)^dialling`, `^\* carol@example.com joined`)
 	room.Join(sim.ParticipantSpec{Name: "Dana Ito"})
 	bot.expect(`^\* Dana Ito joined \(guest\)$`)
 	if code := bot.quit(); code != 0 {
 		t.Errorf("exit status %d", code)
+	}
+}
+
+func TestScheduleLimitsSettings(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want ScheduleLimits
+	}{
+		{map[string]string{}, ScheduleLimits{MaxPerChannel: 50, MinInterval: 5 * time.Minute, AuditRetention: 90 * 24 * time.Hour}},
+		{map[string]string{"SCHEDULE_MAX_PER_CHANNEL": "7", "SCHEDULE_MIN_INTERVAL": "1h", "AUDIT_RETENTION": "30d"},
+			ScheduleLimits{MaxPerChannel: 7, MinInterval: time.Hour, AuditRetention: 30 * 24 * time.Hour}},
+		{map[string]string{"AUDIT_RETENTION": "48h"}, ScheduleLimits{MaxPerChannel: 50, MinInterval: 5 * time.Minute, AuditRetention: 48 * time.Hour}},
+	} {
+		c, err := loadConfig(envOf(tc.env))
+		if err != nil || c.Limits != tc.want {
+			t.Errorf("loadConfig(%v) limits = %+v, %v; want %+v", tc.env, c.Limits, err, tc.want)
+		}
 	}
 }

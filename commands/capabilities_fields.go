@@ -1,0 +1,17 @@
+package commands
+
+import "github.com/meetbot/meetbot/meetings"
+
+// supports reports whether p's node lets op be done to p. The fields are true when the node does
+// not send them (older nodes), so only an explicit false refuses.
+func supports(p meetings.Participant, op capability) bool {
+	switch op {
+	case canMute:
+		return p.MuteSupported
+	case canDisconnect:
+		return p.DisconnectSupported
+	case canTransfer:
+		return p.TransferSupported
+	}
+	return true
+}
