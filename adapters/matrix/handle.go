@@ -190,9 +190,7 @@ func (a *Adapter) handleCommand(ctx context.Context, log *slog.Logger, evt *even
 	cancel()
 	a.pending.remember(room, sender, target, reply)
 	// The core says whether the text held a secret, whatever the command and its word order.
-	// linkHasPIN only covers a core that predates CarriedSecret (it sets it for link too); drop it
-	// once every core sets the field.
-	if reply.CarriedSecret || linkHasPIN(text) {
+	if reply.CarriedSecret {
 		if note := a.protectPIN(ctx, log, evt, target); note != "" {
 			notes = append(notes, note)
 		}
