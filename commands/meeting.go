@@ -124,10 +124,30 @@ func (r *Router) status(ctx context.Context, c *call) (chat.Reply, error) {
 	if len(presenters) > 0 {
 		fmt.Fprintf(&b, " %s is presenting.", names(presenters))
 	}
+	if !st.Started {
+		b.WriteString(" It is waiting for a host to start the meeting.")
+	}
+	if streams, err := LoadStreams(ctx, r.cfg.Store, c.link.Meeting.Key()); err == nil {
+		loc := r.location(ctx, c)
+		for _, kind := range []string{streamRecording, streamLive} {
+			if s, ok := streams[kind]; ok && (inRoster(roster, s.UUID) || r.cfg.Now().Sub(s.Since) < dialGrace) {
+				fmt.Fprintf(&b, "\n● %s since %s", map[string]string{streamRecording: "Recording", streamLive: "Live"}[kind], s.Since.In(loc).Format("15:04"))
+			}
+		}
+	}
 	if c.private {
 		b.WriteString(" It runs on a private-cloud node.")
 	}
 	return chat.Reply{Text: b.String()}, nil
+}
+
+func inRoster(roster []meetings.Participant, uuid string) bool {
+	for _, p := range roster {
+		if p.UUID == uuid {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Router) who(ctx context.Context, c *call) (chat.Reply, error) {

@@ -263,14 +263,40 @@ func newRegistry() *registry {
 			name: "dial", section: "Meeting", rights: chat.Host, minArgs: 1, maxArgs: -1, nameArg: -1,
 			usage:   []string{"dial <destination> [sip|h323|rtmp|mssip|phone|auto] [as guest|chair] [name <display>]"},
 			summary: "call an endpoint, user or phone into the meeting",
-			help: "Calls a destination into the meeting. The protocol defaults to auto (the platform's own " +
-				"endpoints and users); the role defaults to guest; name sets how the callee appears in the " +
-				"participant list. The callee shows as connecting until it answers, and is dropped after 30 " +
-				"seconds without an answer.",
+			help: "Calls a destination into the meeting. A destination that names its protocol (sip:…, " +
+				"h323:…, rtmp://…, tel:… or a number starting with +) is dialled over it; otherwise the " +
+				"protocol defaults to auto (the platform's own endpoints and users). The role defaults to " +
+				"guest; name sets how the callee appears in the participant list. The callee shows as " +
+				"connecting until it answers, and is dropped after 30 seconds without an answer.",
 			examples:  []string{"dial bob@example.com sip", "dial 10.0.0.5 h323 as chair", "dial 1062 auto name \"Room B\""},
 			private:   nodeRule{protocols: []string{"sip", "h323"}},
 			secrets:   dialSecrets,
 			needsLink: true, changes: true, schedulable: true, run: (*Router).dial,
+		},
+		{
+			name: "record", section: "Meeting", rights: chat.Host, minArgs: 1, maxArgs: 1, nameArg: -1,
+			usage:   []string{"record start", "record stop"},
+			summary: "record the meeting on the operator's recorder",
+			help: "Starts or stops recording: the bot calls the operator's recorder into the meeting as a " +
+				"streaming participant named Recording, and the channel hears when it is connected and when " +
+				"it stops. The room's account must allow recording, and the operator must have set " +
+				"MEET_RECORDER_URL. Works from any replica and after a restart.",
+			examples:  []string{"record start", "record stop", `schedule "0 9 * * 1" record start`},
+			private:   onPrivate("recording"),
+			needsLink: true, changes: true, schedulable: true, run: (*Router).record,
+		},
+		{
+			name: "live", section: "Meeting", rights: chat.Host, minArgs: 1, maxArgs: 4, nameArg: -1,
+			usage:   []string{"live start <rtmp-url> [presentation <rtmp-url>]", "live stop"},
+			summary: "stream the meeting live to an RTMP server",
+			help: "Streams the meeting live to an RTMP server (YouTube, Bilibili, your own), with the " +
+				"presentation to a second URL if you give one. The URL carries the stream key, so it is " +
+				"never shown, logged or kept: replies show rtmp://host/app/****. The room's account must " +
+				"allow live streaming.",
+			examples:  []string{"live start rtmp://a.rtmp.youtube.com/live2/<key>", "live stop"},
+			private:   onPrivate("live streaming"),
+			secrets:   liveSecrets,
+			needsLink: true, changes: true, run: (*Router).live,
 		},
 		{
 			name: "spotlight", section: "People", rights: chat.Host, minArgs: 1, maxArgs: 1, nameArg: 0,

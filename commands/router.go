@@ -13,6 +13,7 @@ import (
 
 	"github.com/meetbot/meetbot/chat"
 	"github.com/meetbot/meetbot/meetings"
+	"github.com/meetbot/meetbot/recording"
 	"github.com/meetbot/meetbot/store"
 )
 
@@ -58,6 +59,9 @@ type Config struct {
 	// DefaultCloud is the node kind ("public" or "private", from MEET_CLOUD) for links whose kind
 	// the user did not name and detection could not tell. Empty means public.
 	DefaultCloud string
+	// Recorder is the operator's recorder URL template (MEET_RECORDER_URL); the zero Template
+	// turns record off.
+	Recorder recording.Template
 	// DefaultTimeZone is the IANA zone of schedules in channels that set none (SCHEDULE_TZ);
 	// empty leaves the choice to the Scheduler.
 	DefaultTimeZone string

@@ -464,6 +464,8 @@ func TestNodeKinds(t *testing.T) {
 		{"dial 10.0.0.9 sip", want{"dial", "dialling"}, want{"dial", "dialling"}},
 		{"dial rtmp://x/y rtmp", want{"dial", "dialling"}, want{"", "dials only over sip or h323, not rtmp"}},
 		{"dial 1062", want{"dial", "dialling"}, want{"", "dials only over sip or h323, not auto"}},
+		{"record start", want{"", "has not configured a recorder"}, want{"", refused + " recording."}},
+		{"live start rtmp://live.example.com/app/key", want{"dial", "started streaming"}, want{"", refused + " live streaming."}},
 		{"spotlight Bobby", want{"participant/spotlighton", "spotlighted"}, want{"", refused + " spotlight."}},
 		{"unspotlight Bobby", want{"participant/spotlightoff", "spotlight off"}, want{"", refused + " spotlight."}},
 		{"layout 2:21 hosts", want{"override_layout", "for hosts"}, want{"", refused + " layouts."}},
