@@ -36,21 +36,55 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 		return fmt.Errorf("post to %s: workspace stopped: %w", ch, chat.ErrChannelGone)
 	}
 	text := message{Text: truncateEscaped(plainText(n.Text), maxMessageText)}
+	st := a.channelState(ch)
+	// The channel's lock serialises its posts (and so holds across them): the order of messages
+	// in a channel is the order of notifications.
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !n.NoWaitingAlerts {
+		if err := a.waitingAlerts(ctx, st, ch, n.Meeting); err != nil {
+			return err
+		}
+		if onlyKinds(n.Kinds, chat.Waiting) {
+			return nil // the waiting-room alert says it
+		}
+	}
+	// The state says whether the meeting ended; a batch that ends one meeting and starts the next
+	// carries MeetingEnded among its kinds but the new meeting's state. Only a notification with
+	// no state at all is judged by its kinds.
+	ended := n.Meeting.Ended ||
+		(len(n.Meeting.Present) == 0 && len(n.Meeting.People) == 0 && n.Meeting.Started.IsZero() && slices.Contains(n.Kinds, chat.MeetingEnded))
+	running := !ended && (len(n.Meeting.Present) > 0 || len(n.Meeting.People) > 0)
+
+	if c := st.call; c != nil && ended {
+		return a.closeCall(ctx, st, ch, n, text)
+	}
+	if c := st.call; c != nil && c.occurrence != n.Meeting.Occurrence {
+		// The meeting ended and began again between two notifications: a card per occurrence.
+		a.endCall(c, a.now())
+		st.call = nil
+	}
+	if st.call == nil && st.status == nil && running && st.callRefused != n.Meeting.Occurrence && a.callable(n.Meeting) {
+		err := a.startCall(ctx, st, ch, n.Meeting)
+		if err != nil && !errors.Is(err, errCallRefused) {
+			return err
+		}
+	}
+	if c := st.call; c != nil {
+		thread := ""
+		if n.Threaded {
+			thread = c.ts
+		}
+		_, err := a.postMessage(ctx, ch, text, thread)
+		return err
+	}
 	if !n.Threaded {
 		_, err := a.postMessage(ctx, ch, text, "")
 		return err
 	}
 
-	st := a.channelState(ch)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	// The state says whether the meeting ended; a batch that ends one meeting and starts the next
-	// carries MeetingEnded among its kinds but the new meeting's state. Only a notification with
-	// no state at all is judged by its kinds.
-	ended := n.Meeting.Ended ||
-		(len(n.Meeting.Present) == 0 && n.Meeting.Started.IsZero() && slices.Contains(n.Kinds, chat.MeetingEnded))
 	if st.status == nil {
-		if ended || len(n.Meeting.Present) == 0 {
+		if ended || !running {
 			_, err := a.postMessage(ctx, ch, text, "")
 			return err
 		}
@@ -78,11 +112,53 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 	return nil
 }
 
+// closeCall posts n of a meeting that ended (into the call's thread in threaded mode), ends the
+// channel's call card (calls.end with the duration, in the background) and, in threaded mode,
+// posts the meeting's summary in the channel, as the status message would have become.
+func (a *Adapter) closeCall(ctx context.Context, st *channelState, ch chat.ChannelRef, n chat.Notification, text message) error {
+	c := st.call
+	thread := ""
+	if n.Threaded {
+		thread = c.ts
+	}
+	if _, err := a.postMessage(ctx, ch, text, thread); err != nil {
+		return err
+	}
+	a.endCall(c, a.now())
+	st.call = nil
+	if n.Threaded {
+		state := n.Meeting
+		state.Ended = true
+		if state.Started.IsZero() {
+			state.Started = c.started
+		}
+		if _, err := a.postMessage(ctx, ch, renderStatus(state, a.now()), ""); err != nil {
+			a.log.Warn("meeting summary not posted", "channel", ch.String(), "err", err)
+		}
+	}
+	return nil
+}
+
+// onlyKinds reports whether kinds is non-empty and holds only k.
+func onlyKinds(kinds []chat.NoticeKind, k chat.NoticeKind) bool {
+	for _, x := range kinds {
+		if x != k {
+			return false
+		}
+	}
+	return len(kinds) > 0
+}
+
 // channelState is what Post remembers about one channel.
 type channelState struct {
 	team   string
 	mu     sync.Mutex // serialises posts to the channel
 	status *statusMsg // the open "meeting in progress" message, or nil
+	call   *callCard  // the open call card, or nil
+	// callRefused is the occurrence Slack would not make a call of (it gets the status message).
+	callRefused string
+	waiting     *waitAlert // the open waiting-room alert, or nil
+	hostWait    *hostAlert // the "waiting for a host" alert of the latest occurrence, or nil
 }
 
 func (a *Adapter) channelState(ch chat.ChannelRef) *channelState {

@@ -68,6 +68,8 @@ func TestRenderGolden(t *testing.T) {
 		{"public_text", renderReply(chat.Reply{Text: "muted <!here>", Public: true}, replyOptions{Requester: "U1"})},
 		{"status", renderStatus(chat.MeetingState{Name: "Weekly & <sync>", Present: []string{"Alice", "Bob"},
 			Presenter: "Bob", Locked: true, GuestsMuted: true, Started: start, Peak: 2, Total: 2}, start.Add(10*time.Minute))},
+		{"status_join", renderStatus(chat.MeetingState{Name: "Weekly", Present: []string{"Alice"}, Started: start,
+			Peak: 1, Total: 1, JoinURL: "https://meet.example.com/webapp/#/?conference=weekly"}, start.Add(time.Minute))},
 		{"summary", renderStatus(chat.MeetingState{Name: "Weekly", Ended: true, Started: start, Peak: 12, Total: 30,
 			Presenters: []string{"Bob", "Carol"}}, start.Add(75*time.Minute))},
 	}
