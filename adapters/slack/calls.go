@@ -81,12 +81,13 @@ func roster(m chat.MeetingState) map[string]slackgo.CallParticipant {
 	return out
 }
 
-// startCall creates the Slack Call for m's occurrence (calls.add, with the first batch of the
-// roster) and posts its `call` block in the channel. A rate limit comes back as
+// syncCall brings the channel's call card up to date with m: the first time it creates the Slack
+// Call for m's occurrence (calls.add, with the first batch of the roster), until it succeeds it
+// posts the call's `call` block in the channel, and every time it hands the roster to the loop. A rate limit comes back as
 // *chat.RateLimitError (the relay retries the notification); any other refusal of calls.add
 // turns the call card off for this occurrence (errCallRefused), and the channel gets the status
 // message instead.
-func (a *Adapter) startCall(ctx context.Context, st *channelState, ch chat.ChannelRef, m chat.MeetingState) error {
+func (a *Adapter) syncCall(ctx context.Context, st *channelState, ch chat.ChannelRef, m chat.MeetingState) error {
 	if st.call == nil {
 		start := m.Started
 		if start.IsZero() {
@@ -149,7 +150,9 @@ func sortedParticipants(m map[string]slackgo.CallParticipant) []slackgo.CallPart
 	for _, p := range m {
 		out = append(out, p)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].DisplayName+out[i].ExternalID < out[j].DisplayName+out[j].ExternalID })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].DisplayName+out[i].ExternalID < out[j].DisplayName+out[j].ExternalID
+	})
 	return out
 }
 

@@ -64,8 +64,9 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 		a.endCall(c, a.now())
 		st.call = nil
 	}
-	if st.call == nil && st.status == nil && running && st.callRefused != n.Meeting.Occurrence && a.callable(n.Meeting) {
-		err := a.startCall(ctx, st, ch, n.Meeting)
+	if st.call != nil || (st.status == nil && running && st.callRefused != n.Meeting.Occurrence && a.callable(n.Meeting)) {
+		// Creates the call the first time, posts its block until that succeeds, updates its roster.
+		err := a.syncCall(ctx, st, ch, n.Meeting)
 		if err != nil && !errors.Is(err, errCallRefused) {
 			return err
 		}
