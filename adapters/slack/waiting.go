@@ -130,8 +130,8 @@ func (wa *waitAlert) add(p chat.Person) {
 	wa.byUUID[p.UUID] = w
 }
 
-// hostAlerts says once per occurrence that people wait for a host, and edits that message once
-// the meeting has started.
+// hostAlerts says once per occurrence that people wait for a host, edits that message as their
+// number changes, and once more when the meeting has started.
 func (a *Adapter) hostAlerts(ctx context.Context, st *channelState, ch chat.ChannelRef, m chat.MeetingState) error {
 	key := m.Occurrence
 	if key == "" {
@@ -153,10 +153,18 @@ func (a *Adapter) hostAlerts(ctx context.Context, st *channelState, ch chat.Chan
 		st.hostWait = ha
 		return nil
 	}
-	if ha != nil && ha.key == key && !ha.started && (!m.WaitingForHost || m.Ended) {
-		ha.started = true
-		a.editStatus(ha.msg, renderHostWait(ha))
+	if ha == nil || ha.key != key || ha.started {
+		return nil
 	}
+	switch {
+	case !m.WaitingForHost || m.Ended:
+		ha.started = true
+	case count > 0 && count != ha.count:
+		ha.count = count // more (or fewer) wait: the same message says so
+	default:
+		return nil
+	}
+	a.editStatus(ha.msg, renderHostWait(ha))
 	return nil
 }
 
