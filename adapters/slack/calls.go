@@ -123,10 +123,7 @@ func (a *Adapter) syncCall(ctx context.Context, st *channelState, ch chat.Channe
 	}
 	c := st.call
 	if c.ts == "" {
-		ts, err := a.postMessage(ctx, ch, message{
-			Text:   fmt.Sprintf("Meeting in progress: %s", nameText(meetingName(m))),
-			Blocks: []slackgo.Block{slackgo.NewCallBlock(c.id)},
-		}, "")
+		ts, err := a.postMessage(ctx, ch, renderCall(m, c.id), "")
 		if err != nil {
 			return err // the call stays; the retry posts its block
 		}
@@ -134,6 +131,15 @@ func (a *Adapter) syncCall(ctx context.Context, st *channelState, ch chat.Channe
 	}
 	a.setRoster(c, roster(m))
 	return nil
+}
+
+// renderCall is the call card's message: Slack draws the card (title, roster, Join) from the
+// call itself; the text is the notification fallback.
+func renderCall(m chat.MeetingState, callID string) message {
+	return message{
+		Text:   fmt.Sprintf("Meeting in progress: %s", nameText(meetingName(m))),
+		Blocks: []slackgo.Block{slackgo.NewCallBlock(callID)},
+	}
 }
 
 // errCallRefused: Slack would not create the call; the channel gets the status message.

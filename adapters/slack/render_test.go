@@ -70,6 +70,20 @@ func TestRenderGolden(t *testing.T) {
 			Presenter: "Bob", Locked: true, GuestsMuted: true, Started: start, Peak: 2, Total: 2}, start.Add(10*time.Minute))},
 		{"status_join", renderStatus(chat.MeetingState{Name: "Weekly", Present: []string{"Alice"}, Started: start,
 			Peak: 1, Total: 1, JoinURL: "https://meet.example.com/webapp/#/?conference=weekly"}, start.Add(time.Minute))},
+		{"call", renderCall(chat.MeetingState{Name: "Weekly & <sync>"}, "R0123")},
+		{"waiting", renderWaiting(&waitAlert{meeting: "Weekly sync", order: []*waiter{
+			{uuid: "b1", name: "Bob"}, {uuid: "c1", name: "Carol <!here>"},
+			{uuid: "d1", name: "Dave", state: wasAdmitted, by: "UHOST"}, {uuid: "e1", name: "Eve", state: leftWaiting}}})},
+		{"waiting_closed", renderWaiting(&waitAlert{meeting: "Weekly sync", order: []*waiter{
+			{uuid: "b1", name: "Bob", state: wasAdmitted}}})},
+		{"host_wait", renderHostWait(&hostAlert{meeting: "Weekly sync", count: 3})},
+		{"host_wait_started", renderHostWait(&hostAlert{meeting: "Weekly sync", count: 3, started: true})},
+		{"home", message{Blocks: renderHome([]HomeMeeting{
+			{Channel: general, Name: "Weekly sync", Live: true, Present: []string{"Alice", "Board room"}, Locked: true, Recording: true,
+				JoinURL: "https://meet.example.com/webapp/#/?conference=weekly"},
+			{Channel: chat.ChannelRef{Platform: "slack", Workspace: testTeam, Channel: "C0003"}, Name: "Retro"},
+		})}},
+		{"home_empty", message{Blocks: renderHome(nil)}},
 		{"summary", renderStatus(chat.MeetingState{Name: "Weekly", Ended: true, Started: start, Peak: 12, Total: 30,
 			Presenters: []string{"Bob", "Carol"}}, start.Add(75*time.Minute))},
 	}

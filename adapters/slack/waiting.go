@@ -257,8 +257,10 @@ func renderWaiting(wa *waitAlert) message {
 		text = "Nobody is waiting to be admitted to " + nameText(wa.meeting) + " any more"
 	case 1:
 		text = nameText(waitingNames[0]) + " is waiting to be admitted"
+	case 2:
+		text = nameText(waitingNames[0]) + " and " + nameText(waitingNames[1]) + " are waiting to be admitted"
 	default:
-		text = fmt.Sprintf("%s and %d more are waiting to be admitted", nameText(waitingNames[0]), len(waitingNames)-1)
+		text = fmt.Sprintf("%s and %d others are waiting to be admitted", nameText(waitingNames[0]), len(waitingNames)-1)
 	}
 	return message{Text: text, Blocks: blocks}
 }
