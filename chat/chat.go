@@ -130,6 +130,10 @@ type Reply struct {
 	// or not the command parsed or ran. Adapters whose rooms keep history (Matrix) remove the
 	// request's message where they can, and otherwise tell its sender it stays visible.
 	CarriedSecret bool
+	// JoinURL is the meeting's web join page (from MEET_JOIN_URL), set on answers about one
+	// meeting (status, the link confirmation): Slack shows a Join button, other adapters a link.
+	// Empty when not configured. It never carries a PIN.
+	JoinURL string
 }
 
 // Table is a small grid of plain-text cells.

@@ -329,9 +329,13 @@ func (a *Adapter) runPress(ctx context.Context, p press) {
 	}
 	reply := a.handle(ctx, p.invocation)
 	if p.Kind == kindWaiting {
-		// The alert itself says who admitted whom; a refusal goes to the presser alone.
-		if reply.Public && !reply.Failed {
-			a.admittedFromAlert(p.Channel, p.Text, p.User.ID)
+		// The alert itself says who admitted whom; a refusal goes to the presser alone. The
+		// alert is never replaced by the reply: it stays the one message of its burst.
+		if reply.Public && !reply.Failed && strings.HasPrefix(p.Text, "admit ") && a.admittedFromAlert(p.Channel, p.Text, p.User.ID) {
+			return
+		}
+		if reply.Public {
+			a.respond(ctx, p.invocation, renderReply(reply, replyOptions{Requester: p.User.ID, Source: p.Text}), true, false)
 			return
 		}
 		private := reply

@@ -216,7 +216,8 @@ func renderReply(r chat.Reply, o replyOptions) message {
 	if r.Public && o.Requester != "" {
 		text = strings.TrimSpace("<@" + o.Requester + "> " + text)
 	}
-	if r.Table == nil && len(r.Choices) == 0 && r.Confirm == nil {
+	join := joinButton(r.JoinURL)
+	if r.Table == nil && len(r.Choices) == 0 && r.Confirm == nil && join == nil {
 		return message{Text: truncateEscaped(text, maxMessageText)}
 	}
 	var blocks []slackgo.Block
@@ -247,6 +248,9 @@ func renderReply(r chat.Reply, o replyOptions) message {
 		}
 		btn := button(kindConfirm, 0, 0, chat.Action{Label: label, Command: c.Command, Danger: true}, c.Prompt)
 		blocks = append(blocks, slackgo.NewActionBlock(blockID(kindConfirm, 0, ""), btn))
+	}
+	if join != nil {
+		blocks = append(blocks, slackgo.NewActionBlock(joinBlockID, join))
 	}
 	fallback := text
 	if fallback == "" && r.Confirm != nil {

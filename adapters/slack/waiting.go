@@ -170,13 +170,14 @@ func (a *Adapter) hostAlerts(ctx context.Context, st *channelState, ch chat.Chan
 
 // admittedFromAlert records that user admitted, from an alert's button, the person named by
 // command ("admit id:<uuid>", or everyone waiting for "admit all"), and edits the alert at once.
-func (a *Adapter) admittedFromAlert(ch chat.ChannelRef, command, user string) {
+// It reports whether the open alert named anyone it admitted.
+func (a *Adapter) admittedFromAlert(ch chat.ChannelRef, command, user string) bool {
 	st := a.channelState(ch)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	wa := st.waiting
 	if wa == nil {
-		return
+		return false
 	}
 	all := command == "admit all"
 	uuid, isID := strings.CutPrefix(command, "admit id:")
@@ -189,12 +190,13 @@ func (a *Adapter) admittedFromAlert(ch chat.ChannelRef, command, user string) {
 		open = open || w.state == stillWaiting
 	}
 	if !changed {
-		return
+		return false
 	}
 	a.editStatus(wa.msg, renderWaiting(wa))
 	if !open {
 		st.waiting = nil
 	}
+	return true
 }
 
 // validUUID reports whether id can go on a button as "admit id:<id>".
