@@ -248,3 +248,49 @@ func TestCallCardRefusedFallsBack(t *testing.T) {
 		t.Errorf("want the status message and two replies, got %d posts", len(posts))
 	}
 }
+
+// TestStatelessNoticeKeepsCallAndAlert: a notification that carries no meeting state (a schedule
+// ran) goes into the call's thread and neither empties the card nor closes the waiting alert.
+func TestStatelessNoticeKeepsCallAndAlert(t *testing.T) {
+	f := newFakeSlack(t)
+	f.scopes = callScopes
+	a, _ := newTestAdapter(t, f, &recorder{})
+	ctx := context.Background()
+	m := chat.MeetingState{Name: "Weekly", Occurrence: "occ-1", JoinURL: testJoinURL, Started: time.Now(), People: []chat.Person{
+		{UUID: "a1", Name: "Alice", Role: "host"}, {UUID: "b1", Name: "Bob", Waiting: true}}}
+	if err := a.Post(ctx, general, chat.Notification{Text: "Alice joined", Threaded: true, Meeting: m}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Post(ctx, general, chat.Notification{Text: "schedule 3 ran: lock", Threaded: true, Kinds: []chat.NoticeKind{chat.ScheduleRan}}); err != nil {
+		t.Fatal(err)
+	}
+	st := a.channelState(general)
+	st.mu.Lock()
+	c := st.call
+	st.mu.Unlock()
+	if c == nil {
+		t.Fatal("the stateless notice closed the call card")
+	}
+	c.mu.Lock()
+	want := len(c.want)
+	c.mu.Unlock()
+	if want != 1 {
+		t.Errorf("the card should still show Alice; it wants %d participants", want)
+	}
+	if c := f.callState("occ-1"); c == nil || c.Ended || !cmp.Equal(names(c), []string{"Alice"}) {
+		t.Errorf("call after a stateless notice: %+v", c)
+	}
+	for _, u := range f.callsOf("chat.update") {
+		if strings.Contains(u.Form.Get("blocks"), "left the waiting room") {
+			t.Errorf("the waiting alert was closed: %s", u.Form.Get("blocks"))
+		}
+	}
+	posts := f.callsOf("chat.postMessage")
+	last := posts[len(posts)-1]
+	if last.Form.Get("text") != "schedule 3 ran: lock" || last.Form.Get("thread_ts") == "" {
+		t.Errorf("schedule notice %q in thread %q", last.Form.Get("text"), last.Form.Get("thread_ts"))
+	}
+	if n := len(f.callsOf("calls.participants.remove")) + len(f.callsOf("calls.end")); n != 0 {
+		t.Errorf("%d roster removals or ends after a stateless notice", n)
+	}
+}

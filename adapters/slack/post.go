@@ -41,7 +41,8 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 	// in a channel is the order of notifications.
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if !n.NoWaitingAlerts {
+	stateless := !hasState(n.Meeting)
+	if !n.NoWaitingAlerts && !stateless {
 		if err := a.waitingAlerts(ctx, st, ch, n.Meeting); err != nil {
 			return err
 		}
@@ -54,17 +55,17 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 	// no state at all is judged by its kinds.
 	ended := n.Meeting.Ended ||
 		(len(n.Meeting.Present) == 0 && len(n.Meeting.People) == 0 && n.Meeting.Started.IsZero() && slices.Contains(n.Kinds, chat.MeetingEnded))
-	running := !ended && (len(n.Meeting.Present) > 0 || len(n.Meeting.People) > 0)
+	running := !ended && someoneIn(n.Meeting)
 
 	if c := st.call; c != nil && ended {
 		return a.closeCall(ctx, st, ch, n, text)
 	}
-	if c := st.call; c != nil && c.occurrence != n.Meeting.Occurrence {
+	if c := st.call; c != nil && !stateless && c.occurrence != n.Meeting.Occurrence {
 		// The meeting ended and began again between two notifications: a card per occurrence.
 		a.endCall(c, a.now())
 		st.call = nil
 	}
-	if st.call != nil || (st.status == nil && running && st.callRefused != n.Meeting.Occurrence && a.callable(n.Meeting)) {
+	if (st.call != nil && !stateless) || (st.status == nil && running && st.callRefused != n.Meeting.Occurrence && a.callable(n.Meeting)) {
 		// Creates the call the first time, posts its block until that succeeds, updates its roster.
 		err := a.syncCall(ctx, st, ch, n.Meeting)
 		if err != nil && !errors.Is(err, errCallRefused) {
@@ -138,6 +139,26 @@ func (a *Adapter) closeCall(ctx context.Context, st *channelState, ch chat.Chann
 		}
 	}
 	return nil
+}
+
+// hasState reports whether m describes a meeting at all: a notification of a schedule that ran,
+// or one from a relay that fills no state, says nothing about the roster, so it must not empty
+// the call card or close a waiting-room alert.
+func hasState(m chat.MeetingState) bool {
+	return m.Occurrence != "" || len(m.People) > 0 || len(m.Present) > 0 || m.Ended || !m.Started.IsZero() || m.WaitingForHost
+}
+
+// someoneIn reports whether anyone is in the meeting itself (not only in its waiting room).
+func someoneIn(m chat.MeetingState) bool {
+	if len(m.Present) > 0 {
+		return true
+	}
+	for _, p := range m.People {
+		if !p.Waiting {
+			return true
+		}
+	}
+	return false
 }
 
 // onlyKinds reports whether kinds is non-empty and holds only k.
