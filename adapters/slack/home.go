@@ -54,7 +54,12 @@ func (a *Adapter) publishHome(ctx context.Context, team, user string) {
 		}
 		in, err := a.members.isMember(ctx, m.Channel.Channel, user)
 		if err != nil {
-			a.log.Warn("home tab: membership not checked; channel left out", "channel", m.Channel.String(), "err", err)
+			// Without channels:read (an app not reinstalled from the new manifest) this fails
+			// for every channel on every open: say it once in a while.
+			if ok, held := a.logs.allow("home-members", a.now()); ok {
+				a.log.Warn("home tab: membership not checked; channel left out (does the token have channels:read and groups:read?)",
+					"channel", m.Channel.String(), "err", err, "similar_not_logged", held)
+			}
 			continue
 		}
 		if in {

@@ -24,6 +24,12 @@ import (
 // the next meeting starts a new one. Without n.Threaded, or with no meeting running, the
 // notification is a plain channel message.
 //
+// With a call card (calls:write, n.Meeting.JoinURL and n.Meeting.Occurrence set), the Slack
+// Call's message takes the status message's place: calls.add on the meeting's first
+// notification, its roster kept in the background, calls.end when it ends. Whatever the style,
+// people waiting in n.Meeting.People get a waiting-room alert (unless n.NoWaitingAlerts), and a
+// notification of only chat.Waiting posts no text of its own.
+//
 // Post makes one chat.postMessage attempt for the notification and never retries it. Errors: a
 // *chat.RateLimitError when Slack asks to slow down; chat.ErrChannelGone when the channel or the
 // whole workspace can no longer be posted to (the bot was removed, the channel archived, the app

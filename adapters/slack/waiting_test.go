@@ -135,7 +135,11 @@ func TestWaitingAlertsOff(t *testing.T) {
 // and the message says when a host has started it.
 func TestWaitingForHost(t *testing.T) {
 	f := newFakeSlack(t)
-	a, _ := newTestAdapter(t, f, &recorder{})
+	f.users["UHOST"] = map[string]any{"id": "UHOST"}
+	h := &recorder{reply: func(req chat.Request) chat.Reply {
+		return chat.Reply{Text: "started the meeting", Public: true}
+	}}
+	a, srv := newTestAdapter(t, f, h)
 	state := chat.MeetingState{Name: "Weekly sync", Occurrence: "occ-1", WaitingForHost: true}
 	for i, name := range []string{"Bob", "Carol", "Dave"} {
 		state.People = append(state.People, chat.Person{UUID: string(rune('b' + i)), Name: name, Waiting: true})
@@ -159,6 +163,19 @@ func TestWaitingForHost(t *testing.T) {
 	if strings.Contains(unescapedJSON(f.callsOf("chat.postMessage")[0].Form.Get("blocks")), "admit id:") {
 		t.Error("people waiting for a host got Admit buttons")
 	}
+	// A host presses Start meeting: the core runs `start`, and its public answer is the
+	// channel's; the alert is not replaced by it.
+	body := interactionBody(pressPayload(f, "UHOST", "mb|w|1|host", "start", "s1", ""))
+	if got := post(t, srv.URL+"/slack/interactions", testSecret, time.Now(), body); got != 200 {
+		t.Fatalf("press: status %d", got)
+	}
+	if w := f.nextWebhook(t); w.ResponseType != "in_channel" || w.ReplaceOriginal || !strings.Contains(w.Text, "<@UHOST> started the meeting") {
+		t.Errorf("Start meeting answered %+v", w)
+	}
+	if reqs := h.requests(); len(reqs) != 1 || reqs[0].Text != "start" || reqs[0].Rights != chat.Host {
+		t.Errorf("core saw %+v", reqs)
+	}
+
 	state.WaitingForHost = false
 	state.People = append(state.People, chat.Person{UUID: "h", Name: "Hostess", Role: "host"})
 	for i := range state.People {
