@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -292,5 +293,37 @@ func TestStatelessNoticeKeepsCallAndAlert(t *testing.T) {
 	}
 	if n := len(f.callsOf("calls.participants.remove")) + len(f.callsOf("calls.end")); n != 0 {
 		t.Errorf("%d roster removals or ends after a stateless notice", n)
+	}
+}
+
+// TestCallAddRateLimited: a rate-limited calls.add goes back to the relay as a
+// *chat.RateLimitError with nothing posted; its retry makes the one call.
+func TestCallAddRateLimited(t *testing.T) {
+	f := newFakeSlack(t)
+	f.scopes = callScopes
+	f.on("calls.add", func(n int, _ url.Values) (int, http.Header, string) {
+		if n == 1 {
+			return 429, http.Header{"Retry-After": {"4"}}, ""
+		}
+		return 0, nil, ""
+	})
+	a, _ := newTestAdapter(t, f, &recorder{})
+	n := chat.Notification{Text: "Alice joined", Threaded: true, Meeting: chat.MeetingState{Name: "Weekly", Occurrence: "occ-1",
+		JoinURL: testJoinURL, People: []chat.Person{{UUID: "a1", Name: "Alice"}}}}
+	var rl *chat.RateLimitError
+	if err := a.Post(context.Background(), general, n); !errors.As(err, &rl) || rl.RetryAfter != 4*time.Second {
+		t.Fatalf("first Post: %v, want a rate limit of 4s", err)
+	}
+	if posts := f.callsOf("chat.postMessage"); len(posts) != 0 {
+		t.Errorf("%d posts after a refused calls.add", len(posts))
+	}
+	if err := a.Post(context.Background(), general, n); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.callState("occ-1"); c == nil || !cmp.Equal(names(c), []string{"Alice"}) {
+		t.Errorf("call after the retry: %+v", c)
+	}
+	if posts := f.callsOf("chat.postMessage"); len(posts) != 2 {
+		t.Errorf("%d posts, want the call block and the reply", len(posts))
 	}
 }

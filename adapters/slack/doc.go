@@ -46,8 +46,8 @@
 // meeting becomes a Slack Call (calls.go): calls.add once per MeetingState.Occurrence, a `call`
 // block in the channel (the thread of a threaded channel), and the roster kept by a background
 // loop per call that sends differences in batches of callBatch, at most one request every
-// second, waiting out rate limits, so a join storm costs a few requests and never holds up a
-// post; calls.end when the meeting ends. Without the scope or a join page, the status message
+// callGap (three seconds), waiting out rate limits, so a join storm costs a few requests and
+// never holds up a post; calls.end when the meeting ends. Without the scope or a join page, the status message
 // stays, with a Join button when there is a join page. Waiting-room alerts (waiting.go) come from
 // MeetingState.People; their Admit buttons are presses like any other, checked by the core. The
 // Home tab (home.go) lists a HomeSource's meetings in channels the viewer is a member of.

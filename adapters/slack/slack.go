@@ -160,7 +160,7 @@ func New(cfg Config, h chat.Handler, logger *slog.Logger) (*Adapter, error) {
 		logs:        newLogGate(10 * time.Second),
 		apiBase:     apiBase,
 		probed:      make(chan struct{}),
-		callGap:     time.Second,
+		callGap:     3 * time.Second, // the Calls API methods are Slack's Tier 2: about 20 a minute
 		statusGap:   2 * time.Second,
 		workTimeout: 2 * time.Minute,
 		bodyTimeout: bodyTimeout,
