@@ -218,3 +218,32 @@ func TestEscape(t *testing.T) {
 		t.Errorf("truncateEscaped cut an entity: %q", got)
 	}
 }
+
+// TestWaitingAlertLimits: 60 people with long names stay within Slack's limits (50 blocks, 3,000
+// characters a section), and the alert says how many it does not list.
+func TestWaitingAlertLimits(t *testing.T) {
+	wa := &waitAlert{meeting: strings.Repeat("Weekly ", 1000)}
+	for i := range 60 {
+		wa.order = append(wa.order, &waiter{uuid: fmt.Sprintf("u%d", i), name: strings.Repeat("&", 2000)})
+	}
+	for _, m := range []message{renderWaiting(wa), renderHostWait(&hostAlert{meeting: wa.meeting, count: 60})} {
+		if len(m.Blocks) > maxBlocks {
+			t.Errorf("%d blocks", len(m.Blocks))
+		}
+		b, _ := json.Marshal(m.Blocks)
+		var raw []struct {
+			Text *struct{ Text string } `json:"text"`
+		}
+		_ = json.Unmarshal(b, &raw)
+		for _, blk := range raw {
+			if blk.Text != nil && utf8.RuneCountInString(blk.Text.Text) > maxSectionText {
+				t.Errorf("section of %d characters", utf8.RuneCountInString(blk.Text.Text))
+			}
+		}
+	}
+	if !strings.Contains(goldenString(t, renderWaiting(wa)), "…and 40 more") {
+		t.Error("the alert does not say how many it leaves out")
+	}
+}
+
+func goldenString(t *testing.T, m message) string { return string(goldenJSON(t, m)) }

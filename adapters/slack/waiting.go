@@ -237,6 +237,7 @@ func renderWaiting(wa *waitAlert) message {
 		case leftWaiting:
 			line = ":wave: " + name + " left the waiting room"
 		}
+		line = truncateEscaped(line, maxSectionText)
 		sec := slackgo.NewSectionBlock(mrkdwn(line), nil, nil)
 		if w.state == stillWaiting && validUUID(w.uuid) {
 			sec = slackgo.NewSectionBlock(mrkdwn(line), nil,
@@ -252,7 +253,7 @@ func renderWaiting(wa *waitAlert) message {
 		all := button(kindWaiting, len(wa.order), 0, chat.Action{Label: "Admit all", Command: "admit all"}, "")
 		blocks = append(blocks, slackgo.NewActionBlock(blockID(kindWaiting, len(wa.order), ""), all.WithStyle(slackgo.StylePrimary)))
 	}
-	blocks = append(blocks, slackgo.NewContextBlock("", mrkdwn("Waiting room of "+nameText(wa.meeting)+" · only hosts can admit")))
+	blocks = append(blocks, slackgo.NewContextBlock("", mrkdwn(truncateEscaped("Waiting room of "+nameText(wa.meeting), 2000)+" · only hosts can admit")))
 	var text string
 	switch len(waitingNames) {
 	case 0:
@@ -264,7 +265,7 @@ func renderWaiting(wa *waitAlert) message {
 	default:
 		text = fmt.Sprintf("%s and %d others are waiting to be admitted", nameText(waitingNames[0]), len(waitingNames)-1)
 	}
-	return message{Text: text, Blocks: blocks}
+	return message{Text: truncateEscaped(text, maxSectionText), Blocks: blocks}
 }
 
 // renderHostWait renders the "waiting for a host" message, and what it becomes once a host has
@@ -277,10 +278,10 @@ func renderHostWait(ha *hostAlert) message {
 	if ha.started {
 		text := nameText(ha.meeting) + " has started"
 		return message{Text: text, Blocks: []slackgo.Block{
-			slackgo.NewSectionBlock(mrkdwn(":white_check_mark: *"+nameText(ha.meeting)+"* has started"), nil, nil),
+			slackgo.NewSectionBlock(mrkdwn(truncateEscaped(":white_check_mark: *"+nameText(ha.meeting)+"* has started", maxSectionText)), nil, nil),
 		}}
 	}
-	text := fmt.Sprintf("%s waiting for a host in %s", people, nameText(ha.meeting))
+	text := truncateEscaped(fmt.Sprintf("%s waiting for a host in %s", people, nameText(ha.meeting)), maxSectionText-30)
 	start := button(kindWaiting, 0, 1, chat.Action{Label: "Start meeting", Command: "start"}, "")
 	return message{Text: text, Blocks: []slackgo.Block{
 		slackgo.NewSectionBlock(mrkdwn(":hourglass_flowing_sand: "+text), nil, nil),
