@@ -52,8 +52,8 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 		if err := a.waitingAlerts(ctx, st, ch, n.Meeting); err != nil {
 			return err
 		}
-		if onlyKinds(n.Kinds, chat.Waiting) {
-			return nil // the waiting-room alert says it
+		if onlyKinds(n.Kinds, chat.Waiting) && (st.waiting != nil || (st.hostWait != nil && !st.hostWait.started)) {
+			return nil // the open waiting-room alert says it
 		}
 	}
 	// The state says whether the meeting ended; a batch that ends one meeting and starts the next

@@ -131,6 +131,21 @@ func TestWaitingAlertsOff(t *testing.T) {
 	}
 }
 
+// TestWaitingNoticeWithoutRoster: a Waiting notice from a relay that fills no People is posted as
+// text, since no alert can say it.
+func TestWaitingNoticeWithoutRoster(t *testing.T) {
+	f := newFakeSlack(t)
+	a, _ := newTestAdapter(t, f, &recorder{})
+	n := chat.Notification{Text: "Bob is waiting to be admitted", Kinds: []chat.NoticeKind{chat.Waiting},
+		Meeting: chat.MeetingState{Name: "Weekly", Present: []string{"Alice"}}}
+	if err := a.Post(context.Background(), general, n); err != nil {
+		t.Fatal(err)
+	}
+	if posts := f.callsOf("chat.postMessage"); len(posts) != 1 || posts[0].Form.Get("text") != "Bob is waiting to be admitted" {
+		t.Errorf("want the notice as text, got %d posts", len(posts))
+	}
+}
+
 // TestWaitingForHost: people in a meeting with no host yet are announced once per occurrence,
 // and the message says when a host has started it.
 func TestWaitingForHost(t *testing.T) {
