@@ -130,6 +130,10 @@ type Reply struct {
 	// or not the command parsed or ran. Adapters whose rooms keep history (Matrix) remove the
 	// request's message where they can, and otherwise tell its sender it stays visible.
 	CarriedSecret bool
+	// JoinURL is the meeting's web join page (from MEET_JOIN_URL), set on answers about one
+	// meeting (status, the link confirmation): Slack shows a Join button, other adapters a link.
+	// Empty when not configured. It never carries a PIN.
+	JoinURL string
 }
 
 // Table is a small grid of plain-text cells.
@@ -179,6 +183,9 @@ type Notification struct {
 	Meeting MeetingState
 	// Threaded asks for the channel's threaded style: status message plus replies in its thread.
 	Threaded bool
+	// NoWaitingAlerts is set when the channel turned waiting-room alerts off (`notify waiting
+	// off`); the zero value keeps them on, the default.
+	NoWaitingAlerts bool
 }
 
 // NoticeKind is the kind of event a notification reports.
@@ -194,6 +201,10 @@ const (
 	MeetingChanged      NoticeKind = "meeting" // locked, guests muted, …
 	MeetingEnded        NoticeKind = "ended"
 	ScheduleRan         NoticeKind = "schedule"
+	// Waiting: someone waits to be admitted (a locked meeting's waiting room, or a meeting that
+	// waits for a host). Adapters that keep a waiting-room alert of their own (Slack) render it
+	// from MeetingState.People and post no text for a notification of only this kind.
+	Waiting NoticeKind = "waiting"
 )
 
 // MeetingState is a snapshot of a linked meeting for status displays.
@@ -209,6 +220,32 @@ type MeetingState struct {
 	Peak        int       // most people present at once
 	Total       int       // distinct people seen
 	Presenters  []string  // everyone who presented, in order
+
+	// Occurrence is a stable id of this run of the meeting: the same for every notification from
+	// the first join until it ends, different for the next run (Slack's calls.add
+	// external_unique_id). Empty when the relay does not know it; adapters then show no call card.
+	Occurrence string
+	// People is everyone in the roster, room systems, phones and those in the waiting room
+	// included, in order of joining. Present stays the display names of those in the meeting.
+	People []Person
+	// WaitingForHost is set while the meeting has not started (the platform's started: false):
+	// everyone in it waits for a host.
+	WaitingForHost bool
+	// JoinURL is the meeting's web join page, expanded by the core from MEET_JOIN_URL (see
+	// package joinurl); empty when that is not configured. It never carries a PIN.
+	JoinURL string
+}
+
+// Person is one participant as status displays show them.
+type Person struct {
+	UUID     string // the platform's participant id; the core's buttons name it as "id:<uuid>"
+	Name     string // display name, plain text
+	Role     string // "host" or "guest", as the core words it
+	Protocol string // "webrtc", "sip", "h323", "rtmp", "api", … (room systems and phones too)
+	// Waiting is set while they wait to be admitted (a locked meeting's waiting room).
+	Waiting bool
+	// Streaming is set for a streaming or recording participant (is_streaming_conference).
+	Streaming bool
 }
 
 // Poster is what adapters offer the relay: post one notification to one channel.

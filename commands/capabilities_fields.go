@@ -7,11 +7,11 @@ import "github.com/meetbot/meetbot/meetings"
 func supports(p meetings.Participant, op capability) bool {
 	switch op {
 	case canMute:
-		return p.MuteSupported
+		return !p.NoMute
 	case canDisconnect:
-		return p.DisconnectSupported
+		return !p.NoDisconnect
 	case canTransfer:
-		return p.TransferSupported
+		return !p.NoTransfer
 	}
 	return true
 }

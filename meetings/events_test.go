@@ -25,8 +25,7 @@ const aliceJSON = `{"api_url": "/participants/50b9", "call_direction": "in",
 var alice = meetings.Participant{UUID: "50b9", DisplayName: "Alice", Role: "chair", ServiceType: "conference",
 	CallDirection: "in", Protocol: "api", URI: "CloudConnect_10.44.21.35", LocalAlias: "meet.alice",
 	OverlayText: "Alice", Vendor: "CloudConnect/2.0.0-25227.0.0", Encryption: "On", IsVideoCall: true,
-	RxPresentationAllowed: true, StartTime: 1441720992, MuteSupported: true, DisconnectSupported: true,
-	TransferSupported: true}
+	RxPresentationAllowed: true, StartTime: 1441720992}
 
 // Every event of API section 6. Clarification 1: bodies may be null or {}. Clarification 2: the
 // alternate names conference_update, message_received, bye and refresh_token.
@@ -94,25 +93,25 @@ func TestDecodeParticipantLenient(t *testing.T) {
 		want       meetings.Participant
 	}{
 		{"YesNoStrings", `{"uuid":"u","is_muted":"YES","is_presenting":"yes","is_video_call":"NO"}`,
-			meetings.Participant{UUID: "u", IsMuted: true, IsPresenting: true, RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
+			meetings.Participant{UUID: "u", IsMuted: true, IsPresenting: true, RxPresentationAllowed: true}},
 		{"Booleans", `{"uuid":"u","is_muted":true,"is_audio_only_call":false,"has_media":"true","is_external":1}`,
-			meetings.Participant{UUID: "u", IsMuted: true, HasMedia: true, IsExternal: true, RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
+			meetings.Participant{UUID: "u", IsMuted: true, HasMedia: true, IsExternal: true, RxPresentationAllowed: true}},
 		{"NumbersAsStringsAndFloats", `{"uuid":"u","spotlight":"1441720992","start_time":1441720992.7}`,
-			meetings.Participant{UUID: "u", Spotlight: 1441720992, StartTime: 1441720992, RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
+			meetings.Participant{UUID: "u", Spotlight: 1441720992, StartTime: 1441720992, RxPresentationAllowed: true}},
 		{"NewerFields", `{"uuid":"u","is_video_muted":"YES","presentation_allowed":true,"started":1,"nested":{"a":[1,{"b":null}]}}`,
-			meetings.Participant{UUID: "u", IsVideoMuted: true, RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
-		{"RxDeny", `{"uuid":"u","rx_presentation_policy":"DENY"}`, meetings.Participant{UUID: "u", MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
+			meetings.Participant{UUID: "u", IsVideoMuted: true, RxPresentationAllowed: true}},
+		{"RxDeny", `{"uuid":"u","rx_presentation_policy":"DENY"}`, meetings.Participant{UUID: "u"}},
 		// Newer nodes tell what a host may do to a participant; absent means allowed.
 		{"CapabilitiesRefused", `{"uuid":"u","mute_supported":"NO","disconnect_supported":"NO","transfer_supported":"NO","fecc_supported":"YES"}`,
-			meetings.Participant{UUID: "u", RxPresentationAllowed: true, FECCSupported: true}},
+			meetings.Participant{UUID: "u", RxPresentationAllowed: true, NoMute: true, NoDisconnect: true, NoTransfer: true, FECCSupported: true}},
 		{"CapabilitiesAllowed", `{"uuid":"u","mute_supported":"YES","disconnect_supported":"YES","transfer_supported":"YES","fecc_supported":"NO"}`,
-			meetings.Participant{UUID: "u", RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
+			meetings.Participant{UUID: "u", RxPresentationAllowed: true}},
 		{"NewestNodeFields", `{"uuid":"u","is_streaming_conference":true,"is_video_silent":true,"supports_direct_chat":true,"external_node_uuid":"n1","buzz_time":1441720999.5,"can_receive_personal_mix":false,"receive_from_video_mix":{"mix_name":"main","timestamp":1.5}}`,
 			meetings.Participant{UUID: "u", IsStreaming: true, IsVideoSilent: true, SupportsDirectChat: true, ExternalNodeUUID: "n1", BuzzTime: 1441720999,
-				RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
+				RxPresentationAllowed: true}},
 		{"NullsAndEscapes", `{"uuid":"u","display_name":"A\u00e9 \"B\"","role":null,"spotlight":null}`,
-			meetings.Participant{UUID: "u", DisplayName: `Aé "B"`, RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
-		{"UUIDAsNumber", `{"uuid":42}`, meetings.Participant{UUID: "42", RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}},
+			meetings.Participant{UUID: "u", DisplayName: `Aé "B"`, RxPresentationAllowed: true}},
+		{"UUIDAsNumber", `{"uuid":42}`, meetings.Participant{UUID: "42", RxPresentationAllowed: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

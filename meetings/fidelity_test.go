@@ -157,27 +157,27 @@ func TestCapabilityFlags(t *testing.T) {
 	forEachMode(t, weekly, func(t *testing.T, e *env, private bool, room *sim.Room, s *meetings.Session, ev *events) {
 		ctx := context.Background()
 		ann := room.Join(sim.ParticipantSpec{Name: "Ann"})
-		if p := joined(ev, ann); !p.MuteSupported || !p.DisconnectSupported || !p.TransferSupported {
+		if p := joined(ev, ann); p.NoMute || p.NoDisconnect || p.NoTransfer {
 			t.Errorf("a participant the node fully supports: %+v", p)
 		}
 		gw := room.Join(sim.ParticipantSpec{Name: "Gateway call", Protocol: "sip", Unsupported: sim.Unsupported{Mute: true}})
-		if p := joined(ev, gw); p.MuteSupported || !p.DisconnectSupported || !p.TransferSupported {
-			t.Errorf("a participant the node cannot mute: mute %v disconnect %v transfer %v", p.MuteSupported, p.DisconnectSupported, p.TransferSupported)
+		if p := joined(ev, gw); !p.NoMute || p.NoDisconnect || p.NoTransfer {
+			t.Errorf("a participant the node cannot mute: mute %v disconnect %v transfer %v", !p.NoMute, !p.NoDisconnect, !p.NoTransfer)
 		}
 		room.SetUnsupported(ann, sim.Unsupported{Disconnect: true, Transfer: true})
 		up := ev.until("the update", func(e meetings.Event) bool {
 			u, ok := e.(meetings.ParticipantUpdated)
 			return ok && u.Participant.UUID == ann
 		}).(meetings.ParticipantUpdated)
-		if p := up.Participant; !p.MuteSupported || p.DisconnectSupported || p.TransferSupported {
-			t.Errorf("after the node withdrew disconnect and transfer: mute %v disconnect %v transfer %v", p.MuteSupported, p.DisconnectSupported, p.TransferSupported)
+		if p := up.Participant; p.NoMute || !p.NoDisconnect || !p.NoTransfer {
+			t.Errorf("after the node withdrew disconnect and transfer: mute %v disconnect %v transfer %v", !p.NoMute, !p.NoDisconnect, !p.NoTransfer)
 		}
 		ps, err := s.Participants(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range ps {
-			if p.UUID == gw && p.MuteSupported {
+			if p.UUID == gw && !p.NoMute {
 				t.Error("participants: the gateway call is reported mutable")
 			}
 		}

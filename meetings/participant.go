@@ -32,14 +32,15 @@ type Participant struct {
 	IsVideoMuted          bool // newer nodes only
 	RxPresentationAllowed bool // rx_presentation_policy ALLOW (the default when absent)
 
-	// What the node lets a host do to this participant (mute_supported, disconnect_supported,
-	// transfer_supported, fecc_supported). Newer nodes send them; true when the node does not,
-	// as older nodes and the vendor page allow every command on everyone. A command the node
-	// says it does not support is refused before it is sent.
-	MuteSupported       bool
-	DisconnectSupported bool
-	TransferSupported   bool
-	FECCSupported       bool // far-end camera control; false when absent, as Pexip's client reads it
+	// What the node does not let a host do to this participant (mute_supported,
+	// disconnect_supported, transfer_supported false). Newer nodes send the flags; older nodes
+	// and the vendor page allow every command on everyone, so these are false when the node does
+	// not say, and a Participant made without them (a saved roster) allows everything. A command
+	// the node says it does not support is refused before it is sent.
+	NoMute        bool
+	NoDisconnect  bool
+	NoTransfer    bool
+	FECCSupported bool // far-end camera control; false when absent, as Pexip's client reads it
 
 	IsVideoSilent      bool   // is_video_silent: the camera sends a still or black picture
 	SupportsDirectChat bool   // supports_direct_chat: can receive private messages
@@ -71,7 +72,7 @@ var errNoUUID = errors.New("participant without uuid")
 // booleans or "YES"/"NO" strings, numbers may be strings or floats, unknown fields are ignored.
 // It fails only when data is not one JSON object or the object has no uuid.
 func DecodeParticipant(data []byte) (Participant, error) {
-	p := Participant{RxPresentationAllowed: true, MuteSupported: true, DisconnectSupported: true, TransferSupported: true}
+	p := Participant{RxPresentationAllowed: true}
 	m := members{data: data}
 	for m.next() {
 		key, val := m.key, m.val
@@ -121,11 +122,11 @@ func DecodeParticipant(data []byte) (Participant, error) {
 				p.RxPresentationAllowed = !equalFoldStr(s, "DENY")
 			}
 		case "mute_supported":
-			p.MuteSupported = valBool(val)
+			p.NoMute = !valBool(val)
 		case "disconnect_supported":
-			p.DisconnectSupported = valBool(val)
+			p.NoDisconnect = !valBool(val)
 		case "transfer_supported":
-			p.TransferSupported = valBool(val)
+			p.NoTransfer = !valBool(val)
 		case "fecc_supported":
 			p.FECCSupported = valBool(val)
 		case "is_video_silent":

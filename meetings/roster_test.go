@@ -10,8 +10,7 @@ import (
 )
 
 func pp(uuid, name string, start int64) meetings.Participant {
-	return meetings.Participant{UUID: uuid, DisplayName: name, StartTime: start, Role: "guest", RxPresentationAllowed: true,
-		MuteSupported: true, DisconnectSupported: true, TransferSupported: true}
+	return meetings.Participant{UUID: uuid, DisplayName: name, StartTime: start, Role: "guest", RxPresentationAllowed: true}
 }
 
 type change struct {

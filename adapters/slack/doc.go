@@ -39,6 +39,19 @@
 // in the background, at most one every few seconds, always with the newest state, so they never
 // hold up a post.
 //
+// # Native surfaces
+//
+// At start Run reads the token's scopes from auth.test (the x-oauth-scopes header) and logs which
+// surfaces are on. With calls:write and a MeetingState.JoinURL (MEET_JOIN_URL), a running
+// meeting becomes a Slack Call (calls.go): calls.add once per MeetingState.Occurrence, a `call`
+// block in the channel (the thread of a threaded channel), and the roster kept by a background
+// loop per call that sends differences in batches of callBatch, at most one request every
+// callGap (three seconds), waiting out rate limits, so a join storm costs a few requests and
+// never holds up a post; calls.end when the meeting ends. Without the scope or a join page, the status message
+// stays, with a Join button when there is a join page. Waiting-room alerts (waiting.go) come from
+// MeetingState.People; their Admit buttons are presses like any other, checked by the core. The
+// Home tab (home.go) lists a HomeSource's meetings in channels the viewer is a member of.
+//
 // # Concurrency
 //
 // An Adapter is safe for concurrent use. Background work (commands, status edits) stops when Run

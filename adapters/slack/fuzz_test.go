@@ -33,6 +33,8 @@ func FuzzInbound(f *testing.F) {
 	f.Add(interactionBody(`{"type":"block_actions","actions":[{"type":"button","block_id":"mb|c","value":"x"}]}`))
 	f.Add(`{"type":"event_callback","team_id":"T1","event":{"type":"tokens_revoked","tokens":{"bot":["U1"]}}}`)
 	f.Add(`{"type":"url_verification","challenge":"c"}`)
+	f.Add(`{"type":"event_callback","team_id":"T1","event":{"type":"app_home_opened","user":"U1","tab":"home"}}`)
+	f.Add(interactionBody(pressPayloadFor(fs, "mb|w|0", "admit id:b1")))
 	f.Add("payload=%7B%22type%22%3A1%7D")
 	f.Add("text=%ZZ&&&=")
 	a, err := New(Config{BotToken: "xoxb-fuzz", SigningSecret: "s", APIURL: "http://127.0.0.1:1/api/"}, chat.HandlerFunc(func(context.Context, chat.Request) chat.Reply {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -36,6 +37,15 @@ type apiCall struct {
 	At     time.Time
 	Status int // what the fake answered
 	TS     string
+	Body   []byte // the raw body of a JSON request (views.publish)
+}
+
+// fakeCall is one Slack Call as the fake keeps it: its participants by external_id.
+type fakeCall struct {
+	ID, ExternalID, JoinURL, Title, CreatedBy, DateStart string
+	Participants                                         map[string]string // external_id → display_name
+	Ended                                                bool
+	Duration                                             string
 }
 
 // webhookCall is one recorded response_url request.
@@ -56,13 +66,16 @@ type fakeSlack struct {
 	// responseURLBase replaces the server's response_url base (fuzzing and benchmarks, no server).
 	responseURLBase string
 
-	mu       sync.Mutex
-	calls    []apiCall
-	users    map[string]map[string]any // user id → users.info "user" object
-	groups   map[string][]string
-	nextTS   int
-	override map[string]func(n int, form url.Values) (status int, header http.Header, body string)
-	counts   map[string]int
+	mu          sync.Mutex
+	calls       []apiCall
+	users       map[string]map[string]any // user id → users.info "user" object
+	groups      map[string][]string
+	nextTS      int
+	override    map[string]func(n int, form url.Values) (status int, header http.Header, body string)
+	counts      map[string]int
+	scopes      string               // x-oauth-scopes of every answer
+	slackCalls  map[string]*fakeCall // call id → call
+	chanMembers map[string][]string  // channel id → member ids (conversations.members)
 
 	webhooks chan webhookCall
 
@@ -81,17 +94,20 @@ type socketAck struct {
 func newFakeSlack(t *testing.T) *fakeSlack {
 	t.Helper()
 	f := &fakeSlack{
-		t:         t,
-		users:     map[string]map[string]any{},
-		groups:    map[string][]string{},
-		override:  map[string]func(int, url.Values) (int, http.Header, string){},
-		counts:    map[string]int{},
-		webhooks:  make(chan webhookCall, 1000),
-		envelopes: make(chan string, 100),
-		acks:      make(chan socketAck, 100),
-		wsConns:   make(chan struct{}, 10),
-		upgrader:  websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }},
-		nextTS:    1700000000,
+		t:           t,
+		users:       map[string]map[string]any{},
+		groups:      map[string][]string{},
+		override:    map[string]func(int, url.Values) (int, http.Header, string){},
+		counts:      map[string]int{},
+		webhooks:    make(chan webhookCall, 1000),
+		envelopes:   make(chan string, 100),
+		acks:        make(chan socketAck, 100),
+		wsConns:     make(chan struct{}, 10),
+		upgrader:    websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }},
+		nextTS:      1700000000,
+		scopes:      "commands,chat:write,chat:write.public,users:read,usergroups:read",
+		slackCalls:  map[string]*fakeCall{},
+		chanMembers: map[string][]string{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", f.serveAPI)
@@ -126,16 +142,20 @@ func (f *fakeSlack) on(method string, h func(n int, form url.Values) (int, http.
 
 func (f *fakeSlack) serveAPI(w http.ResponseWriter, r *http.Request) {
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
-	if err := r.ParseForm(); err != nil {
+	var raw []byte
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		raw, _ = io.ReadAll(r.Body)
+	} else if err := r.ParseForm(); err != nil {
 		f.t.Errorf("fake slack: %s: bad form: %v", method, err)
 	}
 	f.mu.Lock()
+	w.Header().Set("X-OAuth-Scopes", f.scopes)
 	f.counts[method]++
 	n := f.counts[method]
 	h := f.override[method]
 	f.mu.Unlock()
 
-	call := apiCall{Method: method, Form: r.PostForm, At: time.Now(), Status: http.StatusOK}
+	call := apiCall{Method: method, Form: r.PostForm, At: time.Now(), Status: http.StatusOK, Body: raw}
 	if h != nil {
 		status, header, body := h(n, r.PostForm)
 		if status != 0 {
@@ -183,6 +203,25 @@ func (f *fakeSlack) serveAPI(w http.ResponseWriter, r *http.Request) {
 		} else {
 			resp = map[string]any{"ok": true, "users": ids}
 		}
+	case "auth.test":
+		if r.Header.Get("Authorization") != "Bearer xoxb-test-token" {
+			resp = map[string]any{"ok": false, "error": "invalid_auth"}
+		} else {
+			resp = map[string]any{"ok": true, "user_id": "UBOT", "team_id": testTeam}
+		}
+	case "calls.add", "calls.participants.add", "calls.participants.remove", "calls.end":
+		resp = f.serveCalls(method, r.PostForm)
+	case "conversations.members":
+		f.mu.Lock()
+		ids, ok := f.chanMembers[r.PostForm.Get("channel")]
+		f.mu.Unlock()
+		if !ok {
+			resp = map[string]any{"ok": false, "error": "channel_not_found"}
+		} else {
+			resp = map[string]any{"ok": true, "members": ids, "response_metadata": map[string]any{"next_cursor": ""}}
+		}
+	case "views.publish":
+		resp = map[string]any{"ok": true, "view": map[string]any{"id": "V1", "type": "home"}}
 	case "apps.connections.open":
 		resp = map[string]any{"ok": true, "url": "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/ws"}
 	default:
@@ -191,6 +230,74 @@ func (f *fakeSlack) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = json.NewEncoder(w).Encode(resp)
 	f.record(call)
+}
+
+// serveCalls plays the Calls API: participants are kept by external_id, and a remove that
+// lacks the display_name is ignored, as Slack silently does.
+func (f *fakeSlack) serveCalls(method string, form url.Values) any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if method == "calls.add" {
+		id := fmt.Sprintf("R%03d", len(f.slackCalls)+1)
+		c := &fakeCall{ID: id, ExternalID: form.Get("external_unique_id"), JoinURL: form.Get("join_url"),
+			Title: form.Get("title"), CreatedBy: form.Get("created_by"), DateStart: form.Get("date_start"),
+			Participants: map[string]string{}}
+		if c.JoinURL == "" || c.ExternalID == "" || c.CreatedBy == "" {
+			return map[string]any{"ok": false, "error": "invalid_arguments"}
+		}
+		f.applyUsers(c, form.Get("users"), true)
+		f.slackCalls[id] = c
+		return map[string]any{"ok": true, "call": map[string]any{"id": id}}
+	}
+	c, ok := f.slackCalls[form.Get("id")]
+	if !ok {
+		return map[string]any{"ok": false, "error": "not_found"}
+	}
+	switch method {
+	case "calls.participants.add":
+		f.applyUsers(c, form.Get("users"), true)
+	case "calls.participants.remove":
+		f.applyUsers(c, form.Get("users"), false)
+	case "calls.end":
+		c.Ended, c.Duration = true, form.Get("duration")
+	}
+	return map[string]any{"ok": true}
+}
+
+func (f *fakeSlack) applyUsers(c *fakeCall, users string, add bool) {
+	if users == "" {
+		return
+	}
+	var us []struct {
+		ExternalID  string `json:"external_id"`
+		DisplayName string `json:"display_name"`
+	}
+	if err := json.Unmarshal([]byte(users), &us); err != nil {
+		f.t.Errorf("fake slack: users %q: %v", users, err)
+		return
+	}
+	for _, u := range us {
+		switch {
+		case add:
+			c.Participants[u.ExternalID] = u.DisplayName
+		case u.DisplayName != "":
+			delete(c.Participants, u.ExternalID)
+		}
+	}
+}
+
+// callState returns a copy of the fake's call with external id ext, or nil.
+func (f *fakeSlack) callState(ext string) *fakeCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.slackCalls {
+		if c.ExternalID == ext {
+			cp := *c
+			cp.Participants = maps.Clone(c.Participants)
+			return &cp
+		}
+	}
+	return nil
 }
 
 func (f *fakeSlack) record(c apiCall) {
@@ -324,6 +431,7 @@ func newTestAdapter(t *testing.T, f *fakeSlack, h chat.Handler, mutate ...func(*
 		t.Fatal(err)
 	}
 	a.statusGap = 5 * time.Millisecond
+	a.callGap = 5 * time.Millisecond
 	mux := http.NewServeMux()
 	a.Register(mux)
 	srv := httptest.NewServer(mux)
@@ -337,6 +445,11 @@ func newTestAdapter(t *testing.T, f *fakeSlack, h chat.Handler, mutate ...func(*
 		}
 		srv.Close()
 	})
+	select {
+	case <-a.probed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("auth.test never answered")
+	}
 	return a, srv
 }
 

@@ -274,7 +274,8 @@ func (a *Adapter) serveEvent(w http.ResponseWriter, _ *http.Request, body []byte
 	w.WriteHeader(http.StatusOK)
 }
 
-// handleEvent acts on the Events API events the adapter subscribes to.
+// handleEvent acts on the Events API events the adapter subscribes to: app_home_opened publishes
+// the viewer's Home tab in the background; app_uninstalled and tokens_revoked stop the workspace.
 func (a *Adapter) handleEvent(ev slackevents.EventsAPIEvent) {
 	if ev.Type != slackevents.CallbackEvent {
 		return
@@ -282,6 +283,10 @@ func (a *Adapter) handleEvent(ev slackevents.EventsAPIEvent) {
 	switch ev.InnerEvent.Type {
 	case string(slackevents.AppUninstalled), string(slackevents.AppUninstalledTeam):
 		a.markGone(ev.TeamID, "app uninstalled")
+	case string(slackevents.AppHomeOpened):
+		if h, ok := ev.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent); ok && h.Tab == "home" && h.User != "" && ev.TeamID != "" {
+			a.goWork(func(ctx context.Context) { a.publishHome(ctx, ev.TeamID, h.User) })
+		}
 	case string(slackevents.TokensRevoked):
 		if t, ok := ev.InnerEvent.Data.(*slackevents.TokensRevokedEvent); ok && len(t.Tokens.Bot) == 0 {
 			return // only user tokens, which the bot does not use
@@ -315,13 +320,29 @@ func (a *Adapter) runCommand(ctx context.Context, inv invocation) {
 // updates the message the button was on:
 //   - a public result is posted in the channel, attributed to the presser;
 //   - a table's message is redrawn by running the table's command again (Mute becomes Unmute);
-//   - a choices or confirm message is replaced by the result.
+//   - a choices or confirm message is replaced by the result;
+//   - a waiting-room alert is edited to say who admitted whom (a refusal goes to the presser).
 func (a *Adapter) runPress(ctx context.Context, p press) {
 	if a.teamGone(p.Channel.Workspace) {
 		a.respond(ctx, p.invocation, message{Text: removedText}, false, false)
 		return
 	}
 	reply := a.handle(ctx, p.invocation)
+	if p.Kind == kindWaiting {
+		// The alert itself says who admitted whom; a refusal goes to the presser alone. The
+		// alert is never replaced by the reply: it stays the one message of its burst.
+		if reply.Public && !reply.Failed && strings.HasPrefix(p.Text, "admit ") && a.admittedFromAlert(p.Channel, p.Text, p.User.ID) {
+			return
+		}
+		if reply.Public {
+			a.respond(ctx, p.invocation, renderReply(reply, replyOptions{Requester: p.User.ID, Source: p.Text}), true, false)
+			return
+		}
+		private := reply
+		private.Public = false
+		a.respond(ctx, p.invocation, renderReply(private, replyOptions{Source: p.Text}), false, false)
+		return
+	}
 	if reply.Public {
 		a.respond(ctx, p.invocation, renderReply(reply, replyOptions{Requester: p.User.ID, Source: p.Text}), true, false)
 	}

@@ -24,6 +24,12 @@ import (
 // the next meeting starts a new one. Without n.Threaded, or with no meeting running, the
 // notification is a plain channel message.
 //
+// With a call card (calls:write, n.Meeting.JoinURL and n.Meeting.Occurrence set), the Slack
+// Call's message takes the status message's place: calls.add on the meeting's first
+// notification, its roster kept in the background, calls.end when it ends. Whatever the style,
+// people waiting in n.Meeting.People get a waiting-room alert (unless n.NoWaitingAlerts), and a
+// notification of only chat.Waiting posts no text of its own.
+//
 // Post makes one chat.postMessage attempt for the notification and never retries it. Errors: a
 // *chat.RateLimitError when Slack asks to slow down; chat.ErrChannelGone when the channel or the
 // whole workspace can no longer be posted to (the bot was removed, the channel archived, the app
@@ -36,21 +42,57 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 		return fmt.Errorf("post to %s: workspace stopped: %w", ch, chat.ErrChannelGone)
 	}
 	text := message{Text: truncateEscaped(plainText(n.Text), maxMessageText)}
+	st := a.channelState(ch)
+	// The channel's lock serialises its posts (and so holds across them): the order of messages
+	// in a channel is the order of notifications.
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	stateless := !hasState(n.Meeting)
+	if !n.NoWaitingAlerts && !stateless {
+		if err := a.waitingAlerts(ctx, st, ch, n.Meeting); err != nil {
+			return err
+		}
+		if onlyKinds(n.Kinds, chat.Waiting) && (st.waiting != nil || (st.hostWait != nil && !st.hostWait.started)) {
+			return nil // the open waiting-room alert says it
+		}
+	}
+	// The state says whether the meeting ended; a batch that ends one meeting and starts the next
+	// carries MeetingEnded among its kinds but the new meeting's state. Only a notification with
+	// no state at all is judged by its kinds.
+	ended := n.Meeting.Ended ||
+		(len(n.Meeting.Present) == 0 && len(n.Meeting.People) == 0 && n.Meeting.Started.IsZero() && slices.Contains(n.Kinds, chat.MeetingEnded))
+	running := !ended && someoneIn(n.Meeting)
+
+	if c := st.call; c != nil && ended {
+		return a.closeCall(ctx, st, ch, n, text)
+	}
+	if c := st.call; c != nil && !stateless && c.occurrence != n.Meeting.Occurrence {
+		// The meeting ended and began again between two notifications: a card per occurrence.
+		a.endCall(c, a.now())
+		st.call = nil
+	}
+	if (st.call != nil && !stateless) || (st.status == nil && running && st.callRefused != n.Meeting.Occurrence && a.callable(n.Meeting)) {
+		// Creates the call the first time, posts its block until that succeeds, updates its roster.
+		err := a.syncCall(ctx, st, ch, n.Meeting)
+		if err != nil && !errors.Is(err, errCallRefused) {
+			return err
+		}
+	}
+	if c := st.call; c != nil {
+		thread := ""
+		if n.Threaded {
+			thread = c.ts
+		}
+		_, err := a.postMessage(ctx, ch, text, thread)
+		return err
+	}
 	if !n.Threaded {
 		_, err := a.postMessage(ctx, ch, text, "")
 		return err
 	}
 
-	st := a.channelState(ch)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	// The state says whether the meeting ended; a batch that ends one meeting and starts the next
-	// carries MeetingEnded among its kinds but the new meeting's state. Only a notification with
-	// no state at all is judged by its kinds.
-	ended := n.Meeting.Ended ||
-		(len(n.Meeting.Present) == 0 && n.Meeting.Started.IsZero() && slices.Contains(n.Kinds, chat.MeetingEnded))
 	if st.status == nil {
-		if ended || len(n.Meeting.Present) == 0 {
+		if ended || !running {
 			_, err := a.postMessage(ctx, ch, text, "")
 			return err
 		}
@@ -78,11 +120,73 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 	return nil
 }
 
+// closeCall posts n of a meeting that ended (into the call's thread in threaded mode), ends the
+// channel's call card (calls.end with the duration, in the background) and, in threaded mode,
+// posts the meeting's summary in the channel, as the status message would have become.
+func (a *Adapter) closeCall(ctx context.Context, st *channelState, ch chat.ChannelRef, n chat.Notification, text message) error {
+	c := st.call
+	thread := ""
+	if n.Threaded {
+		thread = c.ts
+	}
+	if _, err := a.postMessage(ctx, ch, text, thread); err != nil {
+		return err
+	}
+	a.endCall(c, a.now())
+	st.call = nil
+	if n.Threaded {
+		state := n.Meeting
+		state.Ended = true
+		if state.Started.IsZero() {
+			state.Started = c.started
+		}
+		if _, err := a.postMessage(ctx, ch, renderStatus(state, a.now()), ""); err != nil {
+			a.log.Warn("meeting summary not posted", "channel", ch.String(), "err", err)
+		}
+	}
+	return nil
+}
+
+// hasState reports whether m describes a meeting at all: a notification of a schedule that ran,
+// or one from a relay that fills no state, says nothing about the roster, so it must not empty
+// the call card or close a waiting-room alert.
+func hasState(m chat.MeetingState) bool {
+	return m.Occurrence != "" || len(m.People) > 0 || len(m.Present) > 0 || m.Ended || !m.Started.IsZero() || m.WaitingForHost
+}
+
+// someoneIn reports whether anyone is in the meeting itself (not only in its waiting room).
+func someoneIn(m chat.MeetingState) bool {
+	if len(m.Present) > 0 {
+		return true
+	}
+	for _, p := range m.People {
+		if !p.Waiting {
+			return true
+		}
+	}
+	return false
+}
+
+// onlyKinds reports whether kinds is non-empty and holds only k.
+func onlyKinds(kinds []chat.NoticeKind, k chat.NoticeKind) bool {
+	for _, x := range kinds {
+		if x != k {
+			return false
+		}
+	}
+	return len(kinds) > 0
+}
+
 // channelState is what Post remembers about one channel.
 type channelState struct {
 	team   string
 	mu     sync.Mutex // serialises posts to the channel
 	status *statusMsg // the open "meeting in progress" message, or nil
+	call   *callCard  // the open call card, or nil
+	// callRefused is the occurrence Slack would not make a call of (it gets the status message).
+	callRefused string
+	waiting     *waitAlert // the open waiting-room alert, or nil
+	hostWait    *hostAlert // the "waiting for a host" alert of the latest occurrence, or nil
 }
 
 func (a *Adapter) channelState(ch chat.ChannelRef) *channelState {

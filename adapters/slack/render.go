@@ -216,7 +216,8 @@ func renderReply(r chat.Reply, o replyOptions) message {
 	if r.Public && o.Requester != "" {
 		text = strings.TrimSpace("<@" + o.Requester + "> " + text)
 	}
-	if r.Table == nil && len(r.Choices) == 0 && r.Confirm == nil {
+	join := joinButton(r.JoinURL)
+	if r.Table == nil && len(r.Choices) == 0 && r.Confirm == nil && join == nil {
 		return message{Text: truncateEscaped(text, maxMessageText)}
 	}
 	var blocks []slackgo.Block
@@ -247,6 +248,9 @@ func renderReply(r chat.Reply, o replyOptions) message {
 		}
 		btn := button(kindConfirm, 0, 0, chat.Action{Label: label, Command: c.Command, Danger: true}, c.Prompt)
 		blocks = append(blocks, slackgo.NewActionBlock(blockID(kindConfirm, 0, ""), btn))
+	}
+	if join != nil {
+		blocks = append(blocks, slackgo.NewActionBlock(joinBlockID, join))
 	}
 	fallback := text
 	if fallback == "" && r.Confirm != nil {
@@ -430,12 +434,34 @@ func renderStatus(m chat.MeetingState, now time.Time) message {
 		slackgo.NewSectionBlock(mrkdwn(head), nil, nil),
 		slackgo.NewSectionBlock(mrkdwn(truncateEscaped(strings.Join(facts, "\n"), maxSectionText)), nil, nil),
 	}
+	if b := joinButton(m.JoinURL); b != nil {
+		blocks = append(blocks, slackgo.NewActionBlock(joinBlockID, b))
+	}
 	if !m.Started.IsZero() {
 		blocks = append(blocks, slackgo.NewContextBlock("", mrkdwn(fmt.Sprintf("Started <!date^%d^{time}|%s>",
 			m.Started.Unix(), m.Started.UTC().Format("15:04 UTC")))))
 	}
 	text := fmt.Sprintf("Meeting in progress: %s (%d in the meeting)", nameText(name), len(m.Present))
 	return message{Text: text, Blocks: blocks}
+}
+
+// joinBlockID marks the block of a Join link button. It is not one of ours for parseBlockID: a
+// link button also sends a block action, which has nothing to run.
+const joinBlockID = "mb-join"
+
+// maxButtonURL is the longest URL Slack takes on a button.
+const maxButtonURL = 3000
+
+// joinButton is a link button to the meeting's join page, or nil when there is none (or it is
+// not a plain http(s) URL Slack would take).
+func joinButton(u string) *slackgo.ButtonBlockElement {
+	if u == "" || len(u) > maxButtonURL || !(strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")) ||
+		strings.ContainsAny(u, " \t\r\n<>|") {
+		return nil
+	}
+	b := slackgo.NewButtonBlockElement("mb-join", "", plain("Join"))
+	b.URL = u
+	return b.WithStyle(slackgo.StylePrimary)
 }
 
 func renderSummary(m chat.MeetingState, name string, now time.Time) message {

@@ -68,6 +68,24 @@ func TestRenderGolden(t *testing.T) {
 		{"public_text", renderReply(chat.Reply{Text: "muted <!here>", Public: true}, replyOptions{Requester: "U1"})},
 		{"status", renderStatus(chat.MeetingState{Name: "Weekly & <sync>", Present: []string{"Alice", "Bob"},
 			Presenter: "Bob", Locked: true, GuestsMuted: true, Started: start, Peak: 2, Total: 2}, start.Add(10*time.Minute))},
+		{"status_join", renderStatus(chat.MeetingState{Name: "Weekly", Present: []string{"Alice"}, Started: start,
+			Peak: 1, Total: 1, JoinURL: "https://meet.example.com/webapp/#/?conference=weekly"}, start.Add(time.Minute))},
+		{"status_reply_join", renderReply(chat.Reply{Text: "Weekly sync: 2 in the meeting, locked",
+			JoinURL: "https://meet.example.com/webapp/#/?conference=weekly"}, replyOptions{Requester: "U1", Source: "status"})},
+		{"call", renderCall(chat.MeetingState{Name: "Weekly & <sync>"}, "R0123")},
+		{"waiting", renderWaiting(&waitAlert{meeting: "Weekly sync", order: []*waiter{
+			{uuid: "b1", name: "Bob"}, {uuid: "c1", name: "Carol <!here>"},
+			{uuid: "d1", name: "Dave", state: wasAdmitted, by: "UHOST"}, {uuid: "e1", name: "Eve", state: leftWaiting}}})},
+		{"waiting_closed", renderWaiting(&waitAlert{meeting: "Weekly sync", order: []*waiter{
+			{uuid: "b1", name: "Bob", state: wasAdmitted}}})},
+		{"host_wait", renderHostWait(&hostAlert{meeting: "Weekly sync", count: 3})},
+		{"host_wait_started", renderHostWait(&hostAlert{meeting: "Weekly sync", count: 3, started: true})},
+		{"home", message{Blocks: renderHome([]HomeMeeting{
+			{Channel: general, Name: "Weekly sync", Live: true, Present: []string{"Alice", "Board room"}, Locked: true, Recording: true,
+				JoinURL: "https://meet.example.com/webapp/#/?conference=weekly"},
+			{Channel: chat.ChannelRef{Platform: "slack", Workspace: testTeam, Channel: "C0003"}, Name: "Retro"},
+		})}},
+		{"home_empty", message{Blocks: renderHome(nil)}},
 		{"summary", renderStatus(chat.MeetingState{Name: "Weekly", Ended: true, Started: start, Peak: 12, Total: 30,
 			Presenters: []string{"Bob", "Carol"}}, start.Add(75*time.Minute))},
 	}
@@ -200,3 +218,32 @@ func TestEscape(t *testing.T) {
 		t.Errorf("truncateEscaped cut an entity: %q", got)
 	}
 }
+
+// TestWaitingAlertLimits: 60 people with long names stay within Slack's limits (50 blocks, 3,000
+// characters a section), and the alert says how many it does not list.
+func TestWaitingAlertLimits(t *testing.T) {
+	wa := &waitAlert{meeting: strings.Repeat("Weekly ", 1000)}
+	for i := range 60 {
+		wa.order = append(wa.order, &waiter{uuid: fmt.Sprintf("u%d", i), name: strings.Repeat("&", 2000)})
+	}
+	for _, m := range []message{renderWaiting(wa), renderHostWait(&hostAlert{meeting: wa.meeting, count: 60})} {
+		if len(m.Blocks) > maxBlocks {
+			t.Errorf("%d blocks", len(m.Blocks))
+		}
+		b, _ := json.Marshal(m.Blocks)
+		var raw []struct {
+			Text *struct{ Text string } `json:"text"`
+		}
+		_ = json.Unmarshal(b, &raw)
+		for _, blk := range raw {
+			if blk.Text != nil && utf8.RuneCountInString(blk.Text.Text) > maxSectionText {
+				t.Errorf("section of %d characters", utf8.RuneCountInString(blk.Text.Text))
+			}
+		}
+	}
+	if !strings.Contains(goldenString(t, renderWaiting(wa)), "…and 40 more") {
+		t.Error("the alert does not say how many it leaves out")
+	}
+}
+
+func goldenString(t *testing.T, m message) string { return string(goldenJSON(t, m)) }

@@ -48,6 +48,9 @@ type Config struct {
 	// Refused, when set, is told of every request to /slack/* that was refused, by endpoint and
 	// status (metrics: a flood shows there, while the log says it once every few seconds).
 	Refused func(endpoint string, status int)
+	// Home, when set, gives the App Home tab its meetings (app_home_opened → views.publish);
+	// nil leaves the Home tab empty.
+	Home HomeSource
 }
 
 // Adapter connects meetbot to one Slack workspace install. It implements chat.Poster and
@@ -63,6 +66,15 @@ type Adapter struct {
 	replay ReplayGuard
 	gate   *readGate
 	logs   *logGate
+	// apiBase is the Web API's base URL, ending in "/".
+	apiBase string
+	// probed is closed once the token's scopes are known (or Run gave up asking).
+	probed chan struct{}
+	// members caches channel memberships for the Home tab.
+	members *memberCache
+
+	// callGap is the least time between two Calls API roster requests of one call.
+	callGap time.Duration
 
 	// statusGap is the least time between two edits of one status message.
 	statusGap time.Duration
@@ -78,6 +90,7 @@ type Adapter struct {
 	mu       sync.Mutex
 	gone     map[string]string        // team id → why the workspace stopped (uninstalled, token revoked)
 	channels map[string]*channelState // ChannelRef.String() → threaded status
+	surf     surfaces                 // what the token allows (probe)
 }
 
 // Interface conformance.
@@ -119,12 +132,14 @@ func New(cfg Config, h chat.Handler, logger *slog.Logger) (*Adapter, error) {
 		httpc = &http.Client{Timeout: 30 * time.Second}
 	}
 	opts := []slackgo.Option{slackgo.OptionHTTPClient(httpc)}
+	apiBase := slackgo.APIURL
 	if cfg.APIURL != "" {
 		u := cfg.APIURL
 		if !strings.HasSuffix(u, "/") {
 			u += "/"
 		}
 		opts = append(opts, slackgo.OptionAPIURL(u))
+		apiBase = u
 	}
 	if cfg.AppToken != "" {
 		opts = append(opts, slackgo.OptionAppLevelToken(cfg.AppToken.Reveal()))
@@ -143,6 +158,9 @@ func New(cfg Config, h chat.Handler, logger *slog.Logger) (*Adapter, error) {
 		replay:      cfg.Replay,
 		gate:        newReadGate(cfg.MaxUnverifiedReads),
 		logs:        newLogGate(10 * time.Second),
+		apiBase:     apiBase,
+		probed:      make(chan struct{}),
+		callGap:     3 * time.Second, // the Calls API methods are Slack's Tier 2: about 20 a minute
 		statusGap:   2 * time.Second,
 		workTimeout: 2 * time.Minute,
 		bodyTimeout: bodyTimeout,
@@ -155,6 +173,7 @@ func New(cfg Config, h chat.Handler, logger *slog.Logger) (*Adapter, error) {
 		a.replay = newMemoryNonces(cfg.Now, 1<<16)
 	}
 	a.rights = newRightsCache(api, cfg.Hosts, cfg.Now, 5*time.Minute)
+	a.members = newMemberCache(api, cfg.Now, time.Minute)
 	return a, nil
 }
 
@@ -173,6 +192,13 @@ func (a *Adapter) Register(mux *http.ServeMux) {
 // authenticate.
 func (a *Adapter) Run(ctx context.Context) error {
 	defer a.shutdown()
+	pctx, stopProbe := context.WithCancel(a.base)
+	defer context.AfterFunc(ctx, stopProbe)()
+	a.work.Add(1)
+	go func() {
+		defer a.work.Done()
+		a.probe(pctx)
+	}()
 	if a.cfg.AppToken == "" {
 		<-ctx.Done()
 		return nil

@@ -270,6 +270,7 @@ func runBot(ctx context.Context, cfg Config, log *slog.Logger) error {
 			Replay:             a.store, // shared by every replica on the database
 			MaxUnverifiedReads: cfg.Slack.MaxUnverifiedReads,
 			Refused:            a.metrics.slackRefused(),
+			Home:               a.slackHome(),
 		}, a.router, log.With("component", "slack"))
 		if err != nil {
 			return fmt.Errorf("slack: %w", err)
@@ -313,6 +314,15 @@ func runBot(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	a.supervisor.Platforms = slices.Collect(maps.Keys(a.posters))
 	return a.run(ctx, tasks...)
+}
+
+// slackHome is the Slack Home tab's source. Its Live seam is for the relay's live state (who is
+// in now); until it is wired, every linked meeting is shown as not live.
+func (a *app) slackHome() slackHome {
+	if a.cfg.JoinURL.IsZero() {
+		a.log.Info("MEET_JOIN_URL is not set: no Join buttons and no Slack call cards")
+	}
+	return slackHome{Links: a.store, JoinURL: a.cfg.JoinURL, Log: a.log.With("component", "slack-home")}
 }
 
 // adapterLeaseTTL bounds how long a crashed replica keeps the Matrix adapter from starting

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/joinurl"
 )
 
 // Config is every setting of the bot, read from the environment (and an optional .env file).
@@ -34,6 +35,10 @@ type Config struct {
 
 	Slack  SlackConfig
 	Matrix MatrixConfig
+
+	// JoinURL is MEET_JOIN_URL: the platform's web join page with {alias}, {number} and {name};
+	// unset, no Join buttons or links (and no Slack call cards) are shown.
+	JoinURL joinurl.Template
 
 	// SecretKeyPrevious is MEETBOT_SECRET_KEY_PREVIOUS: keys PINs may still be sealed under
 	// (comma-separated); start-up reseals those links under SecretKey.
@@ -144,6 +149,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if err := checkNodeHosts(c.NodeHosts); err != nil {
 		return c, settingErr("MEET_NODE_HOSTS", "%v", err)
 	}
+	if err := c.loadJoinURL(get); err != nil {
+		return c, err
+	}
 	tz := get("SCHEDULE_TZ", get("TZ", "Local"))
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
@@ -211,6 +219,16 @@ func loadMatrixTrust(m *MatrixConfig, get func(name, def string) string) error {
 	default:
 		return settingErr("MATRIX_REQUIRE_VERIFIED", "%q: want true or false", v)
 	}
+	return nil
+}
+
+// loadJoinURL reads MEET_JOIN_URL (Join buttons, links and Slack call cards).
+func (c *Config) loadJoinURL(get func(name, def string) string) error {
+	t, err := joinurl.Parse(get("MEET_JOIN_URL", ""))
+	if err != nil {
+		return settingErr("MEET_JOIN_URL", "%v (example: https://meet.example.com/webapp/#/?conference={alias})", err)
+	}
+	c.JoinURL = t
 	return nil
 }
 
