@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/meetbot/meetbot/chat"
@@ -86,6 +87,20 @@ func (s *memSettings) PutSettings(_ context.Context, ch chat.ChannelRef, v store
 	}
 	s.m[ch] = v
 	return nil
+}
+
+// await waits, in a synctest bubble's fake time, until cond holds: it lets every goroutine of the
+// bubble run until blocked, then moves the clock on a millisecond at a time. It takes no real time
+// and fails after a fake minute.
+func await(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for synctest.Wait(); !cond(); synctest.Wait() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -171,204 +186,220 @@ func tally(texts []string) (counts map[string]int, shown map[string]map[string]i
 }
 
 func TestOutboxPostsAtOnceThenCoalesces(t *testing.T) {
-	rec := newRecorder()
-	entered, release := make(chan struct{}), make(chan struct{})
-	rec.hook = func(ctx context.Context, _ chat.ChannelRef, call int, _ chat.Notification) error {
-		if call == 1 {
-			close(entered)
-			<-release
+	synctest.Test(t, func(t *testing.T) {
+		rec := newRecorder()
+		entered, release := make(chan struct{}), make(chan struct{})
+		rec.hook = func(ctx context.Context, _ chat.ChannelRef, call int, _ chat.Notification) error {
+			if call == 1 {
+				close(entered)
+				<-release
+			}
+			return nil
 		}
-		return nil
-	}
-	o := startOutbox(t, chA, rec, &memSettings{}, 20*time.Millisecond)
-	var g seqGen
-	o.add(g.stamp(join("a", "Alice", "guest"))...)
-	<-entered // an isolated event is posted without waiting
-	o.add(g.stamp(join("b", "Bob", "guest"))...)
-	o.add(g.stamp(join("c", "Carol", "host"))...)
-	o.add(g.stamp(join("d", "Dave", "guest"), leave("a", "Alice"))...)
-	close(release)
-	eventually(t, "second post", func() bool { return len(rec.texts(chA)) == 2 })
-	want := []string{"Alice joined (guest)", "Bob, Carol and Dave joined\nAlice left"}
-	if got := rec.texts(chA); strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("posts = %q, want %q", got, want)
-	}
-	if got := o.acked.Load(); got != g.n {
-		t.Errorf("acked = %d, want %d", got, g.n)
-	}
+		o := startOutbox(t, chA, rec, &memSettings{}, 20*time.Millisecond)
+		var g seqGen
+		o.add(g.stamp(join("a", "Alice", "guest"))...)
+		<-entered // an isolated event is posted without waiting
+		o.add(g.stamp(join("b", "Bob", "guest"))...)
+		o.add(g.stamp(join("c", "Carol", "host"))...)
+		o.add(g.stamp(join("d", "Dave", "guest"), leave("a", "Alice"))...)
+		close(release)
+		await(t, "second post", func() bool { return len(rec.texts(chA)) == 2 })
+		want := []string{"Alice joined (guest)", "Bob, Carol and Dave joined\nAlice left"}
+		if got := rec.texts(chA); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("posts = %q, want %q", got, want)
+		}
+		if got := o.acked.Load(); got != g.n {
+			t.Errorf("acked = %d, want %d", got, g.n)
+		}
+	})
 }
 
 func TestOutboxJoinStormCountsExactly(t *testing.T) {
-	rec := newRecorder()
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	rec.hook = func(ctx context.Context, _ chat.ChannelRef, call int, _ chat.Notification) error {
-		once.Do(func() { close(entered) })
-		if call == 1 {
-			<-release
+	synctest.Test(t, func(t *testing.T) {
+		rec := newRecorder()
+		entered, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		rec.hook = func(ctx context.Context, _ chat.ChannelRef, call int, _ chat.Notification) error {
+			once.Do(func() { close(entered) })
+			if call == 1 {
+				<-release
+			}
+			time.Sleep(5 * time.Millisecond) // a slow chat service
+			return nil
 		}
-		time.Sleep(5 * time.Millisecond) // a slow chat service
-		return nil
-	}
-	o := startOutbox(t, chA, rec, &memSettings{}, 10*time.Millisecond)
-	var g seqGen
-	const n = 500
-	for i := range n {
-		o.add(g.stamp(join(fmt.Sprint("u", i), fmt.Sprint("Person", i), "guest"))...)
-		if i == 0 {
-			<-entered
+		o := startOutbox(t, chA, rec, &memSettings{}, 10*time.Millisecond)
+		var g seqGen
+		const n = 500
+		for i := range n {
+			o.add(g.stamp(join(fmt.Sprint("u", i), fmt.Sprint("Person", i), "guest"))...)
+			if i == 0 {
+				<-entered
+			}
 		}
-	}
-	close(release)
-	eventually(t, "every join acknowledged", func() bool { return o.acked.Load() == n })
-	texts := rec.texts(chA)
-	if len(texts) != 2 {
-		t.Errorf("%d posts for a storm held up by one slow post, want 2: %q", len(texts), texts)
-	}
-	counts, shown := tally(texts)
-	if counts["joined"] != n {
-		t.Errorf("posts account for %d joins, want exactly %d: %q", counts["joined"], n, texts)
-	}
-	for name, k := range shown["joined"] {
-		if k != 1 {
-			t.Errorf("%s shown %d times", name, k)
+		close(release)
+		await(t, "every join acknowledged", func() bool { return o.acked.Load() == n })
+		texts := rec.texts(chA)
+		if len(texts) != 2 {
+			t.Errorf("%d posts for a storm held up by one slow post, want 2: %q", len(texts), texts)
 		}
-	}
+		counts, shown := tally(texts)
+		if counts["joined"] != n {
+			t.Errorf("posts account for %d joins, want exactly %d: %q", counts["joined"], n, texts)
+		}
+		for name, k := range shown["joined"] {
+			if k != 1 {
+				t.Errorf("%s shown %d times", name, k)
+			}
+		}
+	})
 }
 
 func TestOutboxRateLimitDelaysAndCoalesces(t *testing.T) {
-	rec := newRecorder()
-	entered, release := make(chan struct{}), make(chan struct{})
-	rec.hook = func(ctx context.Context, _ chat.ChannelRef, call int, _ chat.Notification) error {
-		if call == 1 {
-			close(entered)
-			<-release
-			return &chat.RateLimitError{RetryAfter: 30 * time.Millisecond, Err: errors.New("ratelimited")}
+	synctest.Test(t, func(t *testing.T) {
+		rec := newRecorder()
+		entered, release := make(chan struct{}), make(chan struct{})
+		rec.hook = func(ctx context.Context, _ chat.ChannelRef, call int, _ chat.Notification) error {
+			if call == 1 {
+				close(entered)
+				<-release
+				return &chat.RateLimitError{RetryAfter: 30 * time.Millisecond, Err: errors.New("ratelimited")}
+			}
+			return nil
 		}
-		return nil
-	}
-	o := startOutbox(t, chA, rec, &memSettings{}, time.Millisecond)
-	var g seqGen
-	o.add(g.stamp(join("a", "Alice", "guest"))...)
-	<-entered
-	o.add(g.stamp(join("b", "Bob", "guest"), leave("c", "Carol"))...)
-	close(release)
-	eventually(t, "all acknowledged", func() bool { return o.acked.Load() == g.n })
-	want := []string{"Alice and Bob joined\nCarol left"}
-	if got := rec.texts(chA); strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("posts = %q, want %q (refused post retried once, coalesced)", got, want)
-	}
+		o := startOutbox(t, chA, rec, &memSettings{}, time.Millisecond)
+		var g seqGen
+		o.add(g.stamp(join("a", "Alice", "guest"))...)
+		<-entered
+		o.add(g.stamp(join("b", "Bob", "guest"), leave("c", "Carol"))...)
+		close(release)
+		await(t, "all acknowledged", func() bool { return o.acked.Load() == g.n })
+		want := []string{"Alice and Bob joined\nCarol left"}
+		if got := rec.texts(chA); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("posts = %q, want %q (refused post retried once, coalesced)", got, want)
+		}
+	})
 }
 
 func TestOutboxRetriesOtherErrorsOnce(t *testing.T) {
-	rec := newRecorder()
-	rec.hook = func(ctx context.Context, _ chat.ChannelRef, call int, _ chat.Notification) error {
-		if call <= 3 {
-			return errors.New("connection reset")
+	synctest.Test(t, func(t *testing.T) {
+		rec := newRecorder()
+		rec.hook = func(ctx context.Context, _ chat.ChannelRef, call int, _ chat.Notification) error {
+			if call <= 3 {
+				return errors.New("connection reset")
+			}
+			return nil
 		}
-		return nil
-	}
-	o := startOutbox(t, chA, rec, &memSettings{}, time.Millisecond)
-	var g seqGen
-	o.add(g.stamp(join("a", "Alice", "guest"))...)
-	eventually(t, "posted", func() bool { return o.acked.Load() == g.n })
-	if got := rec.texts(chA); len(got) != 1 || got[0] != "Alice joined (guest)" {
-		t.Errorf("posts = %q, want one", got)
-	}
-	if c := rec.callCount(chA); c != 4 {
-		t.Errorf("Post called %d times, want 4 (3 failures, 1 success)", c)
-	}
+		o := startOutbox(t, chA, rec, &memSettings{}, time.Millisecond)
+		var g seqGen
+		o.add(g.stamp(join("a", "Alice", "guest"))...)
+		await(t, "posted", func() bool { return o.acked.Load() == g.n })
+		if got := rec.texts(chA); len(got) != 1 || got[0] != "Alice joined (guest)" {
+			t.Errorf("posts = %q, want one", got)
+		}
+		if c := rec.callCount(chA); c != 4 {
+			t.Errorf("Post called %d times, want 4 (3 failures, 1 success)", c)
+		}
+	})
 }
 
 func TestOutboxSlowChannelHoldsUpNoOther(t *testing.T) {
-	rec := newRecorder()
-	stuck := make(chan struct{})
-	defer close(stuck)
-	rec.hook = func(ctx context.Context, ch chat.ChannelRef, _ int, _ chat.Notification) error {
-		if ch == chA {
-			select {
-			case <-stuck:
-			case <-ctx.Done():
+	synctest.Test(t, func(t *testing.T) {
+		rec := newRecorder()
+		stuck := make(chan struct{})
+		defer close(stuck)
+		rec.hook = func(ctx context.Context, ch chat.ChannelRef, _ int, _ chat.Notification) error {
+			if ch == chA {
+				select {
+				case <-stuck:
+				case <-ctx.Done():
+				}
+				return ctx.Err()
 			}
-			return ctx.Err()
+			return nil
 		}
-		return nil
-	}
-	slow := startOutbox(t, chA, rec, &memSettings{}, time.Millisecond)
-	fast := startOutbox(t, chB, rec, &memSettings{}, time.Millisecond)
-	var g seqGen
-	for i := range 20 {
-		ns := g.stamp(join(fmt.Sprint("u", i), fmt.Sprint("P", i), "guest"))
-		slow.add(ns...)
-		fast.add(ns...)
-	}
-	eventually(t, "fast channel posted everything", func() bool { return fast.acked.Load() == g.n })
-	if counts, _ := tally(rec.texts(chB)); counts["joined"] != 20 {
-		t.Errorf("fast channel heard of %d joins, want 20", counts["joined"])
-	}
-	if got := rec.texts(chA); len(got) != 0 {
-		t.Errorf("stuck channel posted %q", got)
-	}
+		slow := startOutbox(t, chA, rec, &memSettings{}, time.Millisecond)
+		fast := startOutbox(t, chB, rec, &memSettings{}, time.Millisecond)
+		var g seqGen
+		for i := range 20 {
+			ns := g.stamp(join(fmt.Sprint("u", i), fmt.Sprint("P", i), "guest"))
+			slow.add(ns...)
+			fast.add(ns...)
+		}
+		await(t, "fast channel posted everything", func() bool { return fast.acked.Load() == g.n })
+		if counts, _ := tally(rec.texts(chB)); counts["joined"] != 20 {
+			t.Errorf("fast channel heard of %d joins, want 20", counts["joined"])
+		}
+		if got := rec.texts(chA); len(got) != 0 {
+			t.Errorf("stuck channel posted %q", got)
+		}
+	})
 }
 
 func TestOutboxChannelGoneStopsThatChannel(t *testing.T) {
-	rec := newRecorder()
-	rec.hook = func(ctx context.Context, ch chat.ChannelRef, _ int, _ chat.Notification) error {
-		if ch == chA {
-			return fmt.Errorf("post: %w", chat.ErrChannelGone)
+	synctest.Test(t, func(t *testing.T) {
+		rec := newRecorder()
+		rec.hook = func(ctx context.Context, ch chat.ChannelRef, _ int, _ chat.Notification) error {
+			if ch == chA {
+				return fmt.Errorf("post: %w", chat.ErrChannelGone)
+			}
+			return nil
 		}
-		return nil
-	}
-	gone := startOutbox(t, chA, rec, &memSettings{}, time.Millisecond)
-	var g seqGen
-	gone.add(g.stamp(join("a", "Alice", "guest"))...)
-	<-gone.done
-	gone.add(g.stamp(join("b", "Bob", "guest"))...)
-	if c := rec.callCount(chA); c != 1 {
-		t.Errorf("Post called %d times on a gone channel, want 1", c)
-	}
-	if gone.acked.Load() < g.n {
-		t.Errorf("a gone channel must not hold back roster saving (acked %d)", gone.acked.Load())
-	}
+		gone := startOutbox(t, chA, rec, &memSettings{}, time.Millisecond)
+		var g seqGen
+		gone.add(g.stamp(join("a", "Alice", "guest"))...)
+		<-gone.done
+		gone.add(g.stamp(join("b", "Bob", "guest"))...)
+		if c := rec.callCount(chA); c != 1 {
+			t.Errorf("Post called %d times on a gone channel, want 1", c)
+		}
+		if gone.acked.Load() < g.n {
+			t.Errorf("a gone channel must not hold back roster saving (acked %d)", gone.acked.Load())
+		}
+	})
 }
 
 func TestOutboxReadsSettingsAtFlush(t *testing.T) {
-	rec := newRecorder()
-	set := &memSettings{}
-	_ = set.PutSettings(context.Background(), chA, store.ChannelSettings{Leaves: true, Threaded: false})
-	o := startOutbox(t, chA, rec, set, time.Millisecond)
-	var g seqGen
-	o.add(g.stamp(join("a", "Alice", "guest"), leave("b", "Bob"))...)
-	eventually(t, "first flush", func() bool { return o.acked.Load() == g.n })
-	_ = set.PutSettings(context.Background(), chA, store.ChannelSettings{Joins: true, Threaded: true})
-	o.add(g.stamp(join("c", "Carol", "guest"), leave("d", "Dave"))...)
-	eventually(t, "second flush", func() bool { return o.acked.Load() == g.n })
-	want := []string{"Bob left", "Carol joined (guest)"}
-	if got := rec.texts(chA); strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("posts = %q, want %q", got, want)
-	}
-	rec.mu.Lock()
-	threaded := []bool{rec.posts[chA][0].Threaded, rec.posts[chA][1].Threaded}
-	rec.mu.Unlock()
-	if threaded[0] || !threaded[1] {
-		t.Errorf("Threaded = %v, want the channel's setting at each flush [false true]", threaded)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		rec := newRecorder()
+		set := &memSettings{}
+		_ = set.PutSettings(context.Background(), chA, store.ChannelSettings{Leaves: true, Threaded: false})
+		o := startOutbox(t, chA, rec, set, time.Millisecond)
+		var g seqGen
+		o.add(g.stamp(join("a", "Alice", "guest"), leave("b", "Bob"))...)
+		await(t, "first flush", func() bool { return o.acked.Load() == g.n })
+		_ = set.PutSettings(context.Background(), chA, store.ChannelSettings{Joins: true, Threaded: true})
+		o.add(g.stamp(join("c", "Carol", "guest"), leave("d", "Dave"))...)
+		await(t, "second flush", func() bool { return o.acked.Load() == g.n })
+		want := []string{"Bob left", "Carol joined (guest)"}
+		if got := rec.texts(chA); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("posts = %q, want %q", got, want)
+		}
+		rec.mu.Lock()
+		threaded := []bool{rec.posts[chA][0].Threaded, rec.posts[chA][1].Threaded}
+		rec.mu.Unlock()
+		if threaded[0] || !threaded[1] {
+			t.Errorf("Threaded = %v, want the channel's setting at each flush [false true]", threaded)
+		}
+	})
 }
 
 func TestOutboxCloseFlushesWithoutWaitingForPace(t *testing.T) {
-	rec := newRecorder()
-	o := newOutbox(chA, rec, &memSettings{}, time.Hour, discard(), nil, 0)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go o.run(ctx)
-	var g seqGen
-	o.add(g.stamp(join("a", "Alice", "guest"))...)
-	eventually(t, "first post", func() bool { return o.acked.Load() == 1 })
-	o.add(g.stamp(join("b", "Bob", "guest"))...) // would wait an hour for the pace
-	o.close()
-	<-o.done
-	want := []string{"Alice joined (guest)", "Bob joined (guest)"}
-	if got := rec.texts(chA); strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("posts = %q, want %q", got, want)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		rec := newRecorder()
+		o := newOutbox(chA, rec, &memSettings{}, time.Hour, discard(), nil, 0)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go o.run(ctx)
+		var g seqGen
+		o.add(g.stamp(join("a", "Alice", "guest"))...)
+		await(t, "first post", func() bool { return o.acked.Load() == 1 })
+		o.add(g.stamp(join("b", "Bob", "guest"))...) // would wait an hour for the pace
+		o.close()
+		<-o.done
+		want := []string{"Alice joined (guest)", "Bob joined (guest)"}
+		if got := rec.texts(chA); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("posts = %q, want %q", got, want)
+		}
+	})
 }

@@ -116,6 +116,7 @@ func (p *pool) closeWhere(ctx context.Context, match func(*pooled) bool) {
 	}
 	p.mu.Unlock()
 	for _, e := range victims {
+		p.sup.forgetBot(ctx, e.meeting, e.sess)
 		if err := e.sess.Close(ctx); err != nil && !errors.Is(err, meetings.ErrSessionClosed) && ctx.Err() == nil {
 			p.sup.logger().Warn("end pooled session", "meeting", e.meeting, "err", err)
 		}

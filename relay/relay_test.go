@@ -133,7 +133,7 @@ func TestJoinStormOfFiveHundred(t *testing.T) {
 		counts, _ := tally(h.lines(l.Channel))
 		return counts["joined"] >= n
 	})
-	time.Sleep(100 * time.Millisecond)
+	h.flush(r, room, l)
 	texts := h.rec.texts(l.Channel)
 	counts, shown := tally(texts)
 	if counts["joined"] != n {
@@ -167,7 +167,7 @@ func TestRateLimitedChannelDelaysAndCoalesces(t *testing.T) {
 		counts, _ := tally(h.lines(l.Channel))
 		return counts["joined"] == 3 && counts["left"] == 1
 	})
-	time.Sleep(100 * time.Millisecond)
+	h.flush(r, room, l)
 	counts, shown := tally(h.lines(l.Channel))
 	if counts["joined"] != 3 || counts["left"] != 1 || shown["joined"]["Bob"] != 1 || shown["left"]["Bob"] != 1 {
 		t.Errorf("lines %q: want Alice, Bob, Carol joined once and Bob left once", h.lines(l.Channel))
@@ -193,7 +193,7 @@ func TestDroppedStreamReportsTheGapOnce(t *testing.T) {
 	room.Leave(bob)
 	eventually(t, "stream back", func() bool { return h.obs.reconnects.Load() > before })
 	eventually(t, "gap reported", func() bool { return len(h.lines(l.Channel)) >= 2 })
-	time.Sleep(100 * time.Millisecond)
+	h.flush(r, room, l)
 	counts, shown := tally(h.lines(l.Channel))
 	if counts["joined"] != 1 || shown["joined"]["Carol"] != 1 || counts["left"] != 1 || shown["left"]["Bob"] != 1 {
 		t.Errorf("lines %q: want Carol joined and Bob left, once each, Alice not re-announced", h.lines(l.Channel))
@@ -218,7 +218,7 @@ func TestRestartReportsOnlyTheGap(t *testing.T) {
 	r2 := h.supervisor("r2", nil, func(s *Supervisor) { s.LeaseTTL = time.Minute })
 	eventually(t, "resumed", func() bool { return r2.listens(l) })
 	eventually(t, "gap reported", func() bool { return len(h.lines(l.Channel)) >= 2 })
-	time.Sleep(100 * time.Millisecond)
+	h.flush(r2, room, l)
 	if got, want := h.lines(l.Channel), []string{"Carol joined (guest)", "Bob left"}; !sameLines(got, want) {
 		t.Errorf("after restart posted %q, want %q", got, want)
 	}
@@ -358,7 +358,9 @@ func TestCrashBeforePostingLosesNothing(t *testing.T) {
 	eventually(t, "roster saved", func() bool { return len(h.savedRoster(l)) == 1 })
 	join1(room, "Carol")
 	eventually(t, "a posting Carol's join", func() bool { return stuck.callCount(l.Channel) == 1 })
-	time.Sleep(5 * a.saveInterval())
+	li := a.listener(l)
+	target := li.saves.Load() + 3
+	eventually(t, "three more rounds of roster saving", func() bool { return li.saves.Load() >= target })
 	if got := h.savedRoster(l); fmt.Sprint(got) != "[Alice]" {
 		t.Fatalf("saved roster %v includes a change no channel was told of", got)
 	}
@@ -382,20 +384,25 @@ func TestLostLeaseStopsListening(t *testing.T) {
 	if ok, err := h.store.ClaimLease(ctx, key, "intruder", time.Minute); err != nil || !ok {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
+	li := a.listener(l)
 	eventually(t, "a stops listening", func() bool { return len(a.Listening()) == 0 })
+	h.stopped(li)
 	join1(room, "Alice")
-	time.Sleep(100 * time.Millisecond)
 	if got := h.lines(l.Channel); len(got) != 0 {
 		t.Errorf("a replica without the lease posted %q", got)
 	}
 }
 
-func TestEndingTheMeetingPostsOneSummary(t *testing.T) {
+// Issue 12 item 5: after the meeting is ended (the `end` command), the listener posts one
+// summary and stays out of the room for RejoinAfterEnd, so it does not hold a just-ended meeting
+// open; then it follows the room again and announces the next meeting's people.
+func TestEndingTheMeetingPostsOneSummaryAndRejoinsAfterAPause(t *testing.T) {
 	h := newHarness(t, nil)
 	room := h.room("1015")
 	alice := join1(room, "Alice")
 	join1(room, "Bob")
-	r := h.supervisor("r1", nil, nil)
+	const pause = 300 * time.Millisecond
+	r := h.supervisor("r1", nil, func(s *Supervisor) { s.RejoinAfterEnd = pause })
 	l := h.follow(r, "team", "1015")
 	room.Present(alice, true)
 	h.expect(l.Channel, "Alice started presenting")
@@ -404,36 +411,74 @@ func TestEndingTheMeetingPostsOneSummary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	li := r.listener(l)
+	h.sim.ResetRequests()
+	endedAt := time.Now()
 	if err := sess.DisconnectAll(ctx); err != nil { // the `end` command
 		t.Fatal(err)
 	}
-	eventually(t, "summary", func() bool {
-		for _, line := range h.lines(l.Channel) {
-			if strings.HasPrefix(line, "The meeting ended") {
-				return true
-			}
+	h.stopped(li)
+	var summaries []string
+	for _, line := range h.lines(l.Channel) {
+		if strings.HasPrefix(line, "The meeting ended") {
+			summaries = append(summaries, line)
 		}
-		return false
-	})
-	time.Sleep(300 * time.Millisecond) // the stream comes back with a new session: nothing more
-	join1(room, "Carol")               // a new meeting in the same room
-	eventually(t, "Carol", func() bool {
+	}
+	if len(summaries) != 1 || !strings.Contains(summaries[0], "2 at most, 2 people in all; Alice presented") {
+		t.Errorf("lines %q: want one summary, 2 at most, 2 people, Alice presented", h.lines(l.Channel))
+	}
+	join1(room, "Carol") // a new meeting in the same room
+	eventually(t, "Carol announced after the pause", func() bool {
 		ls := h.lines(l.Channel)
 		return len(ls) > 0 && ls[len(ls)-1] == "Carol joined (guest)"
 	})
-	var ended int
-	for _, line := range h.lines(l.Channel) {
-		if strings.HasPrefix(line, "The meeting ended") {
-			ended++
-			if !strings.Contains(line, "2 at most, 2 people in all; Alice presented") {
-				t.Errorf("summary %q", line)
-			}
+	for _, rq := range h.sim.Requests() {
+		if rq.Op == "new_session" && rq.Time.Before(endedAt.Add(pause)) {
+			t.Errorf("new_session %v after the end, within the pause of %v", rq.Time.Sub(endedAt), pause)
 		}
 	}
-	if ended != 1 {
-		t.Errorf("lines %q: want one summary", h.lines(l.Channel))
+}
+
+// Issue 12 item 5: a host kicking the bot is told to the channel, the link is paused and the bot
+// does not come back (no new_session) until someone links the meeting again.
+func TestAHostRemovingTheBotPausesTheLink(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1021")
+	join1(room, "Alice")
+	r := h.supervisor("r1", nil, nil)
+	l := h.follow(r, "team", "1021")
+	li := r.listener(l)
+	host := h.open(l) // a host's own session in the meeting
+	defer closeQuietly(host)
+	h.sim.ResetRequests()
+	if err := host.Kick(context.Background(), li.sess.Info().ParticipantUUID); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("%q", h.lines(l.Channel))
+	h.stopped(li)
+	h.expect(l.Channel, "A host removed meetbot from Room 1021; `link` again to follow it.")
+	r.awaitRounds(t, 5)
+	join1(room, "Bob")
+	r.awaitRounds(t, 2)
+	for _, rq := range h.sim.Requests() {
+		if rq.Op == "new_session" {
+			t.Errorf("the bot came back (new_session at %v) after a host removed it", rq.Time)
+		}
+	}
+	if len(r.Listening()) != 0 {
+		t.Errorf("still listening to %v", r.Listening())
+	}
+	h.expect(l.Channel, "A host removed meetbot from Room 1021; `link` again to follow it.")
+
+	// Linking again follows the meeting again.
+	if err := h.store.PutLink(context.Background(), l); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Follow(context.Background(), l, h.open(l)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "listening again", func() bool { return r.listens(l) })
+	join1(room, "Carol")
+	h.expect(l.Channel, "A host removed meetbot from Room 1021; `link` again to follow it.", "Carol joined (guest)")
 }
 
 func TestIdlePooledSessionsAreEnded(t *testing.T) {
@@ -511,7 +556,7 @@ func TestTakeoverRepeatsOnlyWhatWasPostedSinceTheLastSave(t *testing.T) {
 		_, shown := tally(h.lines(l.Channel))
 		return shown["joined"]["Dave"] == 1
 	})
-	time.Sleep(100 * time.Millisecond)
+	h.flush(b, room, l)
 	counts, shown := tally(h.lines(l.Channel))
 	if shown["joined"]["Carol"] != 2 || shown["joined"]["Dave"] != 1 || counts["joined"] != 3 || len(shown["left"]) != 0 {
 		t.Errorf("lines %q: want Carol's join repeated once (posted after the last save), Dave's once, nothing else", h.lines(l.Channel))
@@ -552,7 +597,7 @@ func TestMeetingGoesToAReplicaThatCanPostEverywhere(t *testing.T) {
 
 	slackish := h.supervisor("no-matrix", nil, func(s *Supervisor) { s.Platforms = []string{"console"} })
 	eventually(t, "the console-only meeting listened to", func() bool { return slackish.listens(consoleOnly) })
-	time.Sleep(5 * slackish.resync())
+	slackish.awaitRounds(t, 5)
 	if slackish.listens(mixed) {
 		t.Fatal("a replica without Matrix listens to a meeting linked from a Matrix room")
 	}
