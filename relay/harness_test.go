@@ -294,6 +294,17 @@ func (h *harness) sawEvent(_ string, ev meetings.Event) {
 // while to see that nothing more arrives.
 func (h *harness) flush(r *running, room *sim.Room, l store.Link) {
 	h.t.Helper()
+	h.flushHandled(r, room)
+	li := r.listener(l)
+	if li == nil {
+		h.t.Fatalf("flush: %s does not listen to %s", r.ReplicaID, l.Meeting.Room)
+	}
+	eventually(h.t, "every channel posted what it had", func() bool { return li.posted() })
+}
+
+// flushHandled returns once r's listener of room has handled every event room sent before.
+func (h *harness) flushHandled(r *running, room *sim.Room) {
+	h.t.Helper()
 	id := fmt.Sprint(h.markSeq.Add(1))
 	seen := make(chan struct{})
 	h.markMu.Lock()
@@ -305,11 +316,6 @@ func (h *harness) flush(r *running, room *sim.Room, l store.Link) {
 	case <-time.After(20 * time.Second):
 		h.t.Fatalf("flush: %s never handled the mark", r.ReplicaID)
 	}
-	li := r.listener(l)
-	if li == nil {
-		h.t.Fatalf("flush: %s does not listen to %s", r.ReplicaID, l.Meeting.Room)
-	}
-	eventually(h.t, "every channel posted what it had", func() bool { return li.posted() })
 }
 
 // listener returns r's listener of l's meeting, or nil.

@@ -604,3 +604,44 @@ func TestMeetingGoesToAReplicaThatCanPostEverywhere(t *testing.T) {
 	both := h.supervisor("with-matrix", nil, func(s *Supervisor) { s.Platforms = []string{"console", "matrix"} })
 	eventually(t, "the mixed meeting listened to by the replica with Matrix", func() bool { return both.listens(mixed) })
 }
+
+// flakyLeases is a store whose lease renewals fail while down, as when the database cannot be
+// reached from this replica.
+type flakyLeases struct {
+	store.Store
+	down atomic.Bool
+}
+
+func (f *flakyLeases) RenewLease(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	if f.down.Load() {
+		return false, fmt.Errorf("renew lease %s: %w", key, store.ErrUnavailable)
+	}
+	return f.Store.RenewLease(ctx, key, owner, ttl)
+}
+
+// Issue 12 item 2 (fencing): a listener whose lease cannot be renewed stops posting before the
+// lease could lapse (another replica could take the meeting then), keeps what it saw, and posts
+// it once the lease is renewed; nothing is lost and nothing posted twice.
+func TestListenerStopsPostingBeforeItsLeaseCouldLapse(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1022")
+	fl := &flakyLeases{Store: h.store}
+	r := h.supervisor("r1", fl, nil)
+	l := h.follow(r, "team", "1022")
+	join1(room, "Alice")
+	h.expect(l.Channel, "Alice joined (guest)")
+	li := r.listener(l)
+
+	fl.down.Store(true)
+	eventually(t, "fence closed", func() bool { return !li.lease.validAt(time.Now().Add(r.fenceMargin())) })
+	join1(room, "Bob")
+	h.flushHandled(r, room)
+	if li.posted() {
+		t.Fatal("Bob's join was posted while the lease could not be renewed")
+	}
+	h.expect(l.Channel, "Alice joined (guest)")
+
+	fl.down.Store(false)
+	h.flush(r, room, l)
+	h.expect(l.Channel, "Alice joined (guest)", "Bob joined (guest)")
+}

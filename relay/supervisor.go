@@ -92,9 +92,12 @@ type Supervisor struct {
 	once   sync.Once
 	base   context.Context // parent of every listener; cancelled when Run returns
 	cancel context.CancelFunc
-	leases *leases
-	bots   *bots
-	tasks  sync.WaitGroup // opens and closes in flight
+	// opens is the parent of every session being opened; shutdown cancels it first.
+	opens     context.Context
+	stopOpens context.CancelFunc
+	leases    *leases
+	bots      *bots
+	tasks     sync.WaitGroup // opens and closes in flight
 
 	startMu sync.Mutex // serialises starting and stopping listeners
 	mu      sync.Mutex // guards what follows
@@ -130,6 +133,7 @@ type resting struct {
 func (s *Supervisor) init() {
 	s.once.Do(func() {
 		s.base, s.cancel = context.WithCancel(context.Background())
+		s.opens, s.stopOpens = context.WithCancel(s.base)
 		s.lis = map[string]*Listener{}
 		s.backoff = map[string]retry{}
 		s.orphans = map[string]int{}
@@ -298,6 +302,7 @@ func (s *Supervisor) shutdown() {
 	clear(s.rest)
 	s.mu.Unlock()
 	s.startMu.Unlock()
+	s.stopOpens()
 	s.report()
 	if s.abandoned() {
 		s.cancel()
@@ -564,7 +569,7 @@ func (s *Supervisor) fail(k string) {
 func (s *Supervisor) resume(links []store.Link, ls *lease) {
 	link := pick(links)
 	k := link.Meeting.Key()
-	ctx, cancel := context.WithTimeout(s.base, s.openTimeout())
+	ctx, cancel := context.WithTimeout(s.opens, s.openTimeout())
 	defer cancel()
 	err := func() error {
 		saved, err := s.Store.LoadRoster(ctx, k)
