@@ -106,6 +106,8 @@ func (o *outbox) add(ns ...notice) {
 	}
 	o.pending = append(o.pending, ns...)
 	if over := len(o.pending) - maxPending; over > 0 {
+		// Drop a tenth more than needed, so a flood costs one copy per thousand notices.
+		over = min(len(o.pending), over+maxPending/10)
 		o.pending = append(o.pending[:0], o.pending[over:]...)
 		if o.overflow == 0 {
 			o.log.Error("channel cannot keep up; dropping its oldest notifications", "limit", maxPending)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unicode/utf8"
 
 	"github.com/meetbot/meetbot/chat"
 	"github.com/meetbot/meetbot/store"
@@ -400,6 +401,149 @@ func TestOutboxCloseFlushesWithoutWaitingForPace(t *testing.T) {
 		want := []string{"Alice joined (guest)", "Bob joined (guest)"}
 		if got := rec.texts(chA); strings.Join(got, "|") != strings.Join(want, "|") {
 			t.Errorf("posts = %q, want %q", got, want)
+		}
+	})
+}
+
+// refusing is a Poster that refuses for good every message longer than max bytes, or any
+// message to a channel in never, the way Slack answers msg_too_long or restricted_action.
+type refusing struct {
+	*recorder
+	max     int
+	never   map[chat.ChannelRef]bool
+	blocked string // a text containing it is refused, like a retention policy's block
+}
+
+func (r refusing) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notification) error {
+	if r.never[ch] || r.max > 0 && len(n.Text) > r.max || r.blocked != "" && strings.Contains(n.Text, r.blocked) {
+		r.recorder.mu.Lock()
+		r.recorder.calls[ch]++
+		r.recorder.mu.Unlock()
+		return fmt.Errorf("post: msg_too_long: %w", chat.ErrMessageRefused)
+	}
+	return r.recorder.Post(ctx, ch, n)
+}
+
+// Issue 12 item 3: a message the chat service refuses for good is posted in smaller pieces, and
+// what is still refused is dropped and counted: the outbox never retries it forever, and what
+// comes next is posted.
+func TestOutboxRefusedMessageIsSplitThenDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := refusing{recorder: newRecorder(), max: 300, blocked: "BLOCKED"}
+		obs := &countingObserver{}
+		set := &memSettings{}
+		_ = set.PutSettings(context.Background(), chA, store.ChannelSettings{Joins: true, Chat: true})
+		o := newOutbox(chA, rec, set, time.Millisecond, discard(), obs, 0)
+		o.backoff = time.Millisecond
+		ctx, cancel := context.WithCancel(context.Background())
+		defer func() { cancel(); <-o.done }()
+		go o.run(ctx)
+		var g seqGen
+		var batch []notice
+		for i := range 20 { // 20 chat lines of about 40 bytes: too long together
+			batch = append(batch, notice{kind: chat.ChatMessage, who: "a", name: "Alice", text: fmt.Sprintf("message number %02d, some words", i)})
+		}
+		batch = append(batch, notice{kind: chat.ChatMessage, who: "b", name: "Bob", text: strings.Repeat("x", 1000)}) // refused even alone
+		o.add(g.stamp(batch...)...)
+		await(t, "acknowledged", func() bool { return o.acked.Load() == g.n })
+		var lines []string
+		for _, text := range rec.texts(chA) {
+			if len(text) > 300 {
+				t.Errorf("posted %d bytes, over the limit the service accepts", len(text))
+			}
+			lines = append(lines, strings.Split(text, "\n")...)
+		}
+		if len(lines) < 20 || !strings.HasPrefix(lines[0], "Alice: message number 00") {
+			t.Errorf("posted %q, want every one of Alice's 20 lines", lines)
+		}
+		var bob int
+		for _, l := range lines {
+			if strings.HasPrefix(l, "Bob: ") {
+				bob++
+				if !strings.HasSuffix(l, "…") {
+					t.Errorf("Bob's line %q was not shortened", l)
+				}
+			}
+		}
+		if bob > 1 {
+			t.Errorf("Bob's line posted %d times", bob)
+		}
+		// A message that nothing makes acceptable is dropped, once, and counted.
+		o.add(g.stamp(notice{kind: chat.ChatMessage, who: "c", name: "Carol", text: "BLOCKED words"})...)
+		o.add(g.stamp(join("d", "Dave", "guest"))...)
+		await(t, "acknowledged", func() bool { return o.acked.Load() == g.n })
+		synctest.Wait()
+		if got := rec.texts(chA); got[len(got)-1] != "Dave joined (guest)" {
+			t.Errorf("after a refused message, posted %q, want Dave's join", got[len(got)-1])
+		}
+		if obs.dropped.Load() < 1 {
+			t.Errorf("dropped = %d, want the refused message counted", obs.dropped.Load())
+		}
+	})
+}
+
+// Issue 12 item 3: long texts are split at line ends to the platform's limit before posting.
+func TestOutboxSplitsLongTextsToTheLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := newRecorder()
+		o := newOutbox(chA, rec, &memSettings{}, time.Millisecond, discard(), nil, 0)
+		o.maxText = 3000 // Slack's section
+		ctx, cancel := context.WithCancel(context.Background())
+		defer func() { cancel(); <-o.done }()
+		go o.run(ctx)
+		var g seqGen
+		var batch []notice
+		for i := range 400 {
+			batch = append(batch, notice{kind: chat.ChatMessage, who: "a", name: "Alice", text: fmt.Sprintf("line %03d of a chat burst", i)})
+		}
+		batch = append(batch, notice{kind: chat.ChatMessage, who: "b", name: "Bob", text: strings.Repeat("é", 4000)})
+		set := &memSettings{}
+		_ = set.PutSettings(context.Background(), chA, store.ChannelSettings{Chat: true})
+		o.settings = set
+		o.add(g.stamp(batch...)...)
+		await(t, "acknowledged", func() bool { return o.acked.Load() == g.n })
+		texts := rec.texts(chA)
+		var lines int
+		for _, text := range texts {
+			if len(text) > 3000 {
+				t.Errorf("a message of %d bytes, over 3000", len(text))
+			}
+			if !utf8.ValidString(text) {
+				t.Error("a character was cut in two")
+			}
+			lines += strings.Count(text, "\n") + 1
+		}
+		if lines != 401 || len(texts) < 4 {
+			t.Errorf("%d lines in %d messages, want 401 lines split over several", lines, len(texts))
+		}
+	})
+}
+
+// Issue 12 item 3: what waits for a channel that cannot be posted to is bounded.
+func TestOutboxPendingIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := newRecorder()
+		rec.hook = func(ctx context.Context, _ chat.ChannelRef, _ int, _ chat.Notification) error {
+			return errors.New("connection refused") // transient, for ever
+		}
+		obs := &countingObserver{}
+		o := newOutbox(chA, rec, &memSettings{}, time.Millisecond, discard(), obs, 0)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer func() { cancel(); <-o.done }()
+		go o.run(ctx)
+		var g seqGen
+		for i := range 3 * maxPending {
+			o.add(g.stamp(join(fmt.Sprint("u", i), "P", "guest"))...)
+		}
+		synctest.Wait()
+		o.mu.Lock()
+		pending := len(o.pending)
+		o.mu.Unlock()
+		if pending > maxPending {
+			t.Errorf("%d notices pending, want at most %d", pending, maxPending)
+		}
+		if obs.dropped.Load() == 0 {
+			t.Error("the overflow was not counted")
 		}
 	})
 }

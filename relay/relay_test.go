@@ -645,3 +645,72 @@ func TestListenerStopsPostingBeforeItsLeaseCouldLapse(t *testing.T) {
 	h.flush(r, room, l)
 	h.expect(l.Channel, "Alice joined (guest)", "Bob joined (guest)")
 }
+
+// Issue 12 items 3 and 7: a channel whose every post is refused for good does not hold back the
+// meeting's saved roster, so after a restart the other channel of the meeting is not told again
+// of the joins it was told of.
+func TestAChannelThatRefusesForGoodHoldsBackNoRoster(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1023")
+	join1(room, "Alice")
+	blocked := chat.ChannelRef{Platform: "console", Channel: "blocked"}
+	poster := refusing{recorder: h.rec, never: map[chat.ChannelRef]bool{blocked: true}}
+	tune := func(s *Supervisor) { s.Poster = poster; s.LeaseTTL = time.Minute }
+	r1 := h.supervisor("r1", nil, tune)
+	fine := h.follow(r1, "fine", "1023")
+	h.follow(r1, "blocked", "1023")
+	const n = 500
+	for i := range n {
+		join1(room, fmt.Sprintf("Person %03d", i))
+	}
+	eventually(t, "every join posted to the fine channel", func() bool {
+		counts, _ := tally(h.lines(fine.Channel))
+		return counts["joined"] == n
+	})
+	h.flush(r1, room, fine)
+	eventually(t, "roster saved with every join", func() bool { return len(h.savedRoster(fine)) == n+1 })
+	if h.obs.dropped.Load() == 0 {
+		t.Error("the refused notifications were not counted")
+	}
+	r1.stop()
+
+	r2 := h.supervisor("r2", nil, tune)
+	eventually(t, "resumed", func() bool { return r2.listens(fine) })
+	join1(room, "Zoe")
+	eventually(t, "Zoe", func() bool {
+		_, shown := tally(h.lines(fine.Channel))
+		return shown["joined"]["Zoe"] == 1
+	})
+	h.flush(r2, room, fine)
+	if counts, _ := tally(h.lines(fine.Channel)); counts["joined"] != n+1 {
+		t.Errorf("after a restart the fine channel was told of %d joins in all, want %d (no repeats)", counts["joined"], n+1)
+	}
+}
+
+// Issue 12 item 3: a channel stuck in a post does not make the listener keep a roster snapshot
+// per save interval for ever.
+func TestSnapshotsAreBoundedWhileAChannelIsStuck(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1024")
+	stuck := newRecorder()
+	stuck.hook = func(ctx context.Context, _ chat.ChannelRef, _ int, _ chat.Notification) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	r := h.supervisor("r1", nil, func(s *Supervisor) { s.Poster = stuck; s.SaveInterval = time.Millisecond; s.DrainTimeout = 10 * time.Millisecond })
+	l := h.follow(r, "team", "1024")
+	li := r.listener(l)
+	for i := range 200 {
+		join1(room, fmt.Sprint("P", i))
+		if i%10 == 0 {
+			target := li.saves.Load() + 2
+			eventually(t, "saves", func() bool { return li.saves.Load() >= target })
+		}
+	}
+	li.mu.Lock()
+	n := len(li.snaps)
+	li.mu.Unlock()
+	if n > maxSnapshots {
+		t.Errorf("%d snapshots kept, want at most %d", n, maxSnapshots)
+	}
+}
