@@ -27,6 +27,15 @@ type Config struct {
 
 	Slack  SlackConfig
 	Matrix MatrixConfig
+
+	Relay RelayConfig
+}
+
+// RelayConfig holds the settings of the meeting relay.
+type RelayConfig struct {
+	// RejoinAfterEnd is how long the relay stays out of a meeting that was ended before it
+	// follows the room again (REJOIN_AFTER_END).
+	RejoinAfterEnd time.Duration
 }
 
 // SlackConfig holds the Slack settings; Enabled reports whether any are set.
@@ -122,6 +131,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return c, settingErr("LOG_LEVEL", "want debug, info, warn or error")
 	}
 
+	if err := loadRelayConfig(get, &c.Relay); err != nil {
+		return c, err
+	}
+
 	if c.Slack.Enabled() {
 		if !strings.HasPrefix(c.Slack.BotToken.Reveal(), "xoxb-") {
 			return c, settingErr("SLACK_BOT_TOKEN", "want a bot token starting with xoxb-")
@@ -182,4 +195,14 @@ func defaultReplicaID() string {
 		host = "bot"
 	}
 	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+// loadRelayConfig reads the relay's settings.
+func loadRelayConfig(get func(name, def string) string, r *RelayConfig) error {
+	d, err := time.ParseDuration(get("REJOIN_AFTER_END", "60s"))
+	if err != nil || d <= 0 || d > 24*time.Hour {
+		return settingErr("REJOIN_AFTER_END", "want a duration between 1s and 24h, such as 60s or 5m")
+	}
+	r.RejoinAfterEnd = d
+	return nil
 }

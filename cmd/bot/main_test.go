@@ -369,6 +369,7 @@ func TestBadSettingStopsStartWithOneLine(t *testing.T) {
 		{"store", "STORE_URL", map[string]string{"STORE_URL": "mysql://db/meetbot"}},
 		{"key", "MEETBOT_SECRET_KEY", map[string]string{"MEETBOT_SECRET_KEY": "short"}},
 		{"level", "LOG_LEVEL", map[string]string{"LOG_LEVEL": "loud"}},
+		{"rejoin", "REJOIN_AFTER_END", map[string]string{"REJOIN_AFTER_END": "soon"}},
 		{"slack", "SLACK_SIGNING_SECRET", map[string]string{"SLACK_BOT_TOKEN": "xoxb-very-secret-token"}},
 		{"matrix", "MATRIX_PICKLE_KEY", map[string]string{"MATRIX_HOMESERVER": "http://127.0.0.1:1", "MATRIX_USER_ID": "@bot:localhost", "MATRIX_PASSWORD": "hunter2hunter2"}},
 	} {
