@@ -697,7 +697,11 @@ func TestSnapshotsAreBoundedWhileAChannelIsStuck(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	r := h.supervisor("r1", nil, func(s *Supervisor) { s.Poster = stuck; s.SaveInterval = time.Millisecond; s.DrainTimeout = 10 * time.Millisecond })
+	r := h.supervisor("r1", nil, func(s *Supervisor) {
+		s.Poster = stuck
+		s.SaveInterval = time.Millisecond
+		s.DrainTimeout = 10 * time.Millisecond
+	})
 	l := h.follow(r, "team", "1024")
 	li := r.listener(l)
 	for i := range 200 {
