@@ -178,3 +178,53 @@ func TestMeetingRefKey(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePreviousKeys(t *testing.T) {
+	a, b := strings.Repeat("ab", KeySize), base64.StdEncoding.EncodeToString(make([]byte, KeySize))
+	keys, err := ParsePreviousKeys(" " + a + " , " + b)
+	if err != nil || len(keys) != 2 || len(keys[0]) != KeySize || len(keys[1]) != KeySize {
+		t.Fatalf("ParsePreviousKeys(two keys) = %d keys, %v", len(keys), err)
+	}
+	if keys, err := ParsePreviousKeys("  "); err != nil || keys != nil {
+		t.Errorf("ParsePreviousKeys(empty) = %v, %v; want none", keys, err)
+	}
+	const secret = "c2VjcmV0LXRoYXQtaXMtdG9vLXNob3J0"
+	for _, in := range []string{secret, a + "," + secret, a + ","} {
+		_, err := ParsePreviousKeys(in)
+		if err == nil {
+			t.Errorf("ParsePreviousKeys accepted a malformed list")
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), "MEETBOT_SECRET_KEY_PREVIOUS") || strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), a) {
+			t.Errorf("error %q: want it to name MEETBOT_SECRET_KEY_PREVIOUS and no key", err)
+		}
+	}
+}
+
+func TestSealerPreviousKeys(t *testing.T) {
+	ch := chat.ChannelRef{Platform: "slack", Workspace: "T1", Channel: "C1"}
+	oldKey, newKey := bytes.Repeat([]byte{1}, KeySize), bytes.Repeat([]byte{2}, KeySize)
+	old, _ := NewSealer(oldKey)
+	sealedOld, err := old.Seal(ch, "1234")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotating, err := NewSealer(newKey, oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin, previous, err := rotating.OpenKey(ch, sealedOld)
+	if err != nil || pin.Reveal() != "1234" || !previous {
+		t.Errorf("OpenKey of a PIN sealed under the previous key = previous %v, %v", previous, err)
+	}
+	sealedNew, _ := rotating.Seal(ch, "1234")
+	if _, previous, err := rotating.OpenKey(ch, sealedNew); err != nil || previous {
+		t.Errorf("OpenKey of a PIN sealed under the current key = previous %v, %v", previous, err)
+	}
+	if _, err := old.Open(ch, sealedNew); !errors.Is(err, ErrWrongKey) {
+		t.Errorf("a rotating Sealer sealed under the old key: %v", err)
+	}
+	if _, err := NewSealer(newKey, []byte("short")); err == nil || !strings.Contains(err.Error(), "MEETBOT_SECRET_KEY_PREVIOUS") {
+		t.Errorf("NewSealer with a short previous key: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -24,12 +25,16 @@ var ErrUnavailable = errors.New("database unavailable")
 // Store is everything meetbot keeps. Close releases the database; the Store must not be used after.
 type Store interface {
 	Links
+	Resealer
 	Settings
 	Schedules
 	Audit
 	Leases
 	Rosters
 	KV
+	Nonces
+	Pruner
+	Bots
 	Close() error
 }
 
@@ -61,6 +66,10 @@ type Link struct {
 	CloudSetByUser bool
 	CreatedBy      string    // user id of who linked
 	CreatedAt      time.Time // set by PutLink when zero
+	// Paused is true when the relay must not follow this link (a host removed the bot from the
+	// meeting); PutLink always stores a link unpaused, so linking again resumes it.
+	Paused       bool
+	PausedReason string // why it was paused, for the channel; empty when not paused
 }
 
 // LogValue describes l for structured logs without its PIN: a handler that marshals the struct
@@ -74,22 +83,62 @@ func (l Link) LogValue() slog.Value {
 		slog.String("role", l.Role),
 		slog.String("cloud", l.Cloud),
 		slog.Bool("pin_set", l.PIN != ""),
+		slog.Bool("paused", l.Paused),
 	)
 }
 
 // Links stores channel ↔ meeting links.
 type Links interface {
-	// PutLink creates or replaces the link of l.Channel. A zero CreatedAt is set to now.
+	// PutLink creates or replaces the link of l.Channel, unpaused whatever l.Paused says. A zero
+	// CreatedAt is set to now.
 	PutLink(ctx context.Context, l Link) error
 	// GetLink returns the link of ch. If ch is not linked, the error wraps ErrNotFound; if its PIN
-	// cannot be unsealed with this store's key, the error wraps ErrWrongKey.
+	// cannot be unsealed with this store's keys, the error wraps ErrWrongKey.
 	GetLink(ctx context.Context, ch chat.ChannelRef) (Link, error)
-	// DeleteLink removes the link of ch; if ch is not linked, the error wraps ErrNotFound.
+	// DeleteLink removes the link of ch without reading its PIN, so a link sealed under another
+	// key can be removed; if ch is not linked, the error wraps ErrNotFound.
 	DeleteLink(ctx context.Context, ch chat.ChannelRef) error
-	// LinksByMeeting returns every link to m, ordered by channel.
+	// LinksByMeeting returns every readable link to m, ordered by channel. If some links' PINs
+	// cannot be unsealed, it returns the others and an *UnreadableLinksError naming them.
 	LinksByMeeting(ctx context.Context, m MeetingRef) ([]Link, error)
-	// AllLinks returns every link, ordered by meeting then channel.
+	// AllLinks returns every readable link, ordered by meeting then channel. If some links' PINs
+	// cannot be unsealed, it returns the others and an *UnreadableLinksError naming them.
 	AllLinks(ctx context.Context) ([]Link, error)
+	// PauseMeeting marks every link of m paused for reason (the relay stops following them until
+	// a channel links again). A meeting without links is not an error: there is nothing to pause.
+	PauseMeeting(ctx context.Context, m MeetingRef, reason string) error
+}
+
+// UnreadableLinksError is returned, beside the links that could be read, by AllLinks and
+// LinksByMeeting when some links' PINs cannot be unsealed with the store's keys (sealed under a
+// key it was not given, or altered). It wraps ErrWrongKey and never holds a PIN:
+//
+//	links, err := s.AllLinks(ctx)
+//	var ue *store.UnreadableLinksError
+//	if errors.As(err, &ue) { /* warn per ue.Channels, carry on with links */ }
+type UnreadableLinksError struct {
+	Channels []chat.ChannelRef // the channels whose links could not be read, in the listing's order
+}
+
+// Error names the channels whose links could not be read.
+func (e *UnreadableLinksError) Error() string {
+	names := make([]string, len(e.Channels))
+	for i, ch := range e.Channels {
+		names[i] = ch.String()
+	}
+	return fmt.Sprintf("links of %d channel(s) unreadable (%s): %v", len(e.Channels), strings.Join(names, ", "), ErrWrongKey)
+}
+
+// Unwrap returns ErrWrongKey.
+func (e *UnreadableLinksError) Unwrap() error { return ErrWrongKey }
+
+// Resealer moves links sealed under a previous key to the current one (key rotation).
+type Resealer interface {
+	// ResealLinks reseals, under the current key, every link whose PIN was sealed under one of the
+	// previous keys the store was opened with, and returns how many it resealed. A link changed
+	// meanwhile is left as its writer left it. Links no key can read are left alone and named by
+	// an *UnreadableLinksError returned with the count.
+	ResealLinks(ctx context.Context) (int, error)
 }
 
 // ChannelSettings is what a channel wants to hear about its meeting.
@@ -199,6 +248,41 @@ type Rosters interface {
 	SaveRoster(ctx context.Context, meetingKey string, entries []RosterEntry) error
 	// LoadRoster returns the saved roster of meetingKey in the order saved; nil when none was saved.
 	LoadRoster(ctx context.Context, meetingKey string) ([]RosterEntry, error)
+}
+
+// Nonces remembers one-time keys (such as a Slack request's signature) for a while, so a replay is
+// refused by every replica sharing the database.
+type Nonces interface {
+	// ClaimNonce reports whether this is the first claim of key within ttl: true exactly once per
+	// key until ttl has passed (judged by the database's clock where it has one), false for every
+	// other claim meanwhile, from any replica. Expired nonces are deleted lazily. key is opaque.
+	ClaimNonce(ctx context.Context, key string, ttl time.Duration) (fresh bool, err error)
+}
+
+// PruneResult counts what Prune deleted.
+type PruneResult struct {
+	Audit        int64 // audit entries
+	ScheduleRuns int64 // claimed schedule runs
+	Nonces       int64 // expired nonces
+}
+
+// Pruner deletes history that is no longer needed, so the database does not grow forever.
+type Pruner interface {
+	// Prune deletes audit entries made before before, schedule runs claimed before before, and
+	// every nonce that has expired.
+	Prune(ctx context.Context, before time.Time) (PruneResult, error)
+}
+
+// Bots records the bot's own participants in each meeting, for every replica: a participant is
+// the bot's because its uuid is here, never because of its name.
+type Bots interface {
+	// AddBotParticipant records uuid as the bot's participant in meetingKey (a MeetingRef.Key);
+	// adding it again does nothing.
+	AddBotParticipant(ctx context.Context, meetingKey, uuid string) error
+	// RemoveBotParticipant forgets uuid in meetingKey; removing one not recorded does nothing.
+	RemoveBotParticipant(ctx context.Context, meetingKey, uuid string) error
+	// BotParticipants returns the uuids recorded in meetingKey, ordered; none is an empty result.
+	BotParticipants(ctx context.Context, meetingKey string) ([]string, error)
 }
 
 // KV keeps small named values, such as the Matrix sync token.

@@ -13,28 +13,28 @@ import (
 	"github.com/meetbot/meetbot/store"
 )
 
-const linkColumns = `platform, workspace, channel, api_server, room, node, name, pin, role, cloud, cloud_set_by_user, created_by, created_at`
+const linkColumns = `platform, workspace, channel, api_server, room, node, name, pin, role, cloud, cloud_set_by_user, created_by, created_at, paused, paused_reason`
 
 // PutLink creates or replaces the link of l.Channel, sealing its PIN.
 func (d *DB) PutLink(ctx context.Context, l store.Link) error {
 	pin, err := d.seal.Seal(l.Channel, l.PIN)
 	if err != nil {
-		return fmt.Errorf("put link of %s: %w", l.Channel, err)
+		return errorf("put link of %s: %w", l.Channel, err)
 	}
 	if l.CreatedAt.IsZero() {
 		l.CreatedAt = time.Now()
 	}
 	_, err = d.pool.Exec(ctx, `INSERT INTO links (`+linkColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, false, '')
 		ON CONFLICT (platform, workspace, channel) DO UPDATE SET
 			api_server = excluded.api_server, room = excluded.room, node = excluded.node,
 			name = excluded.name, pin = excluded.pin, role = excluded.role, cloud = excluded.cloud,
 			cloud_set_by_user = excluded.cloud_set_by_user, created_by = excluded.created_by,
-			created_at = excluded.created_at`,
+			created_at = excluded.created_at, paused = false, paused_reason = ''`,
 		l.Channel.Platform, l.Channel.Workspace, l.Channel.Channel, l.Meeting.APIServer, l.Meeting.Room,
 		l.Node, l.Name, pin, l.Role, l.Cloud, l.CloudSetByUser, l.CreatedBy, l.CreatedAt)
 	if err != nil {
-		return fmt.Errorf("put link of %s: %w", l.Channel, err)
+		return errorf("put link of %s: %w", l.Channel, err)
 	}
 	return nil
 }
@@ -45,13 +45,14 @@ func (d *DB) scanLink(row pgx.Row) (store.Link, error) {
 		pin []byte
 	)
 	err := row.Scan(&l.Channel.Platform, &l.Channel.Workspace, &l.Channel.Channel, &l.Meeting.APIServer,
-		&l.Meeting.Room, &l.Node, &l.Name, &pin, &l.Role, &l.Cloud, &l.CloudSetByUser, &l.CreatedBy, &l.CreatedAt)
+		&l.Meeting.Room, &l.Node, &l.Name, &pin, &l.Role, &l.Cloud, &l.CloudSetByUser, &l.CreatedBy, &l.CreatedAt,
+		&l.Paused, &l.PausedReason)
 	if err != nil {
 		return store.Link{}, err
 	}
 	l.CreatedAt = l.CreatedAt.UTC()
 	if l.PIN, err = d.seal.Open(l.Channel, pin); err != nil {
-		return store.Link{}, err
+		return l, err // l.Channel names the unreadable link
 	}
 	return l, nil
 }
@@ -62,10 +63,10 @@ func (d *DB) GetLink(ctx context.Context, ch chat.ChannelRef) (store.Link, error
 		WHERE platform = $1 AND workspace = $2 AND channel = $3`, ch.Platform, ch.Workspace, ch.Channel)
 	l, err := d.scanLink(row)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Link{}, fmt.Errorf("link of %s: %w", ch, store.ErrNotFound)
+		return store.Link{}, errorf("link of %s: %w", ch, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.Link{}, fmt.Errorf("get link of %s: %w", ch, err)
+		return store.Link{}, errorf("get link of %s: %w", ch, err)
 	}
 	return l, nil
 }
@@ -75,10 +76,10 @@ func (d *DB) DeleteLink(ctx context.Context, ch chat.ChannelRef) error {
 	tag, err := d.pool.Exec(ctx, `DELETE FROM links WHERE platform = $1 AND workspace = $2 AND channel = $3`,
 		ch.Platform, ch.Workspace, ch.Channel)
 	if err != nil {
-		return fmt.Errorf("delete link of %s: %w", ch, err)
+		return errorf("delete link of %s: %w", ch, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("link of %s: %w", ch, store.ErrNotFound)
+		return errorf("link of %s: %w", ch, store.ErrNotFound)
 	}
 	return nil
 }
@@ -86,19 +87,27 @@ func (d *DB) DeleteLink(ctx context.Context, ch chat.ChannelRef) error {
 func (d *DB) queryLinks(ctx context.Context, what, query string, args ...any) ([]store.Link, error) {
 	rows, err := d.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return nil, errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var ls []store.Link
+	var unreadable []chat.ChannelRef
 	for rows.Next() {
 		l, err := d.scanLink(rows)
+		if errors.Is(err, store.ErrWrongKey) {
+			unreadable = append(unreadable, l.Channel)
+			continue
+		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+			return nil, errorf("%s: %w", what, err)
 		}
 		ls = append(ls, l)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return nil, errorf("%s: %w", what, err)
+	}
+	if unreadable != nil {
+		return ls, &store.UnreadableLinksError{Channels: unreadable}
 	}
 	return ls, nil
 }
@@ -125,7 +134,7 @@ func (d *DB) GetSettings(ctx context.Context, ch chat.ChannelRef) (store.Channel
 		return store.DefaultSettings(), nil
 	}
 	if err != nil {
-		return store.ChannelSettings{}, fmt.Errorf("get settings of %s: %w", ch, err)
+		return store.ChannelSettings{}, errorf("get settings of %s: %w", ch, err)
 	}
 	return s, nil
 }
@@ -140,7 +149,7 @@ func (d *DB) PutSettings(ctx context.Context, ch chat.ChannelRef, s store.Channe
 			chat = excluded.chat, threaded = excluded.threaded, time_zone = excluded.time_zone`,
 		ch.Platform, ch.Workspace, ch.Channel, s.Joins, s.Leaves, s.Presentations, s.Chat, s.Threaded, s.TimeZone)
 	if err != nil {
-		return fmt.Errorf("put settings of %s: %w", ch, err)
+		return errorf("put settings of %s: %w", ch, err)
 	}
 	return nil
 }
@@ -159,7 +168,7 @@ func (d *DB) AddSchedule(ctx context.Context, s store.Schedule) (store.Schedule,
 		s.CreatedBy.ID, s.CreatedBy.Name, int(s.Rights), s.OneTime, nullTime(s.NextRun), s.CreatedAt,
 	).Scan(&s.ID)
 	if err != nil {
-		return store.Schedule{}, fmt.Errorf("add schedule in %s: %w", s.Channel, err)
+		return store.Schedule{}, errorf("add schedule in %s: %w", s.Channel, err)
 	}
 	s.NextRun, s.CreatedAt = asStored(s.NextRun), asStored(s.CreatedAt)
 	return s, nil
@@ -170,10 +179,10 @@ func (d *DB) DeleteSchedule(ctx context.Context, ch chat.ChannelRef, id int64) e
 	tag, err := d.pool.Exec(ctx, `DELETE FROM schedules WHERE id = $1 AND platform = $2 AND workspace = $3 AND channel = $4`,
 		id, ch.Platform, ch.Workspace, ch.Channel)
 	if err != nil {
-		return fmt.Errorf("delete schedule %d of %s: %w", id, ch, err)
+		return errorf("delete schedule %d of %s: %w", id, ch, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("schedule %d of %s: %w", id, ch, store.ErrNotFound)
+		return errorf("schedule %d of %s: %w", id, ch, store.ErrNotFound)
 	}
 	return nil
 }
@@ -181,7 +190,7 @@ func (d *DB) DeleteSchedule(ctx context.Context, ch chat.ChannelRef, id int64) e
 func (d *DB) querySchedules(ctx context.Context, what, query string, args ...any) ([]store.Schedule, error) {
 	rows, err := d.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return nil, errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var ss []store.Schedule
@@ -193,14 +202,14 @@ func (d *DB) querySchedules(ctx context.Context, what, query string, args ...any
 		)
 		if err := rows.Scan(&s.ID, &s.Channel.Platform, &s.Channel.Workspace, &s.Channel.Channel, &s.Spec,
 			&s.TimeZone, &s.Command, &s.CreatedBy.ID, &s.CreatedBy.Name, &rights, &s.OneTime, &next, &s.CreatedAt); err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+			return nil, errorf("%s: %w", what, err)
 		}
 		s.Rights = chat.Rights(rights)
 		s.NextRun, s.CreatedAt = fromNull(next), s.CreatedAt.UTC()
 		ss = append(ss, s)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return nil, errorf("%s: %w", what, err)
 	}
 	return ss, nil
 }
@@ -220,10 +229,10 @@ func (d *DB) AllSchedules(ctx context.Context) ([]store.Schedule, error) {
 func (d *DB) SetNextRun(ctx context.Context, id int64, t time.Time) error {
 	tag, err := d.pool.Exec(ctx, `UPDATE schedules SET next_run = $1 WHERE id = $2`, nullTime(t), id)
 	if err != nil {
-		return fmt.Errorf("set next run of schedule %d: %w", id, err)
+		return errorf("set next run of schedule %d: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("schedule %d: %w", id, store.ErrNotFound)
+		return errorf("schedule %d: %w", id, store.ErrNotFound)
 	}
 	return nil
 }
@@ -234,20 +243,20 @@ func (d *DB) ClaimRun(ctx context.Context, id int64, slot time.Time, owner strin
 		SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM schedules WHERE id = $1)
 		ON CONFLICT (schedule_id, slot) DO NOTHING`, id, slot, owner)
 	if isFKViolation(err) { // deleted meanwhile
-		return false, fmt.Errorf("claim run of schedule %d: %w", id, store.ErrNotFound)
+		return false, errorf("claim run of schedule %d: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return false, fmt.Errorf("claim run of schedule %d: %w", id, err)
+		return false, errorf("claim run of schedule %d: %w", id, err)
 	}
 	if tag.RowsAffected() == 1 {
 		return true, nil
 	}
 	var exists bool
 	if err := d.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schedules WHERE id = $1)`, id).Scan(&exists); err != nil {
-		return false, fmt.Errorf("claim run of schedule %d: %w", id, err)
+		return false, errorf("claim run of schedule %d: %w", id, err)
 	}
 	if !exists {
-		return false, fmt.Errorf("claim run of schedule %d: %w", id, store.ErrNotFound)
+		return false, errorf("claim run of schedule %d: %w", id, store.ErrNotFound)
 	}
 	return false, nil
 }
@@ -263,7 +272,7 @@ func (d *DB) AppendAudit(ctx context.Context, e store.AuditEntry) error {
 		e.Time, e.Channel.Platform, e.Channel.Workspace, e.Channel.Channel, e.User.ID, e.User.Name,
 		e.Command, e.Outcome, e.OK)
 	if err != nil {
-		return fmt.Errorf("append audit of %s: %w", e.Channel, err)
+		return errorf("append audit of %s: %w", e.Channel, err)
 	}
 	return nil
 }
@@ -277,27 +286,27 @@ func (d *DB) RecentAudit(ctx context.Context, ch chat.ChannelRef, n int) ([]stor
 		WHERE platform = $1 AND workspace = $2 AND channel = $3 ORDER BY at DESC, id DESC LIMIT $4`,
 		ch.Platform, ch.Workspace, ch.Channel, n)
 	if err != nil {
-		return nil, fmt.Errorf("recent audit of %s: %w", ch, err)
+		return nil, errorf("recent audit of %s: %w", ch, err)
 	}
 	defer rows.Close()
 	var es []store.AuditEntry
 	for rows.Next() {
 		e := store.AuditEntry{Channel: ch}
 		if err := rows.Scan(&e.Time, &e.User.ID, &e.User.Name, &e.Command, &e.Outcome, &e.OK); err != nil {
-			return nil, fmt.Errorf("recent audit of %s: %w", ch, err)
+			return nil, errorf("recent audit of %s: %w", ch, err)
 		}
 		e.Time = e.Time.UTC()
 		es = append(es, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("recent audit of %s: %w", ch, err)
+		return nil, errorf("recent audit of %s: %w", ch, err)
 	}
 	return es, nil
 }
 
 func checkTTL(ttl time.Duration) error {
 	if ttl < time.Microsecond {
-		return fmt.Errorf("lease ttl %s: want at least 1µs", ttl)
+		return errorf("lease ttl %s: want at least 1µs", ttl)
 	}
 	return nil
 }
@@ -318,7 +327,7 @@ func (d *DB) ClaimLease(ctx context.Context, key, owner string, ttl time.Duratio
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("claim lease %s: %w", key, err)
+		return false, errorf("claim lease %s: %w", key, err)
 	}
 	return got == owner, nil
 }
@@ -331,7 +340,7 @@ func (d *DB) RenewLease(ctx context.Context, key, owner string, ttl time.Duratio
 	tag, err := d.pool.Exec(ctx, `UPDATE leases SET expires_at = now() + $3::bigint * interval '1 microsecond'
 		WHERE key = $1 AND owner = $2`, key, owner, ttl.Microseconds())
 	if err != nil {
-		return false, fmt.Errorf("renew lease %s: %w", key, err)
+		return false, errorf("renew lease %s: %w", key, err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
@@ -339,7 +348,7 @@ func (d *DB) RenewLease(ctx context.Context, key, owner string, ttl time.Duratio
 // ReleaseLease gives up owner's lease on key.
 func (d *DB) ReleaseLease(ctx context.Context, key, owner string) error {
 	if _, err := d.pool.Exec(ctx, `DELETE FROM leases WHERE key = $1 AND owner = $2`, key, owner); err != nil {
-		return fmt.Errorf("release lease %s: %w", key, err)
+		return errorf("release lease %s: %w", key, err)
 	}
 	return nil
 }
@@ -354,7 +363,7 @@ func (d *DB) LeaseHolder(ctx context.Context, key string) (string, time.Time, er
 		return "", time.Time{}, nil
 	}
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("lease holder of %s: %w", key, err)
+		return "", time.Time{}, errorf("lease holder of %s: %w", key, err)
 	}
 	return owner, until.UTC(), nil
 }
@@ -366,13 +375,13 @@ func (d *DB) SaveRoster(ctx context.Context, meetingKey string, entries []store.
 	}
 	b, err := json.Marshal(entries)
 	if err != nil {
-		return fmt.Errorf("save roster of %s: %w", meetingKey, err)
+		return errorf("save roster of %s: %w", meetingKey, err)
 	}
 	_, err = d.pool.Exec(ctx, `INSERT INTO rosters (meeting_key, entries, saved_at) VALUES ($1, $2, now())
 		ON CONFLICT (meeting_key) DO UPDATE SET entries = excluded.entries, saved_at = excluded.saved_at`,
 		meetingKey, string(b))
 	if err != nil {
-		return fmt.Errorf("save roster of %s: %w", meetingKey, err)
+		return errorf("save roster of %s: %w", meetingKey, err)
 	}
 	return nil
 }
@@ -385,11 +394,11 @@ func (d *DB) LoadRoster(ctx context.Context, meetingKey string) ([]store.RosterE
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load roster of %s: %w", meetingKey, err)
+		return nil, errorf("load roster of %s: %w", meetingKey, err)
 	}
 	es := []store.RosterEntry{}
 	if err := json.Unmarshal(b, &es); err != nil {
-		return nil, fmt.Errorf("load roster of %s: %w", meetingKey, err)
+		return nil, errorf("load roster of %s: %w", meetingKey, err)
 	}
 	if es == nil {
 		es = []store.RosterEntry{}
@@ -402,10 +411,10 @@ func (d *DB) GetValue(ctx context.Context, key string) (string, error) {
 	var v string
 	err := d.pool.QueryRow(ctx, `SELECT value FROM kv WHERE key = $1`, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", fmt.Errorf("value %s: %w", key, store.ErrNotFound)
+		return "", errorf("value %s: %w", key, store.ErrNotFound)
 	}
 	if err != nil {
-		return "", fmt.Errorf("get value %s: %w", key, err)
+		return "", errorf("get value %s: %w", key, err)
 	}
 	return v, nil
 }
@@ -415,7 +424,156 @@ func (d *DB) PutValue(ctx context.Context, key, value string) error {
 	_, err := d.pool.Exec(ctx, `INSERT INTO kv (key, value) VALUES ($1, $2)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	if err != nil {
-		return fmt.Errorf("put value %s: %w", key, err)
+		return errorf("put value %s: %w", key, err)
 	}
 	return nil
+}
+
+// PauseMeeting marks every link of m paused for reason.
+func (d *DB) PauseMeeting(ctx context.Context, m store.MeetingRef, reason string) error {
+	if _, err := d.pool.Exec(ctx, `UPDATE links SET paused = true, paused_reason = $1 WHERE api_server = $2 AND room = $3`,
+		reason, m.APIServer, m.Room); err != nil {
+		return errorf("pause links to %s: %w", m.Key(), err)
+	}
+	return nil
+}
+
+// ResealLinks reseals under the current key every PIN sealed under a previous one.
+func (d *DB) ResealLinks(ctx context.Context) (int, error) {
+	rows, err := d.pool.Query(ctx, `SELECT platform, workspace, channel, pin FROM links WHERE pin IS NOT NULL
+		ORDER BY api_server, room, platform, workspace, channel`)
+	if err != nil {
+		return 0, errorf("reseal links: %w", err)
+	}
+	type sealedPIN struct {
+		ch  chat.ChannelRef
+		pin []byte
+	}
+	var all []sealedPIN
+	for rows.Next() {
+		var p sealedPIN
+		if err := rows.Scan(&p.ch.Platform, &p.ch.Workspace, &p.ch.Channel, &p.pin); err != nil {
+			rows.Close()
+			return 0, errorf("reseal links: %w", err)
+		}
+		all = append(all, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, errorf("reseal links: %w", err)
+	}
+	n := 0
+	var unreadable []chat.ChannelRef
+	for _, p := range all {
+		pin, previous, err := d.seal.OpenKey(p.ch, p.pin)
+		if err != nil {
+			unreadable = append(unreadable, p.ch)
+			continue
+		}
+		if !previous {
+			continue
+		}
+		sealed, err := d.seal.Seal(p.ch, pin)
+		if err != nil {
+			return n, errorf("reseal link of %s: %w", p.ch, err)
+		}
+		// Only if the row still holds what was read: a link put meanwhile is already current.
+		tag, err := d.pool.Exec(ctx, `UPDATE links SET pin = $1 WHERE platform = $2 AND workspace = $3 AND channel = $4 AND pin = $5`,
+			sealed, p.ch.Platform, p.ch.Workspace, p.ch.Channel, p.pin)
+		if err != nil {
+			return n, errorf("reseal link of %s: %w", p.ch, err)
+		}
+		n += int(tag.RowsAffected())
+	}
+	if unreadable != nil {
+		return n, &store.UnreadableLinksError{Channels: unreadable}
+	}
+	return n, nil
+}
+
+// nonceSweepEvery is how many claims pass between deletions of expired nonces.
+const nonceSweepEvery = 128
+
+// ClaimNonce reports whether key is claimed for the first time within ttl, by the database's clock.
+func (d *DB) ClaimNonce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if ttl < time.Microsecond {
+		return false, fmt.Errorf("nonce ttl %s: want at least 1µs", ttl)
+	}
+	if d.claims.Add(1)%nonceSweepEvery == 0 {
+		if _, err := d.pool.Exec(ctx, `DELETE FROM nonces WHERE expires_at <= now()`); err != nil {
+			return false, errorf("claim nonce: sweep: %w", err)
+		}
+	}
+	var got string
+	err := d.pool.QueryRow(ctx, `INSERT INTO nonces (key, expires_at)
+		VALUES ($1, now() + $2::bigint * interval '1 microsecond')
+		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= now()
+		RETURNING key`, key, ttl.Microseconds()).Scan(&got)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, errorf("claim nonce: %w", err)
+	}
+	return true, nil
+}
+
+// Prune deletes audit entries and schedule runs from before before, and expired nonces.
+func (d *DB) Prune(ctx context.Context, before time.Time) (store.PruneResult, error) {
+	var r store.PruneResult
+	for _, q := range []struct {
+		what  string
+		query string
+		args  []any
+		n     *int64
+	}{
+		{"audit", `DELETE FROM audit WHERE at < $1`, []any{before}, &r.Audit},
+		{"schedule runs", `DELETE FROM schedule_runs WHERE claimed_at < $1`, []any{before}, &r.ScheduleRuns},
+		{"nonces", `DELETE FROM nonces WHERE expires_at <= now()`, nil, &r.Nonces},
+	} {
+		tag, err := d.pool.Exec(ctx, q.query, q.args...)
+		if err != nil {
+			return r, errorf("prune %s: %w", q.what, err)
+		}
+		*q.n = tag.RowsAffected()
+	}
+	return r, nil
+}
+
+// AddBotParticipant records uuid as the bot's in meetingKey.
+func (d *DB) AddBotParticipant(ctx context.Context, meetingKey, uuid string) error {
+	if _, err := d.pool.Exec(ctx, `INSERT INTO bot_participants (meeting_key, uuid) VALUES ($1, $2)
+		ON CONFLICT (meeting_key, uuid) DO NOTHING`, meetingKey, uuid); err != nil {
+		return errorf("add bot participant in %s: %w", meetingKey, err)
+	}
+	return nil
+}
+
+// RemoveBotParticipant forgets uuid in meetingKey.
+func (d *DB) RemoveBotParticipant(ctx context.Context, meetingKey, uuid string) error {
+	if _, err := d.pool.Exec(ctx, `DELETE FROM bot_participants WHERE meeting_key = $1 AND uuid = $2`, meetingKey, uuid); err != nil {
+		return errorf("remove bot participant in %s: %w", meetingKey, err)
+	}
+	return nil
+}
+
+// BotParticipants returns the uuids recorded in meetingKey, ordered.
+func (d *DB) BotParticipants(ctx context.Context, meetingKey string) ([]string, error) {
+	rows, err := d.pool.Query(ctx, `SELECT uuid FROM bot_participants WHERE meeting_key = $1 ORDER BY uuid COLLATE "C"`, meetingKey)
+	if err != nil {
+		return nil, errorf("bot participants in %s: %w", meetingKey, err)
+	}
+	defer rows.Close()
+	var uuids []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, errorf("bot participants in %s: %w", meetingKey, err)
+		}
+		uuids = append(uuids, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, errorf("bot participants in %s: %w", meetingKey, err)
+	}
+	return uuids, nil
 }

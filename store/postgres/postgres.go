@@ -13,7 +13,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -32,6 +37,8 @@ type DB struct {
 	pool *pgxpool.Pool
 	seal *store.Sealer
 	log  *slog.Logger
+
+	claims atomic.Uint64 // nonce claims, to sweep expired nonces now and then
 }
 
 var _ store.Store = (*DB)(nil)
@@ -41,24 +48,26 @@ var _ store.Store = (*DB)(nil)
 var ErrBadURL = errors.New("not a valid PostgreSQL connection URL")
 
 // Open connects to the database at url (postgres://…) and brings its schema up to date. key is
-// MEETBOT_SECRET_KEY decoded (store.ParseSecretKey); logger may be nil.
-func Open(ctx context.Context, url string, key []byte, logger *slog.Logger) (*DB, error) {
+// MEETBOT_SECRET_KEY decoded (store.ParseSecretKey), previous the keys PINs may still be sealed
+// under (MEETBOT_SECRET_KEY_PREVIOUS); logger may be nil. If the server cannot be reached, the
+// error wraps store.ErrUnavailable.
+func Open(ctx context.Context, url string, key []byte, logger *slog.Logger, previous ...[]byte) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, ErrBadURL
 	}
-	return OpenConfig(ctx, cfg, key, logger)
+	return OpenConfig(ctx, cfg, key, logger, previous...)
 }
 
 // OpenConfig is Open with a parsed pool configuration, e.g. one whose RuntimeParams set the
 // search_path to a schema of its own.
-func OpenConfig(ctx context.Context, cfg *pgxpool.Config, key []byte, logger *slog.Logger) (*DB, error) {
-	return open(ctx, cfg, key, logger, 0)
+func OpenConfig(ctx context.Context, cfg *pgxpool.Config, key []byte, logger *slog.Logger, previous ...[]byte) (*DB, error) {
+	return open(ctx, cfg, key, previous, logger, 0)
 }
 
 // open is OpenConfig stopping at schema version target (0 = the newest), for migration tests.
-func open(ctx context.Context, cfg *pgxpool.Config, key []byte, logger *slog.Logger, target int) (*DB, error) {
-	seal, err := store.NewSealer(key)
+func open(ctx context.Context, cfg *pgxpool.Config, key []byte, previous [][]byte, logger *slog.Logger, target int) (*DB, error) {
+	seal, err := store.NewSealer(key, previous...)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +81,7 @@ func open(ctx context.Context, cfg *pgxpool.Config, key []byte, logger *slog.Log
 	d := &DB{pool: pool, seal: seal, log: logger}
 	if err := d.migrate(ctx, target); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("postgres %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+		return nil, errorf("postgres %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
 	}
 	return d, nil
 }
@@ -169,4 +178,36 @@ func asStored(t time.Time) time.Time {
 func isFKViolation(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23503"
+}
+
+// errorf is fmt.Errorf that also wraps store.ErrUnavailable when the cause is that the server
+// cannot be reached, so callers can tell "try again later" from a bug.
+func errorf(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	if isUnavailable(err) {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return err
+}
+
+// isUnavailable reports whether err says the server cannot be reached now: a connection that
+// could not be made or was lost, or the server shutting down, restarting or not yet accepting
+// connections. The caller's own cancellation is not the database's fault and is left alone.
+func isUnavailable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "57P01", "57P02", "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
+			return true
+		}
+		return strings.HasPrefix(pe.Code, "08") // connection exceptions
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err)
 }

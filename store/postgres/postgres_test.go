@@ -3,10 +3,17 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/meetbot/meetbot/chat"
@@ -34,8 +41,8 @@ func newSchema(tb testing.TB) func() *pgxpool.Config {
 // newTestDB is the conformance suite's Factory: a fresh schema per test.
 func newTestDB(tb testing.TB) storetest.Opener {
 	config := newSchema(tb)
-	return func(ctx context.Context, key []byte) (store.Store, error) {
-		return OpenConfig(ctx, config(), key, nil)
+	return func(ctx context.Context, key []byte, previous ...[]byte) (store.Store, error) {
+		return OpenConfig(ctx, config(), key, nil, previous...)
 	}
 }
 
@@ -44,12 +51,40 @@ func TestConformance(t *testing.T) { storetest.Run(t, newTestDB) }
 func BenchmarkHotReads(b *testing.B) { storetest.Bench(b, newTestDB) }
 
 func TestMigrations(t *testing.T) {
-	storetest.RunMigrations(t, func(tb testing.TB) storetest.VersionedOpener {
+	storetest.RunMigrations(t, func(tb testing.TB) (storetest.VersionedOpener, storetest.Raw) {
 		config := newSchema(tb)
-		return func(ctx context.Context, key []byte, target int) (store.Store, error) {
-			return open(ctx, config(), key, nil, target)
+		open := func(ctx context.Context, key []byte, target int) (store.Store, error) {
+			return open(ctx, config(), key, nil, nil, target)
 		}
+		raw := storetest.Raw{
+			Exec: func(ctx context.Context, query string, args ...any) error {
+				conn, err := pgx.ConnectConfig(ctx, config().ConnConfig)
+				if err != nil {
+					return err
+				}
+				defer conn.Close(ctx)
+				_, err = conn.Exec(ctx, numbered(query), args...)
+				return err
+			},
+			Time: func(t time.Time) any { return t },
+		}
+		return open, raw
 	})
+}
+
+// numbered rewrites ? placeholders as $1, $2, …
+func numbered(query string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func TestSchemaVersion(t *testing.T) {
@@ -146,5 +181,144 @@ func TestOpenBadURL(t *testing.T) {
 	_, err := Open(t.Context(), "postgres://u:hunter2@host:notaport/db", storetest.NewKey(t), nil)
 	if !errors.Is(err, ErrBadURL) || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("Open of a bad URL: %v; want ErrBadURL without the password", err)
+	}
+}
+
+// proxy forwards TCP connections from a loopback port to the test server, and can cut every
+// connection at once, as a database going away does.
+type proxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	go p.serve()
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, up)
+		p.mu.Unlock()
+		go func() { io.Copy(up, c); up.Close() }()
+		go func() { io.Copy(c, up); c.Close() }()
+	}
+}
+
+// cut closes the listening port and every connection through it.
+func (p *proxy) cut() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestUnavailable cuts the store's connections to the server (and closes the port they came
+// through) and checks that every operation then says the database is unavailable; and that
+// opening a store on a dead port says so too.
+func TestUnavailable(t *testing.T) {
+	ctx := t.Context()
+	cfg := newSchema(t)()
+	p := newProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, fmt.Sprint(cfg.ConnConfig.Port)))
+	host, port, _ := net.SplitHostPort(p.ln.Addr().String())
+	cfg.ConnConfig.Host = host
+	fmt.Sscan(port, &cfg.ConnConfig.Port)
+	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	d, err := OpenConfig(ctx, cfg, storetest.NewKey(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.PutValue(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	p.cut()
+	storetest.CheckUnavailable(t, d)
+
+	dead := cfg.Copy()
+	if _, err := OpenConfig(ctx, dead, storetest.NewKey(t), nil); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("OpenConfig on a dead port: err = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestTerminatedConnection has the server end the store's connection (pg_terminate_backend, as a
+// restart or failover does): the operation on it says the database is unavailable, and the next
+// one works on a new connection.
+func TestTerminatedConnection(t *testing.T) {
+	ctx := t.Context()
+	cfg := newSchema(t)()
+	app := "meetbot-test-" + strings.TrimPrefix(cfg.ConnConfig.RuntimeParams["search_path"], "t_")
+	cfg.ConnConfig.RuntimeParams["application_name"] = app
+	cfg.MaxConns = 1
+	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false } // use the dead connection
+	d, err := OpenConfig(ctx, cfg, storetest.NewKey(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.PutValue(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, pgtest.ServerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var n int
+	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("terminate the store's connection: %d terminated, %v", n, err)
+	}
+	if _, err := d.GetValue(ctx, "k"); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("GetValue on a terminated connection: err = %v, want ErrUnavailable", err)
+	}
+	if v, err := d.GetValue(ctx, "k"); err != nil || v != "v" {
+		t.Errorf("GetValue after the connection was replaced = %q, %v; want v", v, err)
+	}
+}
+
+func TestIsUnavailable(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "57P01"}, true}, // admin_shutdown
+		{&pgconn.PgError{Code: "57P02"}, true}, // crash_shutdown
+		{&pgconn.PgError{Code: "57P03"}, true}, // cannot_connect_now
+		{&pgconn.PgError{Code: "08006"}, true}, // connection_failure
+		{&pgconn.PgError{Code: "08001"}, true}, // sqlclient_unable_to_establish_sqlconnection
+		{fmt.Errorf("x: %w", syscall.ECONNREFUSED), true},
+		{fmt.Errorf("x: %w", syscall.ECONNRESET), true},
+		{io.ErrUnexpectedEOF, true},
+		{&pgconn.PgError{Code: "23505"}, false}, // unique_violation
+		{&pgconn.PgError{Code: "28P01"}, false}, // invalid_password: a setting to fix, not an outage
+		{&pgconn.PgError{Code: "57014"}, false}, // query_canceled
+		{context.Canceled, false},
+		{errors.New("syntax"), false},
+	} {
+		if got := errors.Is(errorf("op: %w", tt.err), store.ErrUnavailable); got != tt.want {
+			t.Errorf("errorf(%v) wraps ErrUnavailable = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }

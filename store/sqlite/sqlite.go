@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	sqlitedrv "modernc.org/sqlite" // also registers driver "sqlite"
@@ -44,21 +45,24 @@ type DB struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	stmts stmtCache
+	stmts  stmtCache
+	claims atomic.Uint64 // nonce claims, to sweep expired nonces now and then
 }
 
 var _ store.Store = (*DB)(nil)
 
 // Open opens the SQLite database at path, creating it and its folder when missing, and brings its
 // schema up to date. Path Memory opens a fresh in-memory database that lives until Close. key is
-// MEETBOT_SECRET_KEY decoded (store.ParseSecretKey); logger may be nil.
-func Open(ctx context.Context, path string, key []byte, logger *slog.Logger) (*DB, error) {
-	return open(ctx, path, key, logger, 0)
+// MEETBOT_SECRET_KEY decoded (store.ParseSecretKey), previous the keys PINs may still be sealed
+// under (MEETBOT_SECRET_KEY_PREVIOUS); logger may be nil. If the file cannot be opened, the
+// error wraps store.ErrUnavailable.
+func Open(ctx context.Context, path string, key []byte, logger *slog.Logger, previous ...[]byte) (*DB, error) {
+	return open(ctx, path, key, previous, logger, 0)
 }
 
 // open is Open stopping at schema version target (0 = the newest), for migration tests.
-func open(ctx context.Context, path string, key []byte, logger *slog.Logger, target int) (*DB, error) {
-	seal, err := store.NewSealer(key)
+func open(ctx context.Context, path string, key []byte, previous [][]byte, logger *slog.Logger, target int) (*DB, error) {
+	seal, err := store.NewSealer(key, previous...)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +106,7 @@ func open(ctx context.Context, path string, key []byte, logger *slog.Logger, tar
 	d := &DB{db: db, seal: seal, log: logger, now: time.Now}
 	if err := d.migrateRetryingBusy(ctx, target); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+		return nil, errorf("sqlite: %s: %w", path, err)
 	}
 	return d, nil
 }
@@ -201,6 +205,20 @@ func fromMicros(v sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMicro(v.Int64).UTC()
+}
+
+// errorf is fmt.Errorf that also wraps store.ErrUnavailable when the cause is that the database
+// file cannot be opened or read, so callers can tell "try again later" from a bug.
+func errorf(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	var se *sqlitedrv.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR:
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
+	}
+	return err
 }
 
 func b2i(b bool) int {

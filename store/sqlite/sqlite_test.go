@@ -3,11 +3,13 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meetbot/meetbot/chat"
 	"github.com/meetbot/meetbot/store"
@@ -17,8 +19,8 @@ import (
 // newTestDB gives each test its own database file in a temporary folder.
 func newTestDB(tb testing.TB) storetest.Opener {
 	path := filepath.Join(tb.TempDir(), "data", "meetbot.db")
-	return func(ctx context.Context, key []byte) (store.Store, error) {
-		return Open(ctx, path, key, nil)
+	return func(ctx context.Context, key []byte, previous ...[]byte) (store.Store, error) {
+		return Open(ctx, path, key, nil, previous...)
 	}
 }
 
@@ -27,11 +29,24 @@ func TestConformance(t *testing.T) { storetest.Run(t, newTestDB) }
 func BenchmarkHotReads(b *testing.B) { storetest.Bench(b, newTestDB) }
 
 func TestMigrations(t *testing.T) {
-	storetest.RunMigrations(t, func(tb testing.TB) storetest.VersionedOpener {
+	storetest.RunMigrations(t, func(tb testing.TB) (storetest.VersionedOpener, storetest.Raw) {
 		path := filepath.Join(tb.TempDir(), "meetbot.db")
-		return func(ctx context.Context, key []byte, target int) (store.Store, error) {
-			return open(ctx, path, key, nil, target)
+		open := func(ctx context.Context, key []byte, target int) (store.Store, error) {
+			return open(ctx, path, key, nil, nil, target)
 		}
+		raw := storetest.Raw{
+			Exec: func(ctx context.Context, query string, args ...any) error {
+				db, err := sql.Open("sqlite", path+"?"+pragmas)
+				if err != nil {
+					return err
+				}
+				defer db.Close()
+				_, err = db.ExecContext(ctx, query, args...)
+				return err
+			},
+			Time: func(t time.Time) any { return t.UnixMicro() },
+		}
+		return open, raw
 	})
 }
 
@@ -117,5 +132,38 @@ func TestOpenBadPath(t *testing.T) {
 			d.Close()
 			t.Errorf("Open(%q) succeeded, want an error", p)
 		}
+	}
+}
+
+// TestUnavailable cuts the database off by putting a plain file where its folder was, so no
+// connection can open it, and checks that every operation then says the database is
+// unavailable, and that Open says so too.
+func TestUnavailable(t *testing.T) {
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "meetbot.db")
+	d, err := Open(ctx, path, storetest.NewKey(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.PutValue(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	// Every operation must open a connection of its own: close the pooled ones.
+	d.db.SetMaxIdleConns(0)
+	if err := os.Rename(dir, dir+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckUnavailable(t, d)
+
+	if d, err := Open(ctx, filepath.Join(dir, "other.db"), storetest.NewKey(t), nil); err == nil {
+		d.Close()
+		t.Error("Open of a database that cannot be created succeeded")
+	} else if !errors.Is(err, store.ErrUnavailable) && !strings.Contains(err.Error(), "create folder") {
+		t.Errorf("Open of a database that cannot be created: %v", err)
 	}
 }

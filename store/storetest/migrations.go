@@ -16,15 +16,26 @@ import (
 // schema brought to version target only (0 = the newest).
 type VersionedOpener func(ctx context.Context, key []byte, target int) (store.Store, error)
 
-// MigrationFactory makes a fresh, empty database for one test, like Factory.
-type MigrationFactory func(tb testing.TB) VersionedOpener
+// Raw writes to a MigrationFactory's database directly, to seed tables whose shape at an older
+// schema version the Store's methods no longer write.
+type Raw struct {
+	// Exec runs query, written with ? placeholders, on the database.
+	Exec func(ctx context.Context, query string, args ...any) error
+	// Time encodes t as the backend stores a time.
+	Time func(t time.Time) any
+}
+
+// MigrationFactory makes a fresh, empty database for one test, like Factory, and gives direct
+// access to it.
+type MigrationFactory func(tb testing.TB) (VersionedOpener, Raw)
 
 // Schema versions, which every backend numbers alike: what each version added.
 const (
 	VersionLinks     = 1 // links, settings, audit, kv
 	VersionSchedules = 2 // schedules
 	VersionReplicas  = 3 // leases, schedule runs, rosters
-	Versions         = 3 // the newest
+	VersionHardening = 4 // paused links, nonces, bot participants
+	Versions         = 4 // the newest
 )
 
 // RunMigrations checks that a database at every earlier schema version (and an empty one) opens
@@ -34,14 +45,15 @@ func RunMigrations(t *testing.T, newDB MigrationFactory) {
 	for from := 0; from <= Versions; from++ {
 		t.Run(fmt.Sprintf("FromVersion%d", from), func(t *testing.T) {
 			ctx := t.Context()
-			open, key := newDB(t), NewKey(t)
+			open, raw := newDB(t)
+			key := NewKey(t)
 			var seeded func(*testing.T, store.Store)
 			if from > 0 {
 				s, err := open(ctx, key, from)
 				if err != nil {
 					t.Fatalf("open at version %d: %v", from, err)
 				}
-				seeded = seed(t, s, from)
+				seeded = seed(t, s, raw, key, from)
 				if err := s.Close(); err != nil {
 					t.Fatal(err)
 				}
@@ -64,7 +76,8 @@ func RunMigrations(t *testing.T, newDB MigrationFactory) {
 
 	t.Run("ConcurrentOpen", func(t *testing.T) {
 		ctx := t.Context()
-		open, key := newDB(t), NewKey(t)
+		open, _ := newDB(t)
+		key := NewKey(t)
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Go(func() {
@@ -83,19 +96,23 @@ func RunMigrations(t *testing.T, newDB MigrationFactory) {
 	})
 }
 
-// seed writes, through s at schema version v, something into every table v has, and returns a
-// check that it is all still there. It writes through the Store methods, which is sound while no
-// migration alters a table an earlier one made; a migration that does must seed its older shape
-// with the backend's own SQL instead.
-func seed(t *testing.T, s store.Store, v int) func(*testing.T, store.Store) {
+// seed writes, at schema version v, something into every table v has, and returns a check that
+// it is all still there. It writes through the Store methods where the table's shape at v is
+// still what they write, and through raw where a later migration altered it (links, before
+// version 4 added the pause).
+func seed(t *testing.T, s store.Store, raw Raw, key []byte, v int) func(*testing.T, store.Store) {
 	t.Helper()
 	ctx := t.Context()
 	var checks []func(*testing.T, store.Store)
 	if v >= VersionLinks {
 		l := link(slackA, meetingA, "246810")
+		putLink := s.PutLink(ctx, l)
+		if v < VersionHardening {
+			putLink = rawLinkV1(ctx, raw, key, l)
+		}
 		set := store.ChannelSettings{Joins: true, Chat: true, TimeZone: "Asia/Tokyo"}
 		e := store.AuditEntry{Time: created, Channel: slackA, User: chat.UserRef{ID: "U1", Name: "Alice"}, Command: "lock", Outcome: "locked", OK: true}
-		for _, err := range []error{s.PutLink(ctx, l), s.PutSettings(ctx, slackA, set), s.AppendAudit(ctx, e), s.PutValue(ctx, "matrix.sync_token", "s1_2_3")} {
+		for _, err := range []error{putLink, s.PutSettings(ctx, slackA, set), s.AppendAudit(ctx, e), s.PutValue(ctx, "matrix.sync_token", "s1_2_3")} {
 			if err != nil {
 				t.Fatalf("seed version %d: %v", v, err)
 			}
@@ -145,6 +162,35 @@ func seed(t *testing.T, s store.Store, v int) func(*testing.T, store.Store) {
 			}
 		})
 	}
+	if v >= VersionHardening {
+		paused := link(matrixA, meetingB, "13579")
+		if err := s.PutLink(ctx, paused); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PauseMeeting(ctx, meetingB, "removed by a host"); err != nil {
+			t.Fatal(err)
+		}
+		paused.Paused, paused.PausedReason = true, "removed by a host"
+		if ok, err := s.ClaimNonce(ctx, "v0=feed", time.Hour); err != nil || !ok {
+			t.Fatalf("seed version %d: claim nonce: %v, %v", v, ok, err)
+		}
+		if err := s.AddBotParticipant(ctx, meetingA.Key(), "bot-uuid-1"); err != nil {
+			t.Fatal(err)
+		}
+		checks = append(checks, func(t *testing.T, s store.Store) {
+			ctx := t.Context()
+			got, err := s.GetLink(ctx, matrixA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustDiff(t, fmt.Sprintf("paused link from version %d", v), paused, got)
+			if ok, err := s.ClaimNonce(ctx, "v0=feed", time.Hour); err != nil || ok {
+				t.Errorf("nonce from version %d claimed again = %v, %v; want false", v, ok, err)
+			}
+			bots, _ := s.BotParticipants(ctx, meetingA.Key())
+			mustDiff(t, fmt.Sprintf("bot participants from version %d", v), []string{"bot-uuid-1"}, bots)
+		})
+	}
 	return func(t *testing.T, s store.Store) {
 		t.Helper()
 		for _, c := range checks {
@@ -176,4 +222,25 @@ func smoke(t *testing.T, s store.Store) {
 	if _, err := s.GetValue(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetValue(missing) = %v", err)
 	}
+}
+
+// rawLinkV1 inserts l as schema versions 1 to 3 store a link. '1' and '0' read as true and false
+// in a PostgreSQL boolean and as 1 and 0 in an SQLite integer column.
+func rawLinkV1(ctx context.Context, raw Raw, key []byte, l store.Link) error {
+	sealer, err := store.NewSealer(key)
+	if err != nil {
+		return err
+	}
+	pin, err := sealer.Seal(l.Channel, l.PIN)
+	if err != nil {
+		return err
+	}
+	byUser := "0"
+	if l.CloudSetByUser {
+		byUser = "1"
+	}
+	return raw.Exec(ctx, `INSERT INTO links (platform, workspace, channel, api_server, room, node, name, pin,
+		role, cloud, cloud_set_by_user, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '`+byUser+`', ?, ?)`,
+		l.Channel.Platform, l.Channel.Workspace, l.Channel.Channel, l.Meeting.APIServer, l.Meeting.Room, l.Node, l.Name,
+		pin, l.Role, l.Cloud, l.CreatedBy, raw.Time(l.CreatedAt))
 }

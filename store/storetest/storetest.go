@@ -24,9 +24,10 @@ import (
 	"github.com/meetbot/meetbot/store"
 )
 
-// Opener opens the database a Factory made, sealing PINs under key. It may be called several
-// times for the same database: to reopen it, or to open it with another key.
-type Opener func(ctx context.Context, key []byte) (store.Store, error)
+// Opener opens the database a Factory made, sealing PINs under key and still reading those sealed
+// under any of previous. It may be called several times for the same database: to reopen it, or
+// to open it with other keys.
+type Opener func(ctx context.Context, key []byte, previous ...[]byte) (store.Store, error)
 
 // Factory makes a fresh, empty database for one test or benchmark, removed by tb.Cleanup, and
 // returns how to open it. Each call must give a database no other call shares, so tests can run
@@ -62,10 +63,10 @@ func newHarness(t *testing.T, newDB Factory) *harness {
 	return h
 }
 
-// reopen opens the database again with key; the store is closed by t.Cleanup.
-func (h *harness) reopen(key []byte) store.Store {
+// reopen opens the database again with key (and previous keys); the store is closed by t.Cleanup.
+func (h *harness) reopen(key []byte, previous ...[]byte) store.Store {
 	h.t.Helper()
-	s, err := h.open(h.ctx, key)
+	s, err := h.open(h.ctx, key, previous...)
 	if err != nil {
 		h.t.Fatalf("open store: %v", err)
 	}
@@ -98,6 +99,14 @@ func Run(t *testing.T, newDB Factory) {
 		{"ConcurrentLinks", testConcurrentLinks},
 		{"ConcurrentLeases", testConcurrentLeases},
 		{"ConcurrentClaimRun", testConcurrentClaimRun},
+		{"UnreadableLinks", testUnreadableLinks},
+		{"KeyRotation", testKeyRotation},
+		{"PauseMeeting", testPauseMeeting},
+		{"Nonces", testNonces},
+		{"NonceExpiry", testNonceExpiry},
+		{"ConcurrentNonces", testConcurrentNonces},
+		{"Prune", testPrune},
+		{"BotParticipants", testBotParticipants},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB) })

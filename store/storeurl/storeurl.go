@@ -36,14 +36,15 @@ func (e *URLError) Unwrap() error { return e.Err }
 const want = "want sqlite:PATH, sqlite::memory: or postgres://…"
 
 // Open opens the store url names, sealing PINs under key (MEETBOT_SECRET_KEY decoded with
-// store.ParseSecretKey), and brings its schema up to date. If url itself is wrong, the error is
+// store.ParseSecretKey) and still reading PINs sealed under any of previous
+// (MEETBOT_SECRET_KEY_PREVIOUS, store.ParsePreviousKeys), and brings its schema up to date. If url itself is wrong, the error is
 // a *URLError; other errors (the database cannot be reached, its schema is newer) name STORE_URL
 // too. No error repeats a URL that could hold a password. logger may be nil.
-func Open(ctx context.Context, url string, key []byte, logger *slog.Logger) (store.Store, error) {
+func Open(ctx context.Context, url string, key []byte, logger *slog.Logger, previous ...[]byte) (store.Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if _, err := store.NewSealer(key); err != nil {
+	if _, err := store.NewSealer(key, previous...); err != nil {
 		return nil, err // names MEETBOT_SECRET_KEY
 	}
 	url = strings.TrimSpace(url)
@@ -51,7 +52,7 @@ func Open(ctx context.Context, url string, key []byte, logger *slog.Logger) (sto
 	case url == "":
 		return nil, &URLError{Reason: "empty: " + want}
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		s, err := postgres.Open(ctx, url, key, logger.With("store", "postgres"))
+		s, err := postgres.Open(ctx, url, key, logger.With("store", "postgres"), previous...)
 		if errors.Is(err, postgres.ErrBadURL) {
 			return nil, &URLError{Reason: "not a valid PostgreSQL URL (not shown: it may hold a password)", Err: err}
 		}
@@ -68,7 +69,7 @@ func Open(ctx context.Context, url string, key []byte, logger *slog.Logger) (sto
 		if path != sqlite.Memory && (strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:")) {
 			return nil, &URLError{Reason: fmt.Sprintf("sqlite path %q: want a plain file path without ? or #", path)}
 		}
-		s, err := sqlite.Open(ctx, path, key, logger.With("store", "sqlite"))
+		s, err := sqlite.Open(ctx, path, key, logger.With("store", "sqlite"), previous...)
 		if err != nil {
 			return nil, fmt.Errorf("STORE_URL (sqlite): %w", err)
 		}
