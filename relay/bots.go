@@ -6,16 +6,12 @@ import (
 	"time"
 
 	"github.com/meetbot/meetbot/meetings"
+	"github.com/meetbot/meetbot/store"
 )
 
 // botParticipants is the part of the store that records the bot's own participants for every
-// replica (store.Store has it once the store's branch lands; until then the relay knows only its
-// own sessions).
-type botParticipants interface {
-	AddBotParticipant(ctx context.Context, meetingKey, uuid string) error
-	RemoveBotParticipant(ctx context.Context, meetingKey, uuid string) error
-	BotParticipants(ctx context.Context, meetingKey string) ([]string, error)
-}
+// replica.
+type botParticipants = store.Bots
 
 // bots knows the bot's own participants by uuid, never by name: a guest who calls themselves
 // like the bot is a guest. Its own sessions it knows at once; other replicas' it learns from the

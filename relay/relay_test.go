@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/meetbot/meetbot/chat"
 	"github.com/meetbot/meetbot/meetings/sim"
 	"github.com/meetbot/meetbot/store"
+	"github.com/meetbot/meetbot/store/sqlite"
 )
 
 // follow links channel name to room number and hands the link command's session to r.Follow,
@@ -456,6 +460,10 @@ func TestAHostRemovingTheBotPausesTheLink(t *testing.T) {
 	}
 	h.stopped(li)
 	h.expect(l.Channel, "A host removed meetbot from Room 1021; `link` again to follow it.")
+	eventually(t, "the link paused in the store", func() bool {
+		got, err := h.store.GetLink(context.Background(), l.Channel)
+		return err == nil && got.Paused
+	})
 	r.awaitRounds(t, 5)
 	join1(room, "Bob")
 	r.awaitRounds(t, 2)
@@ -716,5 +724,67 @@ func TestSnapshotsAreBoundedWhileAChannelIsStuck(t *testing.T) {
 	li.mu.Unlock()
 	if n > maxSnapshots {
 		t.Errorf("%d snapshots kept, want at most %d", n, maxSnapshots)
+	}
+}
+
+// syncBuffer is a log destination tests read while the Supervisor writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Issue 11 item 9: a link whose PIN cannot be unsealed (sealed under another key) is skipped with
+// a warning naming its channel, never its PIN, and every other meeting is listened to.
+func TestALinkThatCannotBeUnsealedStopsNoOtherMeeting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meetbot.db")
+	ctx := context.Background()
+	mine, err := sqlite.Open(ctx, path, testKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mine.Close() })
+	h := newHarness(t, mine)
+	room := h.room("1025")
+	h.room("1026")
+	good := h.link("good", "1025")
+
+	other, err := sqlite.Open(ctx, path, []byte("ffffffffffffffffffffffffffffffff"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := good
+	bad.Channel = chat.ChannelRef{Platform: "console", Channel: "sealed-elsewhere"}
+	bad.Meeting.Room = "1026"
+	bad.PIN = "9911"
+	if err := other.PutLink(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	_ = other.Close()
+
+	logs := &syncBuffer{}
+	r := h.supervisor("r1", nil, func(s *Supervisor) {
+		s.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	eventually(t, "the readable link listened to", func() bool { return r.listens(good) })
+	join1(room, "Alice")
+	h.expect(good.Channel, "Alice joined (guest)")
+	r.awaitRounds(t, 5)
+	if n := strings.Count(logs.String(), "sealed-elsewhere"); n != 1 {
+		t.Errorf("%d warnings name the unreadable link's channel, want one:\n%s", n, logs)
+	}
+	if strings.Contains(logs.String(), "9911") {
+		t.Errorf("the logs show the PIN:\n%s", logs)
 	}
 }

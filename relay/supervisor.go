@@ -111,8 +111,11 @@ type Supervisor struct {
 	// meeting ended), or until their links are paused in the store (a host removed the bot).
 	rest     map[string]resting
 	recorded map[*meetings.Session]string // the participant uuid recorded for each session
-	stopped  bool
-	pool     *pool
+	// unreadable holds the channels whose link could not be unsealed at the last resync, so
+	// each is warned about once.
+	unreadable map[chat.ChannelRef]bool
+	stopped    bool
+	pool       *pool
 
 	abandon atomic.Bool  // tests: Run returns as if the process died (no drain, no release, no end_session)
 	rounds  atomic.Int64 // tests: resyncs done
@@ -142,8 +145,7 @@ func (s *Supervisor) init() {
 		s.recorded = map[*meetings.Session]string{}
 		s.pool = &pool{sup: s, entries: map[string]*pooled{}}
 		s.leases = newLeases(s.Store, s.ReplicaID, s.leaseTTL(), s.logger())
-		reg, _ := s.Store.(botParticipants)
-		s.bots = newBots(reg)
+		s.bots = newBots(s.Store)
 	})
 }
 
@@ -385,9 +387,12 @@ func (s *Supervisor) report() {
 // starts sessions in the background and never waits for one to open or close.
 func (s *Supervisor) sync(ctx context.Context) {
 	links, err := s.Store.AllLinks(ctx)
-	if chans, ok := unreadableLinks(err); ok {
-		s.warnUnreadable(chans)
+	chans, ok := unreadableLinks(err)
+	if ok {
 		err = nil
+	}
+	if err == nil {
+		s.warnUnreadable(chans)
 	}
 	if err != nil {
 		if ctx.Err() == nil {
@@ -525,11 +530,22 @@ func (s *Supervisor) sync(ctx context.Context) {
 	}
 }
 
-// warnUnreadable warns once per resync about links whose PIN cannot be unsealed: every other
-// meeting is listened to. The warning names the channel, never the PIN.
+// warnUnreadable warns once per link whose PIN cannot be unsealed: every other meeting is
+// listened to. The warning names the channel, never the PIN.
 func (s *Supervisor) warnUnreadable(chans []chat.ChannelRef) {
+	now := map[chat.ChannelRef]bool{}
+	s.mu.Lock()
+	var fresh []chat.ChannelRef
 	for _, ch := range chans {
-		s.logger().Warn("link skipped: its PIN was sealed under another MEETBOT_SECRET_KEY; `unlink` and `link` it again, or set MEETBOT_SECRET_KEY_PREVIOUS", "channel", ch.String())
+		now[ch] = true
+		if !s.unreadable[ch] {
+			fresh = append(fresh, ch)
+		}
+	}
+	s.unreadable = now
+	s.mu.Unlock()
+	for _, ch := range fresh {
+		s.logger().Warn("link skipped: its PIN was sealed under another MEETBOT_SECRET_KEY; set MEETBOT_SECRET_KEY_PREVIOUS to that key, or `unlink` and `link` the channel again", "channel", ch.String())
 	}
 }
 
@@ -732,15 +748,10 @@ func (s *Supervisor) botName() string {
 	return s.BotName
 }
 
-// meetingPauser is the part of the store that pauses a meeting's links.
-type meetingPauser interface {
-	PauseMeeting(ctx context.Context, m store.MeetingRef, reason string) error
-}
-
 // pauseResting stores the pause of every meeting a host removed the bot from, and hands back
-// the lease of those it paused. A store without pauses keeps the meeting resting in memory (and
-// its lease held) until the meeting is linked again through this replica. With byMeeting (a
-// resync's links), a removed meeting whose links are all paused or gone is done.
+// the lease of those it paused; until the pause is stored (the database is unreachable) the
+// lease stays held, so no replica rejoins meanwhile. With byMeeting (a resync's unpaused links),
+// a removed meeting with no unpaused link left is done.
 func (s *Supervisor) pauseResting(ctx context.Context, byMeeting map[string][]store.Link) {
 	s.mu.Lock()
 	var todo []string
@@ -750,7 +761,6 @@ func (s *Supervisor) pauseResting(ctx context.Context, byMeeting map[string][]st
 		}
 	}
 	s.mu.Unlock()
-	p, ok := s.Store.(meetingPauser)
 	for _, k := range todo {
 		s.mu.Lock()
 		r, still := s.rest[k]
@@ -764,14 +774,11 @@ func (s *Supervisor) pauseResting(ctx context.Context, byMeeting map[string][]st
 				continue
 			}
 		}
-		if !ok {
-			continue
-		}
 		m, found := s.meetingOf(ctx, k, byMeeting)
 		if !found {
 			continue
 		}
-		if err := p.PauseMeeting(ctx, m, r.reason); err != nil {
+		if err := s.Store.PauseMeeting(ctx, m, r.reason); err != nil {
 			s.logger().Warn("pause the links of a meeting the bot was removed from; will retry", "meeting", k, "err", err)
 			continue
 		}
@@ -847,6 +854,9 @@ func (s *Supervisor) Follow(ctx context.Context, link store.Link, sess *meetings
 	s.recordBot(ctx, k, sess)
 	s.moveChannel(link.Channel, k)
 	links, err := s.Store.LinksByMeeting(ctx, link.Meeting)
+	if _, ok := unreadableLinks(err); ok {
+		err = nil // the others are good
+	}
 	if err != nil || len(links) == 0 {
 		links = []store.Link{link}
 	}
@@ -950,7 +960,7 @@ func (s *Supervisor) Unfollow(ctx context.Context, link store.Link) error {
 	s.init()
 	k := link.Meeting.Key()
 	links, err := s.Store.LinksByMeeting(ctx, link.Meeting)
-	if err != nil {
+	if _, ok := unreadableLinks(err); err != nil && !ok {
 		return fmt.Errorf("links of %s: %w", link.Meeting.Room, err)
 	}
 	remaining := 0
