@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -786,5 +787,71 @@ func TestALinkThatCannotBeUnsealedStopsNoOtherMeeting(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "9911") {
 		t.Errorf("the logs show the PIN:\n%s", logs)
+	}
+}
+
+// Issue 11 item 4: the bot's participants are known by uuid. A guest who joins through the API
+// under the bot's own name is announced and listed; another replica's session, recorded in the
+// store only after its participant appeared, is neither.
+func TestTheBotIsKnownByUUIDNotByName(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1027")
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	h.rec.hook = func(ctx context.Context, _ chat.ChannelRef, call int, _ chat.Notification) error {
+		if call == 1 {
+			once.Do(func() { close(entered) })
+			<-release
+		}
+		return nil
+	}
+	r := h.supervisor("r1", nil, nil)
+	l := h.follow(r, "team", "1027")
+	join1(room, "Alice")
+	<-entered // Alice's join is being posted; what follows waits for the next message
+	guest := room.Join(sim.ParticipantSpec{Name: "meetbot", Protocol: "api"})
+	replica := room.Join(sim.ParticipantSpec{Name: "meetbot", Protocol: "api"})
+	h.flushHandled(r, room)
+	// The other replica records its session after the participant_create reached this one.
+	if err := h.store.AddBotParticipant(context.Background(), l.Meeting.Key(), replica); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	h.flush(r, room, l)
+	h.expect(l.Channel, "Alice joined (guest)", "meetbot joined (guest)")
+	ps, err := r.Roster(context.Background(), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, p := range ps {
+		listed = append(listed, p.UUID)
+	}
+	if !slices.Contains(listed, guest) || slices.Contains(listed, replica) {
+		t.Errorf("roster %v: want the guest named meetbot (%s) and not the other replica's session (%s)", listed, guest, replica)
+	}
+}
+
+// Issue 11 item 4: each session the relay opens is recorded as the bot's participant for the
+// other replicas, and forgotten when it ends.
+func TestSessionsAreRecordedAsTheBotsOwn(t *testing.T) {
+	h := newHarness(t, nil)
+	h.room("1028")
+	r := h.supervisor("r1", nil, nil)
+	l := h.follow(r, "team", "1028")
+	ctx := context.Background()
+	self := r.listener(l).sess.Info().ParticipantUUID
+	eventually(t, "recorded", func() bool {
+		ids, err := h.store.BotParticipants(ctx, l.Meeting.Key())
+		return err == nil && slices.Contains(ids, self)
+	})
+	if err := h.store.DeleteLink(ctx, l.Channel); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Unfollow(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := h.store.BotParticipants(ctx, l.Meeting.Key()); err != nil || len(ids) != 0 {
+		t.Errorf("after unlink the bot's participants are %v (%v), want none", ids, err)
 	}
 }
