@@ -157,12 +157,17 @@ func TestRollingRestartMovesMeetingsWithoutAGap(t *testing.T) {
 // and never answers it (until the request's context ends).
 type hangingTransport struct {
 	base http.RoundTripper
+	op   string // the operation that hangs; "new_session" when empty
 	hang atomic.Bool
 	hung chan string // receives the path of each request held
 }
 
 func (t *hangingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if t.hang.Load() && strings.HasSuffix(r.URL.Path, "/new_session") {
+	op := t.op
+	if op == "" {
+		op = "new_session"
+	}
+	if t.hang.Load() && strings.HasSuffix(r.URL.Path, "/"+op) {
 		select {
 		case t.hung <- r.URL.Path:
 		default:
@@ -259,4 +264,39 @@ func TestReplicaWhoseNodeHangsOnNewSessionCausesNoDuplicate(t *testing.T) {
 			t.Errorf("meeting %s listened to by %v", k, ids)
 		}
 	}
+}
+
+// Issue 12 item 2: a node that hangs on end_session holds up no unlink, no resync and no other
+// meeting: sessions end in the background, within OpenTimeout.
+func TestANodeThatHangsOnEndSessionHoldsNothingUp(t *testing.T) {
+	h := newHarness(t, nil)
+	h.room("4100")
+	second := h.room("4101")
+	ht := &hangingTransport{base: http.DefaultTransport, op: "end_session", hung: make(chan string, 16)}
+	c, err := meetings.NewClient(h.srv.URL, meetings.ClientOptions{HTTPClient: &http.Client{Transport: ht, Timeout: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := h.supervisor("r1", nil, func(s *Supervisor) {
+		s.Client, s.OpenTimeout, s.IdleSession = c, time.Minute, 50*time.Millisecond
+	})
+	l := h.follow(r, "team", "4100")
+	ctx := context.Background()
+	guest := l
+	guest.PIN = "5678" // a guest's command: a pooled session of its own, soon idle
+	if _, err := r.Session(ctx, guest); err != nil {
+		t.Fatal(err)
+	}
+	ht.hang.Store(true)
+	defer ht.hang.Store(false)
+	select {
+	case <-ht.hung: // the idle pooled session's end_session, held
+	case <-time.After(20 * time.Second):
+		t.Fatal("the idle pooled session was not ended")
+	}
+	// end_session is still held; resyncs go on: a link stored now is followed.
+	other := h.link("other", "4101")
+	eventually(t, "the new link followed", func() bool { return r.listens(other) })
+	join1(second, "Bob")
+	h.expect(other.Channel, "Bob joined (guest)")
 }

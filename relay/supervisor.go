@@ -95,6 +95,9 @@ type Supervisor struct {
 	// opens is the parent of every session being opened; shutdown cancels it first.
 	opens     context.Context
 	stopOpens context.CancelFunc
+	// closes is the parent of every end_session; shutdown cancels it after 5 s.
+	closes     context.Context
+	stopCloses context.CancelFunc
 	leases    *leases
 	bots      *bots
 	tasks     sync.WaitGroup // opens and closes in flight
@@ -137,6 +140,7 @@ func (s *Supervisor) init() {
 	s.once.Do(func() {
 		s.base, s.cancel = context.WithCancel(context.Background())
 		s.opens, s.stopOpens = context.WithCancel(s.base)
+		s.closes, s.stopCloses = context.WithCancel(context.Background())
 		s.lis = map[string]*Listener{}
 		s.backoff = map[string]retry{}
 		s.orphans = map[string]int{}
@@ -233,7 +237,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		case <-resync.C:
 			s.syncRound(ctx)
 		case <-idle.C:
-			s.pool.closeIdle(ctx)
+			s.pool.closeIdle()
 		}
 	}
 }
@@ -322,10 +326,12 @@ func (s *Supervisor) shutdown() {
 		wg.Go(func() { s.finish(l, drain, releaseLease) })
 	}
 	wg.Wait()
-	s.tasks.Wait() // opens in flight see stopped and close what they opened
-	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
-	s.pool.closeAll(ctx)
-	cancel()
+	s.pool.closeAll()
+	// Sessions ending (a node that hangs on end_session holds shutdown up 5 s at most); opens in
+	// flight see stopped and close what they opened.
+	bound := time.AfterFunc(5*time.Second, s.stopCloses)
+	s.tasks.Wait()
+	bound.Stop()
 	s.cancel()
 	s.logger().Info("relay stopped", "replica", s.ReplicaID, "meetings", len(lis))
 }
@@ -344,9 +350,10 @@ func (s *Supervisor) goFinish(l *Listener, mode stopMode, lease leaseAction) {
 	s.tasks.Go(func() { s.finish(l, mode, lease) })
 }
 
-// finish stops l, does what lease says with its lease, and ends its session (within
-// OpenTimeout). The meeting stays busy until its lease is dealt with, so no resync starts another
-// listener of it while this one still posts.
+// finish stops l and does what lease says with its lease; then it ends l's session in the
+// background (within OpenTimeout), so a node that hangs on end_session holds up nothing. The
+// meeting stays busy until its lease is dealt with, so no resync starts another listener of it
+// while this one still posts.
 func (s *Supervisor) finish(l *Listener, mode stopMode, lease leaseAction) {
 	l.stop(mode)
 	ctx, cancel := context.WithTimeout(context.Background(), s.openTimeout())
@@ -357,18 +364,16 @@ func (s *Supervisor) finish(l *Listener, mode stopMode, lease leaseAction) {
 	case forgetLease:
 		s.leases.forget(l.key)
 	}
-	// Nothing posts for the meeting any more; the session can end in the background of a new
-	// listener.
 	s.mu.Lock()
 	if s.lis[l.key] == nil {
 		s.clearBusy(l.key)
 	}
 	s.mu.Unlock()
-	s.forgetBot(ctx, l.key, l.sess)
-	if err := l.sess.Close(ctx); err != nil && !errors.Is(err, meetings.ErrSessionClosed) {
-		l.log.Warn("end session", "err", err)
-	}
 	l.log.Info("listener stopped", "lease", [...]string{"released", "kept", "dropped"}[lease])
+	if s.abandoned() {
+		return // a crash ends no session
+	}
+	s.tasks.Go(func() { s.closeSession(l.key, l.sess) })
 }
 
 // report tells the Observer how many meetings this replica listens to.
@@ -660,10 +665,12 @@ func (s *Supervisor) open(ctx context.Context, link store.Link) (*meetings.Sessi
 
 // closeSession ends sess (within OpenTimeout) and forgets its participant.
 func (s *Supervisor) closeSession(k string, sess *meetings.Session) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.openTimeout())
+	ctx, cancel := context.WithTimeout(s.closes, s.openTimeout())
 	defer cancel()
 	s.forgetBot(ctx, k, sess)
-	_ = sess.Close(ctx)
+	if err := sess.Close(ctx); err != nil && !errors.Is(err, meetings.ErrSessionClosed) {
+		s.logger().Warn("end session", "meeting", k, "err", err)
+	}
 }
 
 // startListener starts and registers a listener. Call with startMu held.
@@ -988,7 +995,7 @@ func (s *Supervisor) Unfollow(ctx context.Context, link store.Link) error {
 		}
 		return nil
 	}
-	s.pool.closeMeeting(ctx, k)
+	s.pool.closeMeeting(k)
 	if resting {
 		s.leases.release(ctx, k)
 	}
