@@ -98,9 +98,9 @@ type Supervisor struct {
 	// closes is the parent of every end_session; shutdown cancels it after 5 s.
 	closes     context.Context
 	stopCloses context.CancelFunc
-	leases    *leases
-	bots      *bots
-	tasks     sync.WaitGroup // opens and closes in flight
+	leases     *leases
+	bots       *bots
+	tasks      sync.WaitGroup // opens and closes in flight
 
 	startMu sync.Mutex // serialises starting and stopping listeners
 	mu      sync.Mutex // guards what follows
