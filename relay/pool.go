@@ -76,7 +76,7 @@ func (p *pool) offer(link store.Link, sess *meetings.Session) {
 	p.mu.Lock()
 	if _, ok := p.entries[k]; ok {
 		p.mu.Unlock()
-		closeQuietly(sess)
+		p.sup.tasks.Go(func() { p.sup.closeSession(link.Meeting.Key(), sess) })
 		return
 	}
 	e := &pooled{meeting: link.Meeting.Key(), ready: make(chan struct{}), sess: sess, last: time.Now()}
