@@ -96,14 +96,14 @@ func TestSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	var v int
-	if err := d.pool.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil {
+	if err := d.SQL().QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil {
 		t.Fatal(err)
 	}
 	if v != storetest.Versions {
 		t.Errorf("schema version after Open = %d, want %d", v, storetest.Versions)
 	}
 	// A database from a newer meetbot is refused rather than misread.
-	if _, err := d.pool.Exec(ctx, `UPDATE schema_version SET version = 99`); err != nil {
+	if _, err := d.SQL().ExecContext(ctx, `UPDATE schema_version SET version = 99`); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
@@ -132,14 +132,14 @@ func TestPINSealedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := d.pool.QueryRow(ctx, `SELECT count(*) FROM links WHERE position($1::bytea in pin) > 0 OR row(links.*)::text LIKE '%' || $2 || '%'`,
+	if err := d.SQL().QueryRowContext(ctx, `SELECT count(*) FROM links WHERE position($1::bytea in pin) > 0 OR row(links.*)::text LIKE '%' || $2 || '%'`,
 		[]byte(pin), pin).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {
 		t.Error("the links table holds the PIN in clear")
 	}
-	if _, err := d.pool.Exec(ctx, `UPDATE links SET channel = $1 WHERE channel = $2`, to.Channel, from.Channel); err != nil {
+	if _, err := d.SQL().ExecContext(ctx, `UPDATE links SET channel = $1 WHERE channel = $2`, to.Channel, from.Channel); err != nil {
 		t.Fatal(err)
 	}
 	_, err = d.GetLink(ctx, to)
@@ -169,7 +169,7 @@ func TestLeaseDatabaseClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dbNow time.Time
-	if err := d.pool.QueryRow(ctx, `SELECT now()`).Scan(&dbNow); err != nil {
+	if err := d.SQL().QueryRowContext(ctx, `SELECT now()`).Scan(&dbNow); err != nil {
 		t.Fatal(err)
 	}
 	if diff := until.Sub(dbNow.Add(ttl)); diff > 0 || diff < -time.Minute {

@@ -59,14 +59,14 @@ func TestSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	var v int
-	if err := d.db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil {
+	if err := d.SQL().QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil {
 		t.Fatal(err)
 	}
 	if v != storetest.Versions {
 		t.Errorf("schema version after Open = %d, want %d", v, storetest.Versions)
 	}
 	// A database from a newer meetbot is refused rather than misread.
-	if _, err := d.db.ExecContext(ctx, `UPDATE schema_version SET version = 99`); err != nil {
+	if _, err := d.SQL().ExecContext(ctx, `UPDATE schema_version SET version = 99`); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
@@ -96,7 +96,7 @@ func TestPINSealedAtRest(t *testing.T) {
 	if err := d.PutLink(ctx, store.Link{Channel: from, Meeting: m, PIN: pin, Role: "HOST"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.db.ExecContext(ctx, `PRAGMA wal_checkpoint(FULL)`); err != nil {
+	if _, err := d.SQL().ExecContext(ctx, `PRAGMA wal_checkpoint(FULL)`); err != nil {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "meetbot.db*"))
@@ -113,7 +113,7 @@ func TestPINSealedAtRest(t *testing.T) {
 		}
 	}
 
-	if _, err := d.db.ExecContext(ctx, `UPDATE links SET channel = ? WHERE channel = ?`, to.Channel, from.Channel); err != nil {
+	if _, err := d.SQL().ExecContext(ctx, `UPDATE links SET channel = ? WHERE channel = ?`, to.Channel, from.Channel); err != nil {
 		t.Fatal(err)
 	}
 	_, err = d.GetLink(ctx, to)
@@ -151,7 +151,7 @@ func TestUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every operation must open a connection of its own: close the pooled ones.
-	d.db.SetMaxIdleConns(0)
+	d.SQL().SetMaxIdleConns(0)
 	if err := os.Rename(dir, dir+".moved"); err != nil {
 		t.Fatal(err)
 	}
