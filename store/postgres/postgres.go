@@ -76,11 +76,6 @@ func Open(ctx context.Context, url string, key []byte, logger *slog.Logger, prev
 // search_path to a schema of its own. Of the pool settings it uses the connection limit and
 // lifetimes.
 func OpenConfig(ctx context.Context, cfg *pgxpool.Config, key []byte, logger *slog.Logger, previous ...[]byte) (*DB, error) {
-	return open(ctx, cfg, key, previous, logger, 0)
-}
-
-// open is OpenConfig stopping at schema version target (0 = the newest), for migration tests.
-func open(ctx context.Context, cfg *pgxpool.Config, key []byte, previous [][]byte, logger *slog.Logger, target int) (*DB, error) {
 	seal, err := store.NewSealer(key, previous...)
 	if err != nil {
 		return nil, err
@@ -93,7 +88,7 @@ func open(ctx context.Context, cfg *pgxpool.Config, key []byte, previous [][]byt
 	db.SetMaxIdleConns(int(cfg.MaxConns))
 	db.SetConnMaxLifetime(cfg.MaxConnLifetime)
 	db.SetConnMaxIdleTime(cfg.MaxConnIdleTime)
-	if err := sqlstore.Migrate(ctx, db, dialect, logger, target); err != nil {
+	if err := sqlstore.Migrate(ctx, db, dialect, logger); err != nil {
 		db.Close()
 		return nil, sqlstore.Errorf(dialect, "postgres %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
 	}

@@ -74,11 +74,6 @@ var _ store.Store = (*DB)(nil)
 // under (MEETBOT_SECRET_KEY_PREVIOUS); logger may be nil. If the file cannot be opened, the
 // error wraps store.ErrUnavailable.
 func Open(ctx context.Context, path string, key []byte, logger *slog.Logger, previous ...[]byte) (*DB, error) {
-	return open(ctx, path, key, previous, logger, 0)
-}
-
-// open is Open stopping at schema version target (0 = the newest), for migration tests.
-func open(ctx context.Context, path string, key []byte, previous [][]byte, logger *slog.Logger, target int) (*DB, error) {
 	seal, err := store.NewSealer(key, previous...)
 	if err != nil {
 		return nil, err
@@ -120,7 +115,7 @@ func open(ctx context.Context, path string, key []byte, previous [][]byte, logge
 		db.SetMaxOpenConns(8)
 		db.SetMaxIdleConns(8)
 	}
-	if err := migrateRetryingBusy(ctx, db, logger, target); err != nil {
+	if err := migrateRetryingBusy(ctx, db, logger); err != nil {
 		db.Close()
 		return nil, sqlstore.Errorf(dialect, "sqlite: %s: %w", path, err)
 	}
@@ -131,10 +126,10 @@ func open(ctx context.Context, path string, key []byte, previous [][]byte, logge
 // several processes open a fresh file at once, the one switching it to WAL can make the others
 // fail at once rather than wait out busy_timeout. Each migration is its own transaction, so a
 // retry starts from the version reached.
-func migrateRetryingBusy(ctx context.Context, db *sql.DB, logger *slog.Logger, target int) error {
+func migrateRetryingBusy(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 	wait := 20 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := sqlstore.Migrate(ctx, db, dialect, logger, target)
+		err := sqlstore.Migrate(ctx, db, dialect, logger)
 		var se *sqlitedrv.Error
 		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || attempt == 10 {
 			return err

@@ -16,22 +16,16 @@ type Options struct {
 	// Lock, if set, is run first in every migration's transaction to keep other processes out
 	// (PostgreSQL: an advisory lock). SQLite needs none: its transactions are immediate.
 	Lock string
-	// Target is the version to stop at; 0 means the newest.
-	Target int
-	Log    *slog.Logger
+	Log  *slog.Logger // may be nil
 }
 
-// Run applies the migrations ms (as Load returns them) to db up to opts.Target, each in its own
+// Run applies the migrations ms (as Load returns them) to db, each in its own
 // transaction together with the version it reaches, recorded in the one-row table
 // schema_version. It is idempotent and safe when several processes open one database at once. A
 // database at a version newer than ms is refused.
 func Run(ctx context.Context, db *sql.DB, ms []Migration, opts Options) error {
-	target := opts.Target
-	if target == 0 {
-		target = len(ms)
-	}
 	for {
-		done, err := runOne(ctx, db, ms, target, opts)
+		done, err := runOne(ctx, db, ms, opts)
 		if err != nil || done {
 			return err
 		}
@@ -39,7 +33,7 @@ func Run(ctx context.Context, db *sql.DB, ms []Migration, opts Options) error {
 }
 
 // runOne applies the next pending migration and reports whether none was pending.
-func runOne(ctx context.Context, db *sql.DB, ms []Migration, target int, opts Options) (done bool, err error) {
+func runOne(ctx context.Context, db *sql.DB, ms []Migration, opts Options) (done bool, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("migrate: begin: %w", err)
@@ -60,7 +54,7 @@ func runOne(ctx context.Context, db *sql.DB, ms []Migration, target int, opts Op
 	if v > len(ms) {
 		return false, fmt.Errorf("schema version %d is newer than this meetbot knows (%d): upgrade meetbot", v, len(ms))
 	}
-	if v >= target {
+	if v == len(ms) {
 		return true, tx.Commit()
 	}
 	m := ms[v]

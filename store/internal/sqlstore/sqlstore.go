@@ -65,13 +65,13 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
-// Migrate brings db's schema up to target (0 = the newest).
-func Migrate(ctx context.Context, db *sql.DB, d Dialect, log *slog.Logger, target int) error {
+// Migrate brings db's schema up to date.
+func Migrate(ctx context.Context, db *sql.DB, d Dialect, log *slog.Logger) error {
 	ms, err := Migrations()
 	if err != nil {
 		return err
 	}
-	return migrate.Run(ctx, db, ms, migrate.Options{Dialect: d.Name, Lock: d.MigrationLock, Target: target, Log: log})
+	return migrate.Run(ctx, db, ms, migrate.Options{Dialect: d.Name, Lock: d.MigrationLock, Log: log})
 }
 
 // New returns the store kept in db, whose schema Migrate has brought up to date; seal seals
