@@ -4,8 +4,8 @@
 // The database runs in WAL mode with a busy timeout, immediate transactions and foreign keys on,
 // so concurrent writers wait for each other instead of losing writes. The store itself, its
 // queries and its migrations are shared with store/postgres (store/internal/sqlstore); this
-// package opens the file and says how SQLite differs. Lease expiry is judged by SQLite's clock,
-// which is this machine's, the only clock when one process owns the file.
+// package opens the file and says how SQLite differs. Lease expiry is judged by this process's
+// clock, the only clock when one process owns the file.
 package sqlite
 
 import (
@@ -34,11 +34,10 @@ const Memory = ":memory:"
 // pragmas are applied to every connection: see the package comment.
 const pragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 
-// dialect is how SQLite differs: times are Unix microseconds (SQLite's clock has milliseconds),
-// booleans 0 and 1.
+// dialect is how SQLite differs: times are Unix microseconds, booleans 0 and 1, and "now" is
+// this process's clock (Now empty).
 var dialect = sqlstore.Dialect{
 	Name:        "sqlite",
-	Now:         "(CAST(round(unixepoch('subsec') * 1000) AS INTEGER) * 1000)",
 	Microsecond: "1",
 	Time: func(t time.Time) any {
 		if t.IsZero() {

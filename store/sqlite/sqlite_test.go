@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/meetbot/meetbot/chat"
@@ -223,4 +224,33 @@ func TestUnavailable(t *testing.T) {
 	} else if !errors.Is(err, store.ErrUnavailable) && !strings.Contains(err.Error(), "create folder") {
 		t.Errorf("Open of a database that cannot be created: %v", err)
 	}
+}
+
+// TestLeasesFollowTheProcessClock checks that SQLite judges leases and nonces by this process's
+// clock, so code under testing/synctest sees them lapse on the bubble's clock.
+func TestLeasesFollowTheProcessClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		d, err := Open(ctx, Memory, storetest.NewKey(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		if ok, err := d.ClaimLease(ctx, "k", "r1", time.Hour); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if ok, err := d.ClaimNonce(ctx, "n", time.Hour); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if _, until, _ := d.LeaseHolder(ctx, "k"); !until.Equal(time.Now().Add(time.Hour)) {
+			t.Errorf("lease until %v, want exactly an hour after the bubble's now (%v)", until, time.Now())
+		}
+		time.Sleep(time.Hour)
+		if owner, _, err := d.LeaseHolder(ctx, "k"); err != nil || owner != "" {
+			t.Errorf("lease holder an hour later on the bubble's clock = %q, %v; want none", owner, err)
+		}
+		if ok, err := d.ClaimNonce(ctx, "n", time.Hour); err != nil || !ok {
+			t.Errorf("nonce claimed again an hour later = %v, %v; want fresh", ok, err)
+		}
+	})
 }

@@ -4,9 +4,10 @@
 //
 // Queries are written once, with $1-style placeholders (PostgreSQL's, which modernc's SQLite
 // driver also binds by number) and two macros the dialect expands once per query text: {now}, the
-// database's current time, and {µs}, one microsecond, so a lease's expiry is
+// current time, and {µs}, one microsecond, so a lease's expiry is
 // "{now} + CAST($3 AS BIGINT) * {µs}". Leases and nonces are judged by {now}: on PostgreSQL the
-// database's clock, shared by every replica.
+// database's clock, shared by every replica; on SQLite this process's clock, bound as a
+// parameter, so tests in a testing/synctest bubble see leases lapse on the bubble's clock.
 package sqlstore
 
 import (
@@ -36,7 +37,8 @@ func Migrations() ([]migrate.Migration, error) { return migrate.Load(migrationFi
 type Dialect struct {
 	// Name is "sqlite" or "postgres": it picks the migration lines marked for that database.
 	Name string
-	// Now is the SQL expression for the current time as the database stores times.
+	// Now is the SQL expression for the current time as the database stores times. Empty means
+	// this process's clock: queries using {now} get it bound, encoded by Time, as :now.
 	Now string
 	// Microsecond is the SQL expression for one microsecond, in the unit of Now.
 	Microsecond string
@@ -59,8 +61,14 @@ type DB struct {
 	now     func() time.Time // for times the bot stamps itself (CreatedAt, audit time)
 
 	mu     sync.Mutex
-	stmts  map[string]*sql.Stmt
+	stmts  map[string]prepared
 	claims atomic.Uint64 // nonce claims, to sweep expired nonces now and then
+}
+
+// prepared is a statement and whether it needs the process's clock bound as :now.
+type prepared struct {
+	*sql.Stmt
+	now bool
 }
 
 var _ store.Store = (*DB)(nil)
@@ -77,9 +85,13 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, log *slog.Logger) error
 // New returns the store kept in db, whose schema Migrate has brought up to date; seal seals
 // PINs. The DB owns db from then on: Close closes it.
 func New(db *sql.DB, d Dialect, seal *store.Sealer) *DB {
+	now := d.Now
+	if now == "" {
+		now = ":now"
+	}
 	return &DB{
 		db: db, dialect: d, seal: seal, now: time.Now,
-		macros: strings.NewReplacer("{now}", d.Now, "{µs}", d.Microsecond),
+		macros: strings.NewReplacer("{now}", now, "{µs}", d.Microsecond),
 	}
 }
 
@@ -101,28 +113,37 @@ func (d *DB) Close() error {
 // stmt returns the prepared statement for query, expanding its macros and preparing it on first
 // use: parsing a short statement costs SQLite about a third of running it, and every command
 // appends an audit entry.
-func (d *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+func (d *DB) stmt(ctx context.Context, query string) (prepared, error) {
 	d.mu.Lock()
 	s, ok := d.stmts[query]
 	d.mu.Unlock()
 	if ok {
 		return s, nil
 	}
-	s, err := d.db.PrepareContext(ctx, d.macros.Replace(query)) // not under mu: it is I/O
+	st, err := d.db.PrepareContext(ctx, d.macros.Replace(query)) // not under mu: it is I/O
 	if err != nil {
-		return nil, err
+		return prepared{}, err
 	}
+	s = prepared{st, d.dialect.Now == "" && strings.Contains(query, "{now}")}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if prev, ok := d.stmts[query]; ok {
-		s.Close()
+		st.Close()
 		return prev, nil
 	}
 	if d.stmts == nil {
-		d.stmts = map[string]*sql.Stmt{}
+		d.stmts = map[string]prepared{}
 	}
 	d.stmts[query] = s
 	return s, nil
+}
+
+// args appends the process's clock to args when s needs it.
+func (d *DB) args(s prepared, args []any) []any {
+	if s.now {
+		return append(args, sql.Named("now", d.dialect.Time(d.now())))
+	}
+	return args
 }
 
 func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -130,7 +151,7 @@ func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 	if err != nil {
 		return nil, err
 	}
-	return s.ExecContext(ctx, args...)
+	return s.ExecContext(ctx, d.args(s, args)...)
 }
 
 // affected runs query and returns how many rows it changed.
@@ -147,7 +168,7 @@ func (d *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 	if err != nil {
 		return nil, err
 	}
-	return s.QueryContext(ctx, args...)
+	return s.QueryContext(ctx, d.args(s, args)...)
 }
 
 // row is a *sql.Row, or the error of preparing its query.
@@ -168,7 +189,7 @@ func (d *DB) queryRow(ctx context.Context, query string, args ...any) row {
 	if err != nil {
 		return row{err: err}
 	}
-	return row{r: s.QueryRowContext(ctx, args...)}
+	return row{r: s.QueryRowContext(ctx, d.args(s, args)...)}
 }
 
 // errorf is fmt.Errorf that also wraps store.ErrUnavailable when the cause is that the database
