@@ -52,13 +52,20 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, settingErr("MEETBOT_SECRET_KEY", "%v", err)
 	}
-	st, err := storeurl.Open(ctx, cfg.StoreURL, key, log.With("component", "store"))
+	previous, err := previousKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := storeurl.Open(ctx, cfg.StoreURL, key, log.With("component", "store"), previous...)
 	if err != nil {
 		var setting *storeurl.URLError
 		if errors.As(err, &setting) {
 			return nil, settingErr("STORE_URL", "%s", setting.Reason)
 		}
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if len(previous) > 0 {
+		resealLinks(ctx, st, log.With("component", "store"))
 	}
 	m := newMetrics()
 	client, err := meetings.NewClient(cfg.APIServer, meetings.ClientOptions{

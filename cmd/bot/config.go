@@ -28,6 +28,10 @@ type Config struct {
 	Slack  SlackConfig
 	Matrix MatrixConfig
 
+	// SecretKeyPrevious is MEETBOT_SECRET_KEY_PREVIOUS: keys PINs may still be sealed under
+	// (comma-separated); start-up reseals those links under SecretKey.
+	SecretKeyPrevious chat.Secret
+
 	Relay RelayConfig
 }
 
@@ -109,6 +113,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			DataDir:     get("MATRIX_DATA_DIR", "data"),
 		},
 	}
+	// Key rotation: the keys PINs were sealed under before MEETBOT_SECRET_KEY (checked by newApp).
+	c.SecretKeyPrevious = chat.Secret(get("MEETBOT_SECRET_KEY_PREVIOUS", ""))
 
 	if c.APIServer != "" {
 		if err := checkHTTPURL(c.APIServer); err != nil {
