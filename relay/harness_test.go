@@ -310,12 +310,35 @@ func (h *harness) flushHandled(r *running, room *sim.Room) {
 	h.markMu.Lock()
 	h.marks[id] = seen
 	h.markMu.Unlock()
-	room.Emit(markEvent, map[string]string{"id": id})
-	select {
-	case <-seen:
-	case <-time.After(20 * time.Second):
-		h.t.Fatalf("flush: %s never handled the mark", r.ReplicaID)
+	// A mark sent while the meeting changes hands (between one listener's stream and the
+	// next's) reaches no one: send it again until it is seen.
+	deadline := time.After(20 * time.Second)
+	for {
+		room.Emit(markEvent, map[string]string{"id": id})
+		select {
+		case <-seen:
+			return
+		case <-time.After(500 * time.Millisecond):
+		case <-deadline:
+			h.t.Fatalf("flush: %s never handled the mark", r.ReplicaID)
+		}
 	}
+}
+
+// flushAny is flush for whichever of reps listens to l's meeting.
+func (h *harness) flushAny(reps []*running, room *sim.Room, l store.Link) {
+	h.t.Helper()
+	var li *Listener
+	eventually(h.t, "a replica listens to "+l.Meeting.Room, func() bool {
+		for _, r := range reps {
+			if li = r.listener(l); li != nil {
+				h.flushHandled(r, room)
+				return r.listener(l) == li // not handed over meanwhile
+			}
+		}
+		return false
+	})
+	eventually(h.t, "every channel posted what it had", func() bool { return li.posted() })
 }
 
 // listener returns r's listener of l's meeting, or nil.
