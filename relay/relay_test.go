@@ -856,3 +856,23 @@ func TestSessionsAreRecordedAsTheBotsOwn(t *testing.T) {
 		return err == nil && len(ids) == 0
 	})
 }
+
+// Issue 12 item 5: after "Timer expired awaiting token refresh" the listener starts over at once,
+// and the channel is told nothing: the meeting did not end.
+func TestATokenLapseStartsOverQuietly(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1029")
+	join1(room, "Alice")
+	r := h.supervisor("r1", nil, nil)
+	l := h.follow(r, "team", "1029")
+	li := r.listener(l)
+	before := h.obs.reconnects.Load()
+	h.sim.ExpireTokens()
+	eventually(t, "stream back", func() bool { return h.obs.reconnects.Load() > before })
+	join1(room, "Bob")
+	h.flush(r, room, l)
+	h.expect(l.Channel, "Bob joined (guest)")
+	if r.listener(l) != li {
+		t.Error("the listener was replaced; it should have started its session over")
+	}
+}
