@@ -274,6 +274,13 @@ func (e *RateLimitError) Unwrap() error { return e.Err }
 // the app uninstalled): it stops posting there and drops what was pending for that channel only.
 var ErrChannelGone = errors.New("channel no longer reachable")
 
+// ErrMessageRefused tells the relay that the chat service refused this one message for good (too
+// large, blocked by a policy or a retention rule, malformed): posting it again would fail again,
+// but the channel itself can still be posted to. Adapters wrap it (Slack msg_too_long,
+// invalid_blocks, restricted_action*, ekm_access_denied; Matrix M_TOO_LARGE); the relay then
+// splits or shortens what it can and otherwise drops that message with one log line.
+var ErrMessageRefused = errors.New("message refused by the chat service")
+
 // Secret is a value that must never reach a log or a message: a PIN, a token. Its String and
 // LogValue forms are redacted; Reveal returns the value itself.
 type Secret string

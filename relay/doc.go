@@ -1,11 +1,20 @@
 // Package relay carries meeting events to chat channels: who joined, left, started or stopped
 // presenting, optionally the meeting's chat, and a summary when the meeting ends.
 //
-// A [Listener] follows one linked meeting for every channel linked to it. It owns the meeting's
-// session and event stream, keeps the roster the command core resolves names against, and turns
-// events into notifications for each channel according to that channel's settings. A
-// [Supervisor] keeps listeners in step with the stored links and, when several replicas share a
-// PostgreSQL store, makes sure each meeting is listened to by exactly one of them.
+// A [Listener] follows one linked meeting for every channel linked to it. It is a thin
+// lifecycle: it owns the meeting's session, its event stream and one outbox per channel, and
+// feeds each event to the meeting's tracker, a pure state machine (events and the time in; the
+// notices and the meeting's state out: joins, leaves, presenters, peak, summary) that reads no
+// clock and does no I/O. A [Supervisor] keeps listeners in step with the stored links and, when
+// several replicas share a PostgreSQL store, makes sure each meeting is listened to by exactly one
+// of them; a lease keeper of its own renews the leases.
+//
+// The bot's own participants are known by uuid only, never by name: each session's participant
+// is recorded in the store when it is opened (store.AddBotParticipant, where the store has it)
+// and removed when it is closed, so every replica knows every other's. A guest who calls
+// themselves like the bot is announced and listed like anyone. A join through the API is checked
+// against the store again just before it is posted, since another replica's new session can join
+// before it is recorded.
 //
 // # Usage
 //
@@ -46,24 +55,49 @@
 //
 // An outbox posts an isolated event at once, then at most one message per Pace (default 1 s).
 // What arrives meanwhile is coalesced into the next message with exact counts, so a join storm of
-// hundreds becomes a few messages. When the chat service answers [chat.RateLimitError], the outbox
-// waits RetryAfter and keeps coalescing; other errors are retried with backoff capped at 30 s;
-// [chat.ErrChannelGone] stops that channel only, dropping what was pending for it. Nothing else is
-// dropped, and the outbox never posts one event twice (a Poster that fails after the chat service
-// accepted a message may cause the retry to repeat it; Posters must not retry by themselves).
+// hundreds becomes a few messages. A text longer than the platform allows is split at line ends
+// ([DefaultMessageLimits]: Slack 3,000 bytes, one section block; Matrix 16,000), a longer line
+// shortened. Posting errors are told apart:
+//
+//   - [chat.RateLimitError]: wait RetryAfter, coalescing meanwhile;
+//   - [chat.ErrChannelGone]: stop that channel only, dropping what was pending for it;
+//   - [chat.ErrMessageRefused] (too large, blocked, invalid): post the message in two halves, or
+//     shortened, and drop what is still refused, with one log line and
+//     [Observer.NotificationDropped]; the channel goes on with the next message;
+//   - anything else: retry with backoff capped at 30 s.
+//
+// The outbox never posts one event twice (a Poster that fails after the chat service accepted a
+// message may cause the retry to repeat it; Posters must not retry by themselves).
 //
 // A slow or rate-limited channel holds up no other channel and no event stream: its notices wait
-// in memory (tens of bytes each) until it recovers, and they go out as one coalesced message. It
-// does delay saving the meeting's roster (see below), which widens what a takeover can re-report
-// for that meeting, never what it can lose.
+// in memory (tens of bytes each, at most 10,000 per channel: past that the oldest are dropped and
+// counted) until it recovers, and they go out as coalesced messages. It does delay saving the
+// meeting's roster (see below), which widens what a takeover can re-report for that meeting, never
+// what it can lose; a channel that refuses for good or is gone does not.
+//
+// # When the bot is disconnected
+//
+// The platform's disconnect event says why, and the relay acts on it: after "Timer expired
+// awaiting token refresh" the session starts over at once; after the meeting is ended ("Conference
+// terminated by a Host participant", or everyone disconnected with the bot) the channels get the
+// summary and the relay stays out of the room for RejoinAfterEnd (default 1 min, the lease kept),
+// so it does not hold a just-ended meeting open; after a host removes the bot ("API initiated
+// participant disconnect", "Disconnected by an administrator", or the bot alone disconnected) each
+// channel is told "A host removed meetbot from <meeting>; `link` again to follow it." and the
+// meeting's links are paused: no replica follows them until a channel links the meeting again.
 //
 // # Replicas and leases
 //
 // With several replicas on one PostgreSQL store, a listener runs only where its meeting's lease is
-// held (key "relay:" + the meeting's key). The holder renews it every LeaseTTL/3 (default 10 s);
-// a replica that cannot renew for two thirds of LeaseTTL stops listening by itself, before the
-// lease lapses, so two replicas never post for one meeting at once (unless their clocks run at
-// different rates). Every Resync
+// held (key "relay:" + the meeting's key). The holder renews it every LeaseTTL/3 (default 10 s),
+// in a loop that never waits for a session to open or close (those run in the background, each
+// within OpenTimeout, default 30 s). Every post is fenced: an outbox posts only while its lease is
+// known to be held until at least LeaseTTL/5 from now (judged from when the last renewal was
+// sent), and the post's context ends then. So a replica that cannot renew (its database is
+// unreachable, or it is paused) stops posting before the lease could lapse and another replica
+// claim it: two replicas never post for one meeting at once (unless their clocks run at
+// different rates). It keeps listening meanwhile; once a renewal succeeds it posts what waited,
+// and if another replica holds the lease by then, it stops without posting. Every Resync
 // (default 3 s) each replica reloads the links, writes a heartbeat, counts the live replicas and
 // claims free or lapsed leases up to its fair share (meetings ÷ replicas, rounded up); a replica
 // holding more than one over its share hands one meeting per Resync to another, draining first,

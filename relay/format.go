@@ -19,6 +19,10 @@ type notice struct {
 	text  string            // chat payload, or the summary of an ended meeting
 	state chat.MeetingState // MeetingEnded only: the summary (others take the state at flush)
 	at    time.Time         // when the listener saw the event
+	// api: the participant came through the API, as the bot's own sessions do; such a join is
+	// checked against the bot's participants again just before it is posted, since another
+	// replica's session can join before it records its uuid.
+	api bool
 }
 
 // wanted reports whether a channel with settings s wants to hear about n.
@@ -32,7 +36,7 @@ func wanted(n notice, s store.ChannelSettings) bool {
 		return s.Presentations
 	case chat.ChatMessage:
 		return s.Chat
-	case chat.MeetingEnded:
+	case chat.MeetingEnded, chat.MeetingChanged:
 		return true
 	}
 	return false
@@ -83,7 +87,7 @@ func coalesce(batch []notice, s store.ChannelSettings) (chat.Notification, bool)
 // place adds n to the last group of its kind unless a later group mentions the same person (so
 // moving n up would reorder that person's events) or n's kind always stands alone.
 func place(groups []group, n notice) []group {
-	if n.kind == chat.ChatMessage || n.kind == chat.MeetingEnded {
+	if n.kind == chat.ChatMessage || n.kind == chat.MeetingEnded || n.kind == chat.MeetingChanged {
 		return append(groups, group{kind: n.kind, notices: []notice{n}})
 	}
 	for i := len(groups) - 1; i >= 0; i-- {
@@ -121,7 +125,7 @@ func render(g group) string {
 	case chat.ChatMessage:
 		n := g.notices[0]
 		return displayName(n.name) + ": " + n.text
-	case chat.MeetingEnded:
+	case chat.MeetingEnded, chat.MeetingChanged:
 		return g.notices[0].text
 	}
 	var verb string

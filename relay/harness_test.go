@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -34,6 +35,10 @@ type harness struct {
 	store  store.Store
 	rec    *recorder
 	obs    *countingObserver
+
+	markSeq atomic.Int64
+	markMu  sync.Mutex
+	marks   map[string]chan struct{}
 }
 
 func newHarness(t *testing.T, st store.Store) *harness { return newHarnessTB(t, st) }
@@ -58,7 +63,7 @@ func newHarnessTB(t testing.TB, st store.Store) *harness {
 	if st == nil {
 		st = openSQLite(t)
 	}
-	return &harness{t: t, sim: s, srv: srv, client: c, store: st, rec: newRecorder(), obs: &countingObserver{}}
+	return &harness{t: t, sim: s, srv: srv, client: c, store: st, rec: newRecorder(), obs: &countingObserver{}, marks: map[string]chan struct{}{}}
 }
 
 func openSQLite(t testing.TB) store.Store {
@@ -148,6 +153,7 @@ func (h *harness) supervisor(id string, st store.Store, tune func(*Supervisor)) 
 	if tt, ok := h.t.(*testing.T); ok && testing.Verbose() && os.Getenv("RELAY_LOG") != "" {
 		s.Logger = testLogger(tt, id)
 	}
+	s.handled = h.sawEvent
 	if tune != nil {
 		tune(s)
 	}
@@ -219,9 +225,9 @@ func (h *harness) lines(ch chat.ChannelRef) []string {
 
 // countingObserver counts the Observer hooks.
 type countingObserver struct {
-	posted, failed, reconnects atomic.Int64
-	mu                         sync.Mutex
-	latencies                  []time.Duration
+	posted, failed, reconnects, dropped atomic.Int64
+	mu                                  sync.Mutex
+	latencies                           []time.Duration
 }
 
 func (o *countingObserver) NotificationPosted(_ chat.ChannelRef, events int, latency time.Duration) {
@@ -231,8 +237,11 @@ func (o *countingObserver) NotificationPosted(_ chat.ChannelRef, events int, lat
 	o.mu.Unlock()
 }
 func (o *countingObserver) PostFailed(chat.ChannelRef, error) { o.failed.Add(1) }
-func (o *countingObserver) StreamReconnected(string)          { o.reconnects.Add(1) }
-func (o *countingObserver) Listening(int)                     {}
+func (o *countingObserver) NotificationDropped(_ chat.ChannelRef, events int, _ error) {
+	o.dropped.Add(int64(events))
+}
+func (o *countingObserver) StreamReconnected(string) { o.reconnects.Add(1) }
+func (o *countingObserver) Listening(int)            {}
 
 func join1(r *sim.Room, name string) string {
 	return r.Join(sim.ParticipantSpec{Name: name, Role: "guest"})
@@ -255,4 +264,128 @@ func (w tWriter) Write(p []byte) (int, error) {
 
 func testLogger(t *testing.T, id string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t, id + ": "}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// markEvent is the event flush sends through the simulator: no listener posts anything for it.
+const markEvent = "relay_test_mark"
+
+// sawEvent is every harness Supervisor's handled hook: it reports flush marks.
+func (h *harness) sawEvent(_ string, ev meetings.Event) {
+	u, ok := ev.(meetings.Unknown)
+	if !ok || u.Name != markEvent {
+		return
+	}
+	var m struct{ ID string }
+	if json.Unmarshal(u.Data, &m) != nil {
+		return
+	}
+	h.markMu.Lock()
+	ch := h.marks[m.ID]
+	delete(h.marks, m.ID)
+	h.markMu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// flush returns once r's listener of l's meeting has handled every event room sent before the
+// call and every channel has posted (or left out) every notice they caused. Nothing caused
+// before the call can arrive after it: it is the explicit signal tests use instead of waiting a
+// while to see that nothing more arrives.
+func (h *harness) flush(r *running, room *sim.Room, l store.Link) {
+	h.t.Helper()
+	h.flushHandled(r, room)
+	li := r.listener(l)
+	if li == nil {
+		h.t.Fatalf("flush: %s does not listen to %s", r.ReplicaID, l.Meeting.Room)
+	}
+	eventually(h.t, "every channel posted what it had", func() bool { return li.posted() })
+}
+
+// flushHandled returns once r's listener of room has handled every event room sent before.
+func (h *harness) flushHandled(r *running, room *sim.Room) {
+	h.t.Helper()
+	id := fmt.Sprint(h.markSeq.Add(1))
+	seen := make(chan struct{})
+	h.markMu.Lock()
+	h.marks[id] = seen
+	h.markMu.Unlock()
+	// A mark sent while the meeting changes hands (between one listener's stream and the
+	// next's) reaches no one: send it again until it is seen.
+	deadline := time.After(20 * time.Second)
+	for {
+		room.Emit(markEvent, map[string]string{"id": id})
+		select {
+		case <-seen:
+			return
+		case <-time.After(500 * time.Millisecond):
+		case <-deadline:
+			h.t.Fatalf("flush: %s never handled the mark", r.ReplicaID)
+		}
+	}
+}
+
+// flushAny is flush for whichever of reps listens to l's meeting.
+func (h *harness) flushAny(reps []*running, room *sim.Room, l store.Link) {
+	h.t.Helper()
+	var li *Listener
+	eventually(h.t, "a replica listens to "+l.Meeting.Room, func() bool {
+		for _, r := range reps {
+			if li = r.listener(l); li != nil {
+				h.flushHandled(r, room)
+				return r.listener(l) == li // not handed over meanwhile
+			}
+		}
+		return false
+	})
+	eventually(h.t, "every channel posted what it had", func() bool { return li.posted() })
+}
+
+// listener returns r's listener of l's meeting, or nil.
+func (r *running) listener(l store.Link) *Listener {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lis[l.Meeting.Key()]
+}
+
+// posted reports whether every outbox of l has posted (or left out, or dropped) every notice l
+// has handed out so far.
+func (l *Listener) posted() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, o := range l.outboxes {
+		if o.acked.Load() < l.seq {
+			return false
+		}
+	}
+	return true
+}
+
+// stopped waits until li and its outboxes have stopped: nothing can post for it any more.
+func (h *harness) stopped(li *Listener) {
+	h.t.Helper()
+	wait := func(ch <-chan struct{}) {
+		select {
+		case <-ch:
+		case <-time.After(20 * time.Second):
+			h.t.Fatal("listener did not stop")
+		}
+	}
+	wait(li.done)
+	li.mu.Lock()
+	obs := make([]*outbox, 0, len(li.outboxes))
+	for _, o := range li.outboxes {
+		obs = append(obs, o)
+	}
+	li.mu.Unlock()
+	for _, o := range obs {
+		wait(o.done)
+	}
+}
+
+// rounds waits until r has completed n more resyncs.
+func (r *running) awaitRounds(t testing.TB, n int64) {
+	t.Helper()
+	target := r.rounds.Load() + n
+	eventually(t, "resyncs", func() bool { return r.rounds.Load() >= target })
 }

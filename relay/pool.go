@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"sync"
@@ -77,7 +76,7 @@ func (p *pool) offer(link store.Link, sess *meetings.Session) {
 	p.mu.Lock()
 	if _, ok := p.entries[k]; ok {
 		p.mu.Unlock()
-		closeQuietly(sess)
+		p.sup.tasks.Go(func() { p.sup.closeSession(link.Meeting.Key(), sess) })
 		return
 	}
 	e := &pooled{meeting: link.Meeting.Key(), ready: make(chan struct{}), sess: sess, last: time.Now()}
@@ -87,20 +86,20 @@ func (p *pool) offer(link store.Link, sess *meetings.Session) {
 }
 
 // closeIdle ends the sessions unused for IdleSession.
-func (p *pool) closeIdle(ctx context.Context) {
+func (p *pool) closeIdle() {
 	cutoff := time.Now().Add(-p.sup.idleSession())
-	p.closeWhere(ctx, func(e *pooled) bool { return e.last.Before(cutoff) })
+	p.closeWhere(func(e *pooled) bool { return e.last.Before(cutoff) })
 }
 
 // closeMeeting ends the sessions of one meeting.
-func (p *pool) closeMeeting(ctx context.Context, meeting string) {
-	p.closeWhere(ctx, func(e *pooled) bool { return e.meeting == meeting })
+func (p *pool) closeMeeting(meeting string) {
+	p.closeWhere(func(e *pooled) bool { return e.meeting == meeting })
 }
 
 // closeAll ends every pooled session.
-func (p *pool) closeAll(ctx context.Context) { p.closeWhere(ctx, func(*pooled) bool { return true }) }
+func (p *pool) closeAll() { p.closeWhere(func(*pooled) bool { return true }) }
 
-func (p *pool) closeWhere(ctx context.Context, match func(*pooled) bool) {
+func (p *pool) closeWhere(match func(*pooled) bool) {
 	var victims []*pooled
 	p.mu.Lock()
 	for k, e := range p.entries {
@@ -115,9 +114,9 @@ func (p *pool) closeWhere(ctx context.Context, match func(*pooled) bool) {
 		}
 	}
 	p.mu.Unlock()
+	// Each ends in the background, within OpenTimeout: a node that hangs on end_session holds
+	// up no resync and no command.
 	for _, e := range victims {
-		if err := e.sess.Close(ctx); err != nil && !errors.Is(err, meetings.ErrSessionClosed) && ctx.Err() == nil {
-			p.sup.logger().Warn("end pooled session", "meeting", e.meeting, "err", err)
-		}
+		p.sup.tasks.Go(func() { p.sup.closeSession(e.meeting, e.sess) })
 	}
 }

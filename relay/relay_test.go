@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"github.com/meetbot/meetbot/chat"
 	"github.com/meetbot/meetbot/meetings/sim"
 	"github.com/meetbot/meetbot/store"
+	"github.com/meetbot/meetbot/store/sqlite"
 )
 
 // follow links channel name to room number and hands the link command's session to r.Follow,
@@ -133,7 +138,7 @@ func TestJoinStormOfFiveHundred(t *testing.T) {
 		counts, _ := tally(h.lines(l.Channel))
 		return counts["joined"] >= n
 	})
-	time.Sleep(100 * time.Millisecond)
+	h.flush(r, room, l)
 	texts := h.rec.texts(l.Channel)
 	counts, shown := tally(texts)
 	if counts["joined"] != n {
@@ -167,7 +172,7 @@ func TestRateLimitedChannelDelaysAndCoalesces(t *testing.T) {
 		counts, _ := tally(h.lines(l.Channel))
 		return counts["joined"] == 3 && counts["left"] == 1
 	})
-	time.Sleep(100 * time.Millisecond)
+	h.flush(r, room, l)
 	counts, shown := tally(h.lines(l.Channel))
 	if counts["joined"] != 3 || counts["left"] != 1 || shown["joined"]["Bob"] != 1 || shown["left"]["Bob"] != 1 {
 		t.Errorf("lines %q: want Alice, Bob, Carol joined once and Bob left once", h.lines(l.Channel))
@@ -193,7 +198,7 @@ func TestDroppedStreamReportsTheGapOnce(t *testing.T) {
 	room.Leave(bob)
 	eventually(t, "stream back", func() bool { return h.obs.reconnects.Load() > before })
 	eventually(t, "gap reported", func() bool { return len(h.lines(l.Channel)) >= 2 })
-	time.Sleep(100 * time.Millisecond)
+	h.flush(r, room, l)
 	counts, shown := tally(h.lines(l.Channel))
 	if counts["joined"] != 1 || shown["joined"]["Carol"] != 1 || counts["left"] != 1 || shown["left"]["Bob"] != 1 {
 		t.Errorf("lines %q: want Carol joined and Bob left, once each, Alice not re-announced", h.lines(l.Channel))
@@ -218,7 +223,7 @@ func TestRestartReportsOnlyTheGap(t *testing.T) {
 	r2 := h.supervisor("r2", nil, func(s *Supervisor) { s.LeaseTTL = time.Minute })
 	eventually(t, "resumed", func() bool { return r2.listens(l) })
 	eventually(t, "gap reported", func() bool { return len(h.lines(l.Channel)) >= 2 })
-	time.Sleep(100 * time.Millisecond)
+	h.flush(r2, room, l)
 	if got, want := h.lines(l.Channel), []string{"Carol joined (guest)", "Bob left"}; !sameLines(got, want) {
 		t.Errorf("after restart posted %q, want %q", got, want)
 	}
@@ -358,7 +363,9 @@ func TestCrashBeforePostingLosesNothing(t *testing.T) {
 	eventually(t, "roster saved", func() bool { return len(h.savedRoster(l)) == 1 })
 	join1(room, "Carol")
 	eventually(t, "a posting Carol's join", func() bool { return stuck.callCount(l.Channel) == 1 })
-	time.Sleep(5 * a.saveInterval())
+	li := a.listener(l)
+	target := li.saves.Load() + 3
+	eventually(t, "three more rounds of roster saving", func() bool { return li.saves.Load() >= target })
 	if got := h.savedRoster(l); fmt.Sprint(got) != "[Alice]" {
 		t.Fatalf("saved roster %v includes a change no channel was told of", got)
 	}
@@ -382,20 +389,25 @@ func TestLostLeaseStopsListening(t *testing.T) {
 	if ok, err := h.store.ClaimLease(ctx, key, "intruder", time.Minute); err != nil || !ok {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
+	li := a.listener(l)
 	eventually(t, "a stops listening", func() bool { return len(a.Listening()) == 0 })
+	h.stopped(li)
 	join1(room, "Alice")
-	time.Sleep(100 * time.Millisecond)
 	if got := h.lines(l.Channel); len(got) != 0 {
 		t.Errorf("a replica without the lease posted %q", got)
 	}
 }
 
-func TestEndingTheMeetingPostsOneSummary(t *testing.T) {
+// Issue 12 item 5: after the meeting is ended (the `end` command), the listener posts one
+// summary and stays out of the room for RejoinAfterEnd, so it does not hold a just-ended meeting
+// open; then it follows the room again and announces the next meeting's people.
+func TestEndingTheMeetingPostsOneSummaryAndRejoinsAfterAPause(t *testing.T) {
 	h := newHarness(t, nil)
 	room := h.room("1015")
 	alice := join1(room, "Alice")
 	join1(room, "Bob")
-	r := h.supervisor("r1", nil, nil)
+	const pause = 300 * time.Millisecond
+	r := h.supervisor("r1", nil, func(s *Supervisor) { s.RejoinAfterEnd = pause })
 	l := h.follow(r, "team", "1015")
 	room.Present(alice, true)
 	h.expect(l.Channel, "Alice started presenting")
@@ -404,36 +416,78 @@ func TestEndingTheMeetingPostsOneSummary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	li := r.listener(l)
+	h.sim.ResetRequests()
+	endedAt := time.Now()
 	if err := sess.DisconnectAll(ctx); err != nil { // the `end` command
 		t.Fatal(err)
 	}
-	eventually(t, "summary", func() bool {
-		for _, line := range h.lines(l.Channel) {
-			if strings.HasPrefix(line, "The meeting ended") {
-				return true
-			}
+	h.stopped(li)
+	var summaries []string
+	for _, line := range h.lines(l.Channel) {
+		if strings.HasPrefix(line, "The meeting ended") {
+			summaries = append(summaries, line)
 		}
-		return false
-	})
-	time.Sleep(300 * time.Millisecond) // the stream comes back with a new session: nothing more
-	join1(room, "Carol")               // a new meeting in the same room
-	eventually(t, "Carol", func() bool {
+	}
+	if len(summaries) != 1 || !strings.Contains(summaries[0], "2 at most, 2 people in all; Alice presented") {
+		t.Errorf("lines %q: want one summary, 2 at most, 2 people, Alice presented", h.lines(l.Channel))
+	}
+	join1(room, "Carol") // a new meeting in the same room
+	eventually(t, "Carol announced after the pause", func() bool {
 		ls := h.lines(l.Channel)
 		return len(ls) > 0 && ls[len(ls)-1] == "Carol joined (guest)"
 	})
-	var ended int
-	for _, line := range h.lines(l.Channel) {
-		if strings.HasPrefix(line, "The meeting ended") {
-			ended++
-			if !strings.Contains(line, "2 at most, 2 people in all; Alice presented") {
-				t.Errorf("summary %q", line)
-			}
+	for _, rq := range h.sim.Requests() {
+		if rq.Op == "new_session" && rq.Time.Before(endedAt.Add(pause)) {
+			t.Errorf("new_session %v after the end, within the pause of %v", rq.Time.Sub(endedAt), pause)
 		}
 	}
-	if ended != 1 {
-		t.Errorf("lines %q: want one summary", h.lines(l.Channel))
+}
+
+// Issue 12 item 5: a host kicking the bot is told to the channel, the link is paused and the bot
+// does not come back (no new_session) until someone links the meeting again.
+func TestAHostRemovingTheBotPausesTheLink(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1021")
+	join1(room, "Alice")
+	r := h.supervisor("r1", nil, nil)
+	l := h.follow(r, "team", "1021")
+	li := r.listener(l)
+	host := h.open(l) // a host's own session in the meeting
+	defer closeQuietly(host)
+	h.sim.ResetRequests()
+	if err := host.Kick(context.Background(), li.sess.Info().ParticipantUUID); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("%q", h.lines(l.Channel))
+	h.stopped(li)
+	h.expect(l.Channel, "A host removed meetbot from Room 1021; `link` again to follow it.")
+	eventually(t, "the link paused in the store", func() bool {
+		got, err := h.store.GetLink(context.Background(), l.Channel)
+		return err == nil && got.Paused
+	})
+	r.awaitRounds(t, 5)
+	join1(room, "Bob")
+	r.awaitRounds(t, 2)
+	for _, rq := range h.sim.Requests() {
+		if rq.Op == "new_session" {
+			t.Errorf("the bot came back (new_session at %v) after a host removed it", rq.Time)
+		}
+	}
+	if len(r.Listening()) != 0 {
+		t.Errorf("still listening to %v", r.Listening())
+	}
+	h.expect(l.Channel, "A host removed meetbot from Room 1021; `link` again to follow it.")
+
+	// Linking again follows the meeting again.
+	if err := h.store.PutLink(context.Background(), l); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Follow(context.Background(), l, h.open(l)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "listening again", func() bool { return r.listens(l) })
+	join1(room, "Carol")
+	h.expect(l.Channel, "A host removed meetbot from Room 1021; `link` again to follow it.", "Carol joined (guest)")
 }
 
 func TestIdlePooledSessionsAreEnded(t *testing.T) {
@@ -511,7 +565,7 @@ func TestTakeoverRepeatsOnlyWhatWasPostedSinceTheLastSave(t *testing.T) {
 		_, shown := tally(h.lines(l.Channel))
 		return shown["joined"]["Dave"] == 1
 	})
-	time.Sleep(100 * time.Millisecond)
+	h.flush(b, room, l)
 	counts, shown := tally(h.lines(l.Channel))
 	if shown["joined"]["Carol"] != 2 || shown["joined"]["Dave"] != 1 || counts["joined"] != 3 || len(shown["left"]) != 0 {
 		t.Errorf("lines %q: want Carol's join repeated once (posted after the last save), Dave's once, nothing else", h.lines(l.Channel))
@@ -552,10 +606,273 @@ func TestMeetingGoesToAReplicaThatCanPostEverywhere(t *testing.T) {
 
 	slackish := h.supervisor("no-matrix", nil, func(s *Supervisor) { s.Platforms = []string{"console"} })
 	eventually(t, "the console-only meeting listened to", func() bool { return slackish.listens(consoleOnly) })
-	time.Sleep(5 * slackish.resync())
+	slackish.awaitRounds(t, 5)
 	if slackish.listens(mixed) {
 		t.Fatal("a replica without Matrix listens to a meeting linked from a Matrix room")
 	}
 	both := h.supervisor("with-matrix", nil, func(s *Supervisor) { s.Platforms = []string{"console", "matrix"} })
 	eventually(t, "the mixed meeting listened to by the replica with Matrix", func() bool { return both.listens(mixed) })
+}
+
+// flakyLeases is a store whose lease renewals fail while down, as when the database cannot be
+// reached from this replica.
+type flakyLeases struct {
+	store.Store
+	down atomic.Bool
+}
+
+func (f *flakyLeases) RenewLease(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	if f.down.Load() {
+		return false, fmt.Errorf("renew lease %s: %w", key, store.ErrUnavailable)
+	}
+	return f.Store.RenewLease(ctx, key, owner, ttl)
+}
+
+// Issue 12 item 2 (fencing): a listener whose lease cannot be renewed stops posting before the
+// lease could lapse (another replica could take the meeting then), keeps what it saw, and posts
+// it once the lease is renewed; nothing is lost and nothing posted twice.
+func TestListenerStopsPostingBeforeItsLeaseCouldLapse(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1022")
+	fl := &flakyLeases{Store: h.store}
+	r := h.supervisor("r1", fl, nil)
+	l := h.follow(r, "team", "1022")
+	join1(room, "Alice")
+	h.expect(l.Channel, "Alice joined (guest)")
+	li := r.listener(l)
+
+	fl.down.Store(true)
+	eventually(t, "fence closed", func() bool { return !li.lease.validAt(time.Now().Add(r.fenceMargin())) })
+	join1(room, "Bob")
+	h.flushHandled(r, room)
+	if li.posted() {
+		t.Fatal("Bob's join was posted while the lease could not be renewed")
+	}
+	h.expect(l.Channel, "Alice joined (guest)")
+
+	fl.down.Store(false)
+	h.flush(r, room, l)
+	h.expect(l.Channel, "Alice joined (guest)", "Bob joined (guest)")
+}
+
+// Issue 12 items 3 and 7: a channel whose every post is refused for good does not hold back the
+// meeting's saved roster, so after a restart the other channel of the meeting is not told again
+// of the joins it was told of.
+func TestAChannelThatRefusesForGoodHoldsBackNoRoster(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1023")
+	join1(room, "Alice")
+	blocked := chat.ChannelRef{Platform: "console", Channel: "blocked"}
+	poster := refusing{recorder: h.rec, never: map[chat.ChannelRef]bool{blocked: true}}
+	tune := func(s *Supervisor) { s.Poster = poster; s.LeaseTTL = time.Minute }
+	r1 := h.supervisor("r1", nil, tune)
+	fine := h.follow(r1, "fine", "1023")
+	h.follow(r1, "blocked", "1023")
+	const n = 500
+	for i := range n {
+		join1(room, fmt.Sprintf("Person %03d", i))
+	}
+	eventually(t, "every join posted to the fine channel", func() bool {
+		counts, _ := tally(h.lines(fine.Channel))
+		return counts["joined"] == n
+	})
+	h.flush(r1, room, fine)
+	eventually(t, "roster saved with every join", func() bool { return len(h.savedRoster(fine)) == n+1 })
+	if h.obs.dropped.Load() == 0 {
+		t.Error("the refused notifications were not counted")
+	}
+	r1.stop()
+
+	r2 := h.supervisor("r2", nil, tune)
+	eventually(t, "resumed", func() bool { return r2.listens(fine) })
+	join1(room, "Zoe")
+	eventually(t, "Zoe", func() bool {
+		_, shown := tally(h.lines(fine.Channel))
+		return shown["joined"]["Zoe"] == 1
+	})
+	h.flush(r2, room, fine)
+	if counts, _ := tally(h.lines(fine.Channel)); counts["joined"] != n+1 {
+		t.Errorf("after a restart the fine channel was told of %d joins in all, want %d (no repeats)", counts["joined"], n+1)
+	}
+}
+
+// Issue 12 item 3: a channel stuck in a post does not make the listener keep a roster snapshot
+// per save interval for ever.
+func TestSnapshotsAreBoundedWhileAChannelIsStuck(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1024")
+	stuck := newRecorder()
+	stuck.hook = func(ctx context.Context, _ chat.ChannelRef, _ int, _ chat.Notification) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	r := h.supervisor("r1", nil, func(s *Supervisor) {
+		s.Poster = stuck
+		s.SaveInterval = time.Millisecond
+		s.DrainTimeout = 10 * time.Millisecond
+	})
+	l := h.follow(r, "team", "1024")
+	li := r.listener(l)
+	for i := range 200 {
+		join1(room, fmt.Sprint("P", i))
+		if i%10 == 0 {
+			target := li.saves.Load() + 2
+			eventually(t, "saves", func() bool { return li.saves.Load() >= target })
+		}
+	}
+	li.mu.Lock()
+	n := len(li.snaps)
+	li.mu.Unlock()
+	if n > maxSnapshots {
+		t.Errorf("%d snapshots kept, want at most %d", n, maxSnapshots)
+	}
+}
+
+// syncBuffer is a log destination tests read while the Supervisor writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Issue 11 item 9: a link whose PIN cannot be unsealed (sealed under another key) is skipped with
+// a warning naming its channel, never its PIN, and every other meeting is listened to.
+func TestALinkThatCannotBeUnsealedStopsNoOtherMeeting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meetbot.db")
+	ctx := context.Background()
+	mine, err := sqlite.Open(ctx, path, testKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mine.Close() })
+	h := newHarness(t, mine)
+	room := h.room("1025")
+	h.room("1026")
+	good := h.link("good", "1025")
+
+	other, err := sqlite.Open(ctx, path, []byte("ffffffffffffffffffffffffffffffff"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := good
+	bad.Channel = chat.ChannelRef{Platform: "console", Channel: "sealed-elsewhere"}
+	bad.Meeting.Room = "1026"
+	bad.PIN = "9911"
+	if err := other.PutLink(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	_ = other.Close()
+
+	logs := &syncBuffer{}
+	r := h.supervisor("r1", nil, func(s *Supervisor) {
+		s.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	eventually(t, "the readable link listened to", func() bool { return r.listens(good) })
+	join1(room, "Alice")
+	h.expect(good.Channel, "Alice joined (guest)")
+	r.awaitRounds(t, 5)
+	if n := strings.Count(logs.String(), "sealed-elsewhere"); n != 1 {
+		t.Errorf("%d warnings name the unreadable link's channel, want one:\n%s", n, logs)
+	}
+	if strings.Contains(logs.String(), "9911") {
+		t.Errorf("the logs show the PIN:\n%s", logs)
+	}
+}
+
+// Issue 11 item 4: the bot's participants are known by uuid. A guest who joins through the API
+// under the bot's own name is announced and listed; another replica's session, recorded in the
+// store only after its participant appeared, is neither.
+func TestTheBotIsKnownByUUIDNotByName(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1027")
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	h.rec.hook = func(ctx context.Context, _ chat.ChannelRef, call int, _ chat.Notification) error {
+		if call == 1 {
+			once.Do(func() { close(entered) })
+			<-release
+		}
+		return nil
+	}
+	r := h.supervisor("r1", nil, nil)
+	l := h.follow(r, "team", "1027")
+	join1(room, "Alice")
+	<-entered // Alice's join is being posted; what follows waits for the next message
+	guest := room.Join(sim.ParticipantSpec{Name: "meetbot", Protocol: "api"})
+	replica := room.Join(sim.ParticipantSpec{Name: "meetbot", Protocol: "api"})
+	h.flushHandled(r, room)
+	// The other replica records its session after the participant_create reached this one.
+	if err := h.store.AddBotParticipant(context.Background(), l.Meeting.Key(), replica); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	h.flush(r, room, l)
+	h.expect(l.Channel, "Alice joined (guest)", "meetbot joined (guest)")
+	ps, err := r.Roster(context.Background(), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, p := range ps {
+		listed = append(listed, p.UUID)
+	}
+	if !slices.Contains(listed, guest) || slices.Contains(listed, replica) {
+		t.Errorf("roster %v: want the guest named meetbot (%s) and not the other replica's session (%s)", listed, guest, replica)
+	}
+}
+
+// Issue 11 item 4: each session the relay opens is recorded as the bot's participant for the
+// other replicas, and forgotten when it ends.
+func TestSessionsAreRecordedAsTheBotsOwn(t *testing.T) {
+	h := newHarness(t, nil)
+	h.room("1028")
+	r := h.supervisor("r1", nil, nil)
+	l := h.follow(r, "team", "1028")
+	ctx := context.Background()
+	self := r.listener(l).sess.Info().ParticipantUUID
+	eventually(t, "recorded", func() bool {
+		ids, err := h.store.BotParticipants(ctx, l.Meeting.Key())
+		return err == nil && slices.Contains(ids, self)
+	})
+	if err := h.store.DeleteLink(ctx, l.Channel); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Unfollow(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "forgotten after unlink", func() bool {
+		ids, err := h.store.BotParticipants(ctx, l.Meeting.Key())
+		return err == nil && len(ids) == 0
+	})
+}
+
+// Issue 12 item 5: after "Timer expired awaiting token refresh" the listener starts over at once,
+// and the channel is told nothing: the meeting did not end.
+func TestATokenLapseStartsOverQuietly(t *testing.T) {
+	h := newHarness(t, nil)
+	room := h.room("1029")
+	join1(room, "Alice")
+	r := h.supervisor("r1", nil, nil)
+	l := h.follow(r, "team", "1029")
+	li := r.listener(l)
+	before := h.obs.reconnects.Load()
+	h.sim.ExpireTokens()
+	eventually(t, "stream back", func() bool { return h.obs.reconnects.Load() > before })
+	join1(room, "Bob")
+	h.flush(r, room, l)
+	h.expect(l.Channel, "Bob joined (guest)")
+	if r.listener(l) != li {
+		t.Error("the listener was replaced; it should have started its session over")
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +28,18 @@ const (
 	DefaultSaveInterval = 250 * time.Millisecond
 	// DefaultDrainTimeout bounds how long a stopping listener posts what is pending.
 	DefaultDrainTimeout = 5 * time.Second
+	// DefaultRejoinAfterEnd is how long the relay stays out of a meeting that was just ended.
+	DefaultRejoinAfterEnd = time.Minute
+	// DefaultOpenTimeout bounds opening a session (new_session) and closing one (end_session).
+	DefaultOpenTimeout = 30 * time.Second
 )
+
+// DefaultMessageLimits are the longest texts, in bytes, one notification may carry per chat
+// platform; longer texts are split at line ends. Slack: 3,000, what one section block holds (a
+// message holds 40,000). Matrix: 16,000, so that the event with its HTML body stays well under
+// the homeserver's 64 KiB even when every character needs escaping in one of them; a refusal
+// (chat.ErrMessageRefused) halves what is left anyway.
+var DefaultMessageLimits = map[string]int{"slack": 3000, "matrix": 16000}
 
 // ErrStopped is returned by Follow, Session and Roster after the Supervisor's Run has returned.
 var ErrStopped = errors.New("relay stopped")
@@ -68,20 +80,50 @@ type Supervisor struct {
 	IdleSession  time.Duration // pooled command sessions close after this long unused; default 5 min
 	SaveInterval time.Duration // how often a changed roster is saved; default 250 ms
 	DrainTimeout time.Duration // how long shutdown waits for pending notices; default 5 s
+	// RejoinAfterEnd is how long the relay stays out of a meeting that was ended (a host ended
+	// it, or everyone was disconnected with the bot) before it follows the room again; default
+	// 1 min. The lease is kept meanwhile, so no other replica comes back sooner.
+	RejoinAfterEnd time.Duration
+	// OpenTimeout bounds each new_session and end_session the Supervisor makes; default 30 s.
+	OpenTimeout time.Duration
+	// MessageLimits overrides DefaultMessageLimits per platform (bytes of text; 0 = no limit).
+	MessageLimits map[string]int
 
 	once   sync.Once
 	base   context.Context // parent of every listener; cancelled when Run returns
 	cancel context.CancelFunc
+	// opens is the parent of every session being opened; shutdown cancels it first.
+	opens     context.Context
+	stopOpens context.CancelFunc
+	// closes is the parent of every end_session; shutdown cancels it after 5 s.
+	closes     context.Context
+	stopCloses context.CancelFunc
+	leases     *leases
+	bots       *bots
+	tasks      sync.WaitGroup // opens and closes in flight
 
 	startMu sync.Mutex // serialises starting and stopping listeners
 	mu      sync.Mutex // guards what follows
 	lis     map[string]*Listener
 	backoff map[string]retry // meetings whose listener failed, by key
 	orphans map[string]int   // meetings seen without a lease holder, by key: rounds in a row
-	stopped bool
-	pool    *pool
+	// busy holds the meetings whose session is being opened or whose listener is stopping, so
+	// no resync starts a second one meanwhile.
+	busy map[string]chan struct{} // closed when the meeting is no longer busy
+	// rest holds the meetings the relay stays out of for now, lease kept: until a time (the
+	// meeting ended), or until their links are paused in the store (a host removed the bot).
+	rest     map[string]resting
+	recorded map[*meetings.Session]string // the participant uuid recorded for each session
+	// unreadable holds the channels whose link could not be unsealed at the last resync, so
+	// each is warned about once.
+	unreadable map[chat.ChannelRef]bool
+	stopped    bool
+	pool       *pool
 
-	abandon atomic.Bool // tests: Run returns as if the process died (no drain, no release, no end_session)
+	abandon atomic.Bool  // tests: Run returns as if the process died (no drain, no release, no end_session)
+	rounds  atomic.Int64 // tests: resyncs done
+	// handled, when set (tests), sees every event once its listener has handled it.
+	handled func(meeting string, ev meetings.Event)
 }
 
 type retry struct {
@@ -89,13 +131,25 @@ type retry struct {
 	delay time.Duration
 }
 
+type resting struct {
+	until  time.Time // zero: until the links are paused
+	reason string    // why the links are paused
+}
+
 func (s *Supervisor) init() {
 	s.once.Do(func() {
 		s.base, s.cancel = context.WithCancel(context.Background())
+		s.opens, s.stopOpens = context.WithCancel(s.base)
+		s.closes, s.stopCloses = context.WithCancel(context.Background())
 		s.lis = map[string]*Listener{}
 		s.backoff = map[string]retry{}
 		s.orphans = map[string]int{}
+		s.busy = map[string]chan struct{}{}
+		s.rest = map[string]resting{}
+		s.recorded = map[*meetings.Session]string{}
 		s.pool = &pool{sup: s, entries: map[string]*pooled{}}
+		s.leases = newLeases(s.Store, s.ReplicaID, s.leaseTTL(), s.logger())
+		s.bots = newBots(s.Store)
 	})
 }
 
@@ -122,6 +176,23 @@ func (s *Supervisor) drainTimeout() time.Duration {
 	return orDefault(s.DrainTimeout, DefaultDrainTimeout)
 }
 func (s *Supervisor) abandoned() bool { return s.abandon.Load() }
+func (s *Supervisor) rejoinAfterEnd() time.Duration {
+	return orDefault(s.RejoinAfterEnd, DefaultRejoinAfterEnd)
+}
+func (s *Supervisor) openTimeout() time.Duration { return orDefault(s.OpenTimeout, DefaultOpenTimeout) }
+
+// fenceMargin is how long before its lease could lapse a listener stops posting: a fifth of
+// LeaseTTL. Renewals come every third, so a listener posts without pause while the database
+// answers, and stops within LeaseTTL×4/5 of its last renewal when it does not.
+func (s *Supervisor) fenceMargin() time.Duration { return s.leaseTTL() / 5 }
+
+// messageLimit is the longest text one notification to platform may carry (0 = no limit).
+func (s *Supervisor) messageLimit(platform string) int {
+	if n, ok := s.MessageLimits[platform]; ok {
+		return n
+	}
+	return DefaultMessageLimits[platform]
+}
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {
@@ -134,6 +205,10 @@ func orDefault(d, def time.Duration) time.Duration {
 // links, renews its leases and claims lapsed ones until ctx is done. Then it stops every listener
 // (posting what is pending, within DrainTimeout), saves their rosters, hands their leases back,
 // ends every session and returns nil. It returns an error only when misconfigured.
+//
+// Leases are renewed by a loop of their own, so a session that takes long to open or close
+// (a node that hangs on new_session or end_session) never delays a renewal: opens and closes run
+// concurrently, each within OpenTimeout.
 func (s *Supervisor) Run(ctx context.Context) error {
 	if s.Store == nil || s.Client == nil || s.Poster == nil || s.ReplicaID == "" {
 		return errors.New("relay: Supervisor needs Store, Client, Poster and ReplicaID")
@@ -141,32 +216,84 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.init()
 	log := s.logger()
 	log.Info("relay starting", "replica", s.ReplicaID, "lease_ttl", s.leaseTTL(), "resync", s.resync())
-	s.sync(ctx)
+	renewDone := make(chan struct{})
+	renewCtx, stopRenew := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		defer close(renewDone)
+		s.keepLeases(renewCtx)
+	}()
+	s.syncRound(ctx)
 	resync := time.NewTicker(s.resync())
 	defer resync.Stop()
-	renew := time.NewTicker(s.leaseTTL() / 3)
-	defer renew.Stop()
 	idle := time.NewTicker(max(s.idleSession()/4, 10*time.Millisecond))
 	defer idle.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			s.shutdown()
+			stopRenew()
+			<-renewDone
 			return nil
-		case <-renew.C:
-			s.renew(ctx)
 		case <-resync.C:
-			s.sync(ctx)
+			s.syncRound(ctx)
 		case <-idle.C:
-			s.pool.closeIdle(ctx)
+			s.pool.closeIdle()
 		}
 	}
+}
+
+// syncRound runs one sync, bounded by LeaseTTL so a database that hangs delays the next round
+// only.
+func (s *Supervisor) syncRound(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, s.leaseTTL())
+	defer cancel()
+	s.sync(ctx)
+	s.rounds.Add(1)
+}
+
+// keepLeases renews every lease every LeaseTTL/3 until ctx is done (after shutdown has handed
+// them back). A listener whose lease another replica holds stops at once without posting what is
+// pending: the replica that took over reports it.
+func (s *Supervisor) keepLeases(ctx context.Context) {
+	every := s.leaseTTL() / 3
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, every)
+		lost := s.leases.renewAll(rctx)
+		cancel()
+		for _, k := range lost {
+			s.lost(k)
+		}
+	}
+}
+
+// lost stops listening to meeting k, whose lease another replica holds now.
+func (s *Supervisor) lost(k string) {
+	s.mu.Lock()
+	l := s.lis[k]
+	delete(s.lis, k)
+	delete(s.rest, k)
+	if l != nil {
+		s.setBusy(k)
+	}
+	s.mu.Unlock()
+	if l == nil {
+		return
+	}
+	l.log.Warn("lease lost; another replica takes over")
+	s.goFinish(l, abandon, forgetLease)
+	s.report()
 }
 
 // shutdown stops everything. When abandon is set (tests of a crash) it stops goroutines only.
 func (s *Supervisor) shutdown() {
 	s.startMu.Lock()
-	defer s.startMu.Unlock()
 	s.mu.Lock()
 	s.stopped = true
 	lis := make([]*Listener, 0, len(s.lis))
@@ -174,41 +301,79 @@ func (s *Supervisor) shutdown() {
 		lis = append(lis, l)
 	}
 	s.lis = map[string]*Listener{}
+	rested := make([]string, 0, len(s.rest))
+	for k := range s.rest {
+		rested = append(rested, k)
+	}
+	clear(s.rest)
 	s.mu.Unlock()
+	s.startMu.Unlock()
+	s.stopOpens()
 	s.report()
 	if s.abandoned() {
 		s.cancel()
+		s.tasks.Wait()
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	s.leave(ctx) // the others count one replica fewer at once
+	for _, k := range rested {
+		s.leases.release(ctx, k)
+	}
 	cancel()
 	var wg sync.WaitGroup
 	for _, l := range lis {
-		wg.Go(func() { s.finish(l, drain, true) })
+		wg.Go(func() { s.finish(l, drain, releaseLease) })
 	}
 	wg.Wait()
-	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
-	s.pool.closeAll(ctx)
-	cancel()
+	s.pool.closeAll()
+	// Sessions ending (a node that hangs on end_session holds shutdown up 5 s at most); opens in
+	// flight see stopped and close what they opened.
+	bound := time.AfterFunc(5*time.Second, s.stopCloses)
+	s.tasks.Wait()
+	bound.Stop()
 	s.cancel()
 	s.logger().Info("relay stopped", "replica", s.ReplicaID, "meetings", len(lis))
 }
 
-// finish stops l, then (with release) hands its lease back, and ends its session.
-func (s *Supervisor) finish(l *Listener, mode stopMode, release bool) {
+// leaseAction says what finish does with a stopped listener's lease.
+type leaseAction int
+
+const (
+	releaseLease leaseAction = iota // hand it back: another replica may take the meeting now
+	keepLease                       // keep renewing it: the relay stays out of the meeting for a while
+	forgetLease                     // stop renewing it: it is lost, or lapses by itself
+)
+
+// goFinish runs finish in the background; shutdown waits for it.
+func (s *Supervisor) goFinish(l *Listener, mode stopMode, lease leaseAction) {
+	s.tasks.Go(func() { s.finish(l, mode, lease) })
+}
+
+// finish stops l and does what lease says with its lease; then it ends l's session in the
+// background (within OpenTimeout), so a node that hangs on end_session holds up nothing. The
+// meeting stays busy until its lease is dealt with, so no resync starts another listener of it
+// while this one still posts.
+func (s *Supervisor) finish(l *Listener, mode stopMode, lease leaseAction) {
 	l.stop(mode)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), s.openTimeout())
 	defer cancel()
-	if release {
-		if err := s.Store.ReleaseLease(ctx, leasePrefix+l.key, s.ReplicaID); err != nil {
-			l.log.Warn("release lease; it lapses by itself", "err", err)
-		}
+	switch lease {
+	case releaseLease:
+		s.leases.release(ctx, l.key)
+	case forgetLease:
+		s.leases.forget(l.key)
 	}
-	if err := l.sess.Close(ctx); err != nil && !errors.Is(err, meetings.ErrSessionClosed) {
-		l.log.Warn("end session", "err", err)
+	s.mu.Lock()
+	if s.lis[l.key] == nil {
+		s.clearBusy(l.key)
 	}
-	l.log.Info("listener stopped", "released", release)
+	s.mu.Unlock()
+	l.log.Info("listener stopped", "lease", [...]string{"released", "kept", "dropped"}[lease])
+	if s.abandoned() {
+		return // a crash ends no session
+	}
+	s.tasks.Go(func() { s.closeSession(l.key, l.sess) })
 }
 
 // report tells the Observer how many meetings this replica listens to.
@@ -223,9 +388,17 @@ func (s *Supervisor) report() {
 }
 
 // sync brings the listeners in step with the stored links: it stops those of meetings no channel
-// links any more, adds and removes channels, and claims the meetings no replica listens to.
+// links any more, adds and removes channels, and claims the meetings no replica listens to. It
+// starts sessions in the background and never waits for one to open or close.
 func (s *Supervisor) sync(ctx context.Context) {
 	links, err := s.Store.AllLinks(ctx)
+	chans, ok := unreadableLinks(err)
+	if ok {
+		err = nil
+	}
+	if err == nil {
+		s.warnUnreadable(chans)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			s.logger().Warn("reload links; will retry", "err", err)
@@ -235,12 +408,16 @@ func (s *Supervisor) sync(ctx context.Context) {
 	byMeeting := map[string][]store.Link{}
 	var order []string
 	for _, l := range links {
+		if linkPaused(l) {
+			continue // a host removed the bot: `link` again resumes it
+		}
 		k := l.Meeting.Key()
 		if _, ok := byMeeting[k]; !ok {
 			order = append(order, k)
 		}
 		byMeeting[k] = append(byMeeting[k], l)
 	}
+	s.pauseResting(ctx, byMeeting)
 	replicas := s.liveReplicas(ctx)
 	s.startMu.Lock()
 	defer s.startMu.Unlock()
@@ -255,6 +432,7 @@ func (s *Supervisor) sync(ctx context.Context) {
 		if !ok || !s.canPost(ls) {
 			gone = append(gone, l)
 			delete(s.lis, k)
+			s.setBusy(k)
 			continue
 		}
 		want := map[chat.ChannelRef]bool{}
@@ -269,10 +447,22 @@ func (s *Supervisor) sync(ctx context.Context) {
 		}
 	}
 	now := time.Now()
-	var free []string
+	var free, unlinked []string
+	for k, r := range s.rest {
+		if _, linked := byMeeting[k]; !linked && !r.until.IsZero() {
+			delete(s.rest, k) // unlinked while resting
+			unlinked = append(unlinked, k)
+		}
+	}
 	for _, k := range order {
-		if _, ok := s.lis[k]; ok {
+		if _, ok := s.lis[k]; ok || s.busy[k] != nil {
 			continue
+		}
+		if r, ok := s.rest[k]; ok {
+			if r.until.IsZero() || now.Before(r.until) {
+				continue
+			}
+			delete(s.rest, k)
 		}
 		if r, ok := s.backoff[k]; ok && now.Before(r.next) {
 			continue
@@ -282,10 +472,18 @@ func (s *Supervisor) sync(ctx context.Context) {
 		}
 		free = append(free, k)
 	}
-	mine := len(s.lis)
+	mine := len(s.lis) + len(s.rest)
+	for k := range s.busy {
+		if s.lis[k] == nil {
+			mine++ // opening
+		}
+	}
 	s.mu.Unlock()
 	for _, l := range gone {
-		s.finish(l, drain, true)
+		s.goFinish(l, drain, releaseLease)
+	}
+	for _, k := range unlinked {
+		s.leases.release(ctx, k)
 	}
 	target := fairShare(len(byMeeting), replicas)
 	claimed := 0
@@ -296,7 +494,7 @@ func (s *Supervisor) sync(ctx context.Context) {
 		if mine >= target && !s.orphaned(ctx, k) {
 			continue
 		}
-		ok, err := s.Store.ClaimLease(ctx, leasePrefix+k, s.ReplicaID, s.leaseTTL())
+		ls, ok, err := s.leases.claim(ctx, k)
 		if err != nil {
 			s.logger().Warn("claim lease; will retry", "meeting", k, "err", err)
 			continue
@@ -304,14 +502,11 @@ func (s *Supervisor) sync(ctx context.Context) {
 		if !ok {
 			continue
 		}
-		if err := s.resume(ctx, byMeeting[k]); err != nil {
-			s.logger().Warn("resume meeting; will retry", "meeting", k, "err", err)
-			s.fail(k)
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			_ = s.Store.ReleaseLease(rctx, leasePrefix+k, s.ReplicaID)
-			cancel()
-			continue
-		}
+		s.mu.Lock()
+		s.setBusy(k)
+		s.mu.Unlock()
+		links := byMeeting[k]
+		s.tasks.Go(func() { s.resume(links, ls) })
 		mine++
 		claimed++
 	}
@@ -326,16 +521,36 @@ func (s *Supervisor) sync(ctx context.Context) {
 		}
 		if pick != nil {
 			delete(s.lis, pick.key)
+			s.setBusy(pick.key)
 		}
 		s.mu.Unlock()
 		if pick != nil {
 			pick.log.Info("handing meeting over to balance replicas", "mine", mine, "fair_share", target, "replicas", replicas)
-			s.finish(pick, drain, true)
+			s.goFinish(pick, drain, releaseLease)
 			gone = append(gone, pick)
 		}
 	}
 	if len(gone) > 0 || claimed > 0 {
 		s.report()
+	}
+}
+
+// warnUnreadable warns once per link whose PIN cannot be unsealed: every other meeting is
+// listened to. The warning names the channel, never the PIN.
+func (s *Supervisor) warnUnreadable(chans []chat.ChannelRef) {
+	now := map[chat.ChannelRef]bool{}
+	s.mu.Lock()
+	var fresh []chat.ChannelRef
+	for _, ch := range chans {
+		now[ch] = true
+		if !s.unreadable[ch] {
+			fresh = append(fresh, ch)
+		}
+	}
+	s.unreadable = now
+	s.mu.Unlock()
+	for _, ch := range fresh {
+		s.logger().Warn("link skipped: its PIN was sealed under another MEETBOT_SECRET_KEY; set MEETBOT_SECRET_KEY_PREVIOUS to that key, or `unlink` and `link` the channel again", "channel", ch.String())
 	}
 }
 
@@ -368,29 +583,60 @@ func (s *Supervisor) fail(k string) {
 	s.backoff[k] = r
 }
 
-// resume starts the listener of the meeting of links, whose lease this replica now holds: it
-// opens a session and restores the saved roster, so the first sync reports only what changed
-// while no one listened. Call with startMu held.
-func (s *Supervisor) resume(ctx context.Context, links []store.Link) error {
+// resume starts the listener of the meeting of links, whose lease ls this replica now holds: it
+// opens a session (within OpenTimeout) and restores the saved roster, so the first sync reports
+// only what changed while no one listened. It runs in the background; on failure it hands the
+// lease back and retries later with backoff.
+func (s *Supervisor) resume(links []store.Link, ls *lease) {
 	link := pick(links)
-	saved, err := s.Store.LoadRoster(ctx, link.Meeting.Key())
-	if err != nil {
-		return fmt.Errorf("load roster: %w", err)
+	k := link.Meeting.Key()
+	ctx, cancel := context.WithTimeout(s.opens, s.openTimeout())
+	defer cancel()
+	err := func() error {
+		saved, err := s.Store.LoadRoster(ctx, k)
+		if err != nil {
+			return fmt.Errorf("load roster: %w", err)
+		}
+		sess, err := s.open(ctx, link)
+		if err != nil {
+			return err
+		}
+		restored := saved != nil
+		if !restored {
+			// Nothing saved (a link this replica's resync saw before its Follow ran, or one
+			// made before rosters were kept): who is there now is the baseline, so nobody is
+			// announced and nobody who comes before the stream opens is missed.
+			saved = s.baseline(ctx, link.Meeting, sess)
+		}
+		s.startMu.Lock()
+		defer s.startMu.Unlock()
+		s.mu.Lock()
+		stopped := s.stopped
+		s.mu.Unlock()
+		if stopped || !ls.validAt(time.Now()) {
+			s.closeSession(k, sess)
+			return errors.New("stopped or lease lost while opening")
+		}
+		s.startListener(link, sess, ls, links, saved)
+		s.report()
+		s.logger().Info("listening", "meeting", k, "channels", len(links), "restored", restored)
+		return nil
+	}()
+	if err == nil {
+		return
 	}
-	sess, err := s.open(ctx, link)
-	if err != nil {
-		return err
+	s.mu.Lock()
+	s.clearBusy(k)
+	stopped := s.stopped
+	s.mu.Unlock()
+	if stopped {
+		return
 	}
-	restored := saved != nil
-	if !restored {
-		// Nothing saved (a link this replica's resync saw before its Follow ran, or one made
-		// before rosters were kept): who is there now is the baseline, so nobody is announced
-		// and nobody who comes before the stream opens is missed.
-		saved = s.baseline(ctx, link.Meeting, sess)
-	}
-	s.startListener(link, sess, links, saved)
-	s.logger().Info("listening", "meeting", link.Meeting.Key(), "channels", len(links), "restored", restored)
-	return nil
+	s.logger().Warn("resume meeting; will retry", "meeting", k, "err", err)
+	s.fail(k)
+	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	s.leases.release(rctx, k)
+	rcancel()
 }
 
 // pick returns the link whose PIN gives the most rights (a host's), so the listener's session
@@ -404,7 +650,8 @@ func pick(links []store.Link) store.Link {
 	return links[0]
 }
 
-// open opens a hidden session of the bot in link's meeting.
+// open opens a hidden session of the bot in link's meeting and records its participant as the
+// bot's.
 func (s *Supervisor) open(ctx context.Context, link store.Link) (*meetings.Session, error) {
 	sess, err := s.Client.Open(ctx, meetings.Room{Node: link.Node, Alias: link.Meeting.Room}, meetings.SessionOptions{
 		DisplayName: s.BotName, PIN: link.PIN.Reveal(), Hidden: true,
@@ -412,76 +659,48 @@ func (s *Supervisor) open(ctx context.Context, link store.Link) (*meetings.Sessi
 	if err != nil {
 		return nil, fmt.Errorf("open session in %s: %w", link.Meeting.Room, err)
 	}
+	s.recordBot(ctx, link.Meeting.Key(), sess)
 	return sess, nil
 }
 
+// closeSession ends sess (within OpenTimeout) and forgets its participant.
+func (s *Supervisor) closeSession(k string, sess *meetings.Session) {
+	ctx, cancel := context.WithTimeout(s.closes, s.openTimeout())
+	defer cancel()
+	s.forgetBot(ctx, k, sess)
+	if err := sess.Close(ctx); err != nil && !errors.Is(err, meetings.ErrSessionClosed) {
+		s.logger().Warn("end session", "meeting", k, "err", err)
+	}
+}
+
 // startListener starts and registers a listener. Call with startMu held.
-func (s *Supervisor) startListener(link store.Link, sess *meetings.Session, links []store.Link, restore []store.RosterEntry) {
-	l := s.newListener(link.Meeting, link.Name, link.PIN, sess, restore)
+func (s *Supervisor) startListener(link store.Link, sess *meetings.Session, ls *lease, links []store.Link, restore []store.RosterEntry) {
+	l := s.newListener(link.Meeting, link.Name, link.PIN, sess, ls, restore)
 	chans := make([]chat.ChannelRef, 0, len(links))
 	for _, x := range links {
 		chans = append(chans, x.Channel)
 	}
 	s.mu.Lock()
 	s.lis[l.key] = l
+	s.clearBusy(l.key)
 	delete(s.backoff, l.key)
 	delete(s.orphans, l.key)
 	s.mu.Unlock()
 	l.start(s.base, chans)
 }
 
-// renew extends the lease of every listener. A listener whose lease was lost, or could not be
-// renewed for two thirds of LeaseTTL (before the database lets another replica claim it, so two
-// replicas never post for one meeting at once), stops at once without posting what is pending:
-// the replica that takes over reports it.
-func (s *Supervisor) renew(ctx context.Context) {
-	s.mu.Lock()
-	lis := make([]*Listener, 0, len(s.lis))
-	for _, l := range s.lis {
-		lis = append(lis, l)
-	}
-	s.mu.Unlock()
-	ttl := s.leaseTTL()
-	for _, l := range lis {
-		ok, err := s.Store.RenewLease(ctx, leasePrefix+l.key, s.ReplicaID, ttl)
-		s.mu.Lock()
-		switch {
-		case err == nil && ok:
-			l.renewed = time.Now()
-			s.mu.Unlock()
-			continue
-		case err != nil && time.Since(l.renewed) < ttl*2/3:
-			s.mu.Unlock()
-			if ctx.Err() == nil {
-				l.log.Warn("renew lease; will retry", "err", err)
-			}
-			continue
-		}
-		if s.lis[l.key] != l {
-			s.mu.Unlock()
-			continue
-		}
-		delete(s.lis, l.key)
-		s.mu.Unlock()
-		l.log.Warn("lease lost; another replica takes over", "err", err)
-		go s.finish(l, abandon, false)
-		s.report()
-	}
-}
-
 // retire stops a listener whose event stream gave up, hands its lease back and retries later.
 func (s *Supervisor) retire(l *Listener, err error) {
-	s.startMu.Lock()
-	defer s.startMu.Unlock()
 	s.mu.Lock()
 	if s.lis[l.key] != l {
 		s.mu.Unlock()
 		return
 	}
 	delete(s.lis, l.key)
+	s.setBusy(l.key)
 	s.mu.Unlock()
 	s.fail(l.key)
-	s.finish(l, drain, true)
+	s.finish(l, drain, releaseLease)
 	s.report()
 }
 
@@ -492,26 +711,56 @@ func (s *Supervisor) retire(l *Listener, err error) {
 func (s *Supervisor) Follow(ctx context.Context, link store.Link, sess *meetings.Session) error {
 	s.init()
 	k := link.Meeting.Key()
+	// A session of the meeting being opened or closed by a resync: wait for it (within
+	// OpenTimeout), so the channel joins the listener that results, whose baseline is older
+	// than this link.
+	for {
+		s.mu.Lock()
+		busy := s.busy[k]
+		s.mu.Unlock()
+		if busy == nil {
+			break
+		}
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			s.pool.offer(link, sess)
+			return nil // the next resync adds the channel
+		}
+	}
 	s.startMu.Lock()
 	defer s.startMu.Unlock()
 	s.mu.Lock()
 	stopped := s.stopped
 	l := s.lis[k]
+	busy := s.busy[k] != nil
+	_, resting := s.rest[k]
+	// Linking again is how a channel resumes a meeting the bot was removed from, or one that
+	// just ended: the rest is over.
+	delete(s.rest, k)
 	s.mu.Unlock()
 	if stopped {
 		closeQuietly(sess)
 		return ErrStopped
 	}
+	s.recordBot(ctx, k, sess)
 	s.moveChannel(link.Channel, k)
 	links, err := s.Store.LinksByMeeting(ctx, link.Meeting)
+	if _, ok := unreadableLinks(err); ok {
+		err = nil // the others are good
+	}
 	if err != nil || len(links) == 0 {
 		links = []store.Link{link}
 	}
 	if !hasChannel(links, link.Channel) {
 		links = append(links, link)
 	}
-	if !s.canPost(links) {
-		// Another replica, with adapters for every linked channel, picks the meeting up.
+	if !s.canPost(links) || busy {
+		// Another replica, with adapters for every linked channel, picks the meeting up; or
+		// this one's listener is opening or stopping, and the next resync adds the channel.
+		if resting {
+			s.leases.release(ctx, k)
+		}
 		s.pool.offer(link, sess)
 		return nil
 	}
@@ -520,7 +769,7 @@ func (s *Supervisor) Follow(ctx context.Context, link store.Link, sess *meetings
 		s.pool.offer(link, sess)
 		return nil
 	}
-	ok, err := s.Store.ClaimLease(ctx, leasePrefix+k, s.ReplicaID, s.leaseTTL())
+	ls, ok, err := s.leases.claim(ctx, k)
 	if err != nil {
 		s.pool.offer(link, sess)
 		return fmt.Errorf("claim lease of %s: %w", link.Meeting.Room, err)
@@ -532,7 +781,7 @@ func (s *Supervisor) Follow(ctx context.Context, link store.Link, sess *meetings
 	// A brand-new link: the people present now are the baseline, so the first sync reports
 	// whoever came or went between the link command and the stream's subscription, and no one
 	// else. Without them (the request failed) the first sync sets the baseline silently.
-	s.startListener(link, sess, links, s.baseline(ctx, link.Meeting, sess))
+	s.startListener(link, sess, ls, links, s.baseline(ctx, link.Meeting, sess))
 	s.report()
 	s.logger().Info("listening", "meeting", k, "channels", len(links), "restored", false)
 	return nil
@@ -560,12 +809,8 @@ func (s *Supervisor) baseline(ctx context.Context, m store.MeetingRef, sess *mee
 		s.logger().Warn("participants at start; the first sync sets the baseline", "meeting", m.Key(), "err", err)
 		return nil
 	}
-	self := sess.Info().ParticipantUUID
 	out := make([]store.RosterEntry, 0, len(ps))
-	for _, p := range ps {
-		if p.UUID == self || s.BotName != "" && p.DisplayName == s.BotName && p.Protocol == "api" {
-			continue
-		}
+	for _, p := range s.withoutBots(ctx, m.Key(), sess, ps) {
 		out = append(out, store.RosterEntry{UUID: p.UUID, Name: p.DisplayName, Role: p.Role, Presenting: p.IsPresenting})
 	}
 	if err := s.Store.SaveRoster(ctx, m.Key(), out); err != nil {
@@ -607,7 +852,7 @@ func (s *Supervisor) Unfollow(ctx context.Context, link store.Link) error {
 	s.init()
 	k := link.Meeting.Key()
 	links, err := s.Store.LinksByMeeting(ctx, link.Meeting)
-	if err != nil {
+	if _, ok := unreadableLinks(err); err != nil && !ok {
 		return fmt.Errorf("links of %s: %w", link.Meeting.Room, err)
 	}
 	remaining := 0
@@ -617,22 +862,30 @@ func (s *Supervisor) Unfollow(ctx context.Context, link store.Link) error {
 		}
 	}
 	s.startMu.Lock()
-	defer s.startMu.Unlock()
 	s.mu.Lock()
 	l := s.lis[k]
 	if remaining == 0 && l != nil {
 		delete(s.lis, k)
+		s.setBusy(k)
+	}
+	_, resting := s.rest[k]
+	if remaining == 0 {
+		delete(s.rest, k)
 	}
 	s.mu.Unlock()
+	s.startMu.Unlock()
 	if remaining > 0 {
 		if l != nil {
 			l.removeChannel(link.Channel)
 		}
 		return nil
 	}
-	s.pool.closeMeeting(ctx, k)
+	s.pool.closeMeeting(k)
+	if resting {
+		s.leases.release(ctx, k)
+	}
 	if l != nil {
-		s.finish(l, drain, true)
+		s.finish(l, drain, releaseLease)
 		s.report()
 	}
 	return nil
@@ -678,15 +931,31 @@ func (s *Supervisor) Roster(ctx context.Context, link store.Link) ([]meetings.Pa
 	if err != nil {
 		return nil, fmt.Errorf("participants of %s: %w", link.Meeting.Room, err)
 	}
-	self := sess.Info().ParticipantUUID
+	return s.withoutBots(ctx, link.Meeting.Key(), sess, ps), nil
+}
+
+// withoutBots returns ps without the bot's own participants in meeting key, asking the store
+// about those who came through the API (another replica's session may be newer than what this
+// one knows).
+func (s *Supervisor) withoutBots(ctx context.Context, key string, sess *meetings.Session, ps []meetings.Participant) []meetings.Participant {
+	var api []string
+	for _, p := range ps {
+		if strings.EqualFold(p.Protocol, "api") {
+			api = append(api, p.UUID)
+		}
+	}
+	var fresh map[string]bool
+	if len(api) > 0 {
+		fresh = s.botsAmong(ctx, key, sess, api)
+	}
 	out := ps[:0:0]
 	for _, p := range ps {
-		if p.UUID == self || s.BotName != "" && p.DisplayName == s.BotName && p.Protocol == "api" {
+		if s.isBot(key, sess, p) || fresh[p.UUID] {
 			continue
 		}
 		out = append(out, p)
 	}
-	return out, nil
+	return out
 }
 
 // Listening reports the keys of the meetings this replica listens to now.

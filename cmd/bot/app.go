@@ -98,6 +98,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		BotName:   cfg.BotName,
 		Logger:    log.With("component", "relay"),
 		Observer:  relayMetrics{m},
+
+		RejoinAfterEnd: cfg.Relay.RejoinAfterEnd,
 	}
 	a.scheduler, err = scheduler.New(scheduler.Config{
 		Store:     st,

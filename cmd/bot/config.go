@@ -43,6 +43,15 @@ type Config struct {
 	// SecretKeyPrevious is MEETBOT_SECRET_KEY_PREVIOUS: keys PINs may still be sealed under
 	// (comma-separated); start-up reseals those links under SecretKey.
 	SecretKeyPrevious chat.Secret
+
+	Relay RelayConfig
+}
+
+// RelayConfig holds the settings of the meeting relay.
+type RelayConfig struct {
+	// RejoinAfterEnd is how long the relay stays out of a meeting that was ended before it
+	// follows the room again (REJOIN_AFTER_END).
+	RejoinAfterEnd time.Duration
 }
 
 // SlackConfig holds the Slack settings; Enabled reports whether any are set.
@@ -163,6 +172,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		return c, settingErr("LOG_LEVEL", "want debug, info, warn or error")
+	}
+
+	if err := loadRelayConfig(get, &c.Relay); err != nil {
+		return c, err
 	}
 
 	if c.Slack.Enabled() {
@@ -308,4 +321,14 @@ func defaultReplicaID() string {
 		host = "bot"
 	}
 	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+// loadRelayConfig reads the relay's settings.
+func loadRelayConfig(get func(name, def string) string, r *RelayConfig) error {
+	d, err := time.ParseDuration(get("REJOIN_AFTER_END", "60s"))
+	if err != nil || d <= 0 || d > 24*time.Hour {
+		return settingErr("REJOIN_AFTER_END", "want a duration between 1s and 24h, such as 60s or 5m")
+	}
+	r.RejoinAfterEnd = d
+	return nil
 }

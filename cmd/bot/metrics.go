@@ -23,6 +23,8 @@ type metrics struct {
 	// notificationLatency runs from a meeting event to the end of the post that reports it.
 	notificationLatency prometheus.Histogram
 	listening           prometheus.Gauge
+	// dropped counts notifications the relay gave up on, by platform and why.
+	dropped *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -58,9 +60,13 @@ func newMetrics() *metrics {
 			Name: "meetbot_meetings_listening",
 			Help: "Meetings whose event stream this replica follows.",
 		}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meetbot_notifications_dropped_total",
+			Help: "Meeting events never posted: the chat service refused their message for good (refused), or too many waited for an unreachable channel (overflow).",
+		}, []string{"platform", "reason"}),
 	}
 	m.registry.MustRegister(m.commands, m.notifications, m.reconnects, m.tokenRefreshes, m.platformLatency,
-		m.notificationLatency, m.listening,
+		m.notificationLatency, m.listening, m.dropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -102,10 +108,24 @@ func (r relayMetrics) NotificationPosted(ch chat.ChannelRef, events int, latency
 func (r relayMetrics) PostFailed(ch chat.ChannelRef, err error) {
 	outcome := "error"
 	var rl *chat.RateLimitError
-	if errors.As(err, &rl) {
+	switch {
+	case errors.As(err, &rl):
 		outcome = "rate_limited"
+	case errors.Is(err, chat.ErrMessageRefused):
+		outcome = "refused"
+	case errors.Is(err, chat.ErrChannelGone):
+		outcome = "channel_gone"
 	}
 	r.m.notifications.WithLabelValues(ch.Platform, outcome).Inc()
+}
+
+// NotificationDropped counts events the relay will never post to a channel.
+func (r relayMetrics) NotificationDropped(ch chat.ChannelRef, events int, err error) {
+	reason := "overflow"
+	if errors.Is(err, chat.ErrMessageRefused) {
+		reason = "refused"
+	}
+	r.m.dropped.WithLabelValues(ch.Platform, reason).Add(float64(events))
 }
 
 // StreamReconnected is counted by the platform client's hook; nothing to add here.

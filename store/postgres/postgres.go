@@ -1,44 +1,57 @@
-// Package postgres is the Store for several bot replicas: one PostgreSQL database reached through a
-// pgx connection pool.
+// Package postgres is the Store for several bot replicas: one PostgreSQL database reached through
+// database/sql and pgx's stdlib driver.
 //
+// The store itself, its queries and its migrations are shared with store/sqlite
+// (store/internal/sqlstore); this package opens the database and says how PostgreSQL differs.
 // Lease expiry is judged by the database's clock (now()), never a replica's, and a lease is a row
 // claimed with one atomic upsert, so at most one replica owns a meeting's listener at a time.
 // Schedule runs are claimed through a primary key on (schedule, slot), so each runs once. Schema
-// migrations are embedded and applied by Open under an advisory lock, so replicas starting
-// together migrate once.
+// migrations are applied by Open under an advisory lock, so replicas starting together migrate
+// once.
 package postgres
 
 import (
 	"context"
-	"embed"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/meetbot/meetbot/store"
-	"github.com/meetbot/meetbot/store/internal/migrate"
+	"github.com/meetbot/meetbot/store/internal/sqlstore"
 )
 
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
+// dialect is how PostgreSQL differs: timestamptz and boolean columns, the database's clock, an
+// advisory lock around migrations.
+var dialect = sqlstore.Dialect{
+	Name:        "postgres",
+	Now:         "now()",
+	Microsecond: "interval '1 microsecond'",
+	Time: func(t time.Time) any {
+		if t.IsZero() {
+			return nil
+		}
+		return time.UnixMicro(t.UnixMicro()).UTC() // what PostgreSQL keeps
+	},
+	MigrationLock: `SELECT pg_advisory_xact_lock(hashtext('meetbot.migrate.' || current_schema()))`,
+	IsForeignKeyViolation: func(err error) bool {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && pe.Code == "23503"
+	},
+	IsUnavailable: isUnavailable,
+}
 
 // DB is a Store kept in PostgreSQL. It is safe for concurrent use, and several processes may
 // share one database.
 type DB struct {
-	pool *pgxpool.Pool
-	seal *store.Sealer
-	log  *slog.Logger
-
-	claims atomic.Uint64 // nonce claims, to sweep expired nonces now and then
+	*sqlstore.DB
 }
 
 var _ store.Store = (*DB)(nil)
@@ -59,14 +72,10 @@ func Open(ctx context.Context, url string, key []byte, logger *slog.Logger, prev
 	return OpenConfig(ctx, cfg, key, logger, previous...)
 }
 
-// OpenConfig is Open with a parsed pool configuration, e.g. one whose RuntimeParams set the
-// search_path to a schema of its own.
+// OpenConfig is Open with a parsed configuration, e.g. one whose RuntimeParams set the
+// search_path to a schema of its own. Of the pool settings it uses the connection limit and
+// lifetimes.
 func OpenConfig(ctx context.Context, cfg *pgxpool.Config, key []byte, logger *slog.Logger, previous ...[]byte) (*DB, error) {
-	return open(ctx, cfg, key, previous, logger, 0)
-}
-
-// open is OpenConfig stopping at schema version target (0 = the newest), for migration tests.
-func open(ctx context.Context, cfg *pgxpool.Config, key []byte, previous [][]byte, logger *slog.Logger, target int) (*DB, error) {
 	seal, err := store.NewSealer(key, previous...)
 	if err != nil {
 		return nil, err
@@ -74,129 +83,22 @@ func open(ctx context.Context, cfg *pgxpool.Config, key []byte, previous [][]byt
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+	db := stdlib.OpenDB(*cfg.ConnConfig.Copy())
+	db.SetMaxOpenConns(int(cfg.MaxConns))
+	db.SetMaxIdleConns(int(cfg.MaxConns))
+	db.SetConnMaxLifetime(cfg.MaxConnLifetime)
+	db.SetConnMaxIdleTime(cfg.MaxConnIdleTime)
+	if err := sqlstore.Migrate(ctx, db, dialect, logger); err != nil {
+		db.Close()
+		return nil, sqlstore.Errorf(dialect, "postgres %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
 	}
-	d := &DB{pool: pool, seal: seal, log: logger}
-	if err := d.migrate(ctx, target); err != nil {
-		pool.Close()
-		return nil, errorf("postgres %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
-	}
-	return d, nil
-}
-
-// Close closes every connection of the pool.
-func (d *DB) Close() error {
-	d.pool.Close()
-	return nil
-}
-
-// migrate applies the embedded migrations up to target (0 = all), each in its own transaction
-// holding an advisory lock on the schema, recording the version reached in schema_version.
-func (d *DB) migrate(ctx context.Context, target int) error {
-	ms, err := migrate.Load(migrationFiles, "migrations")
-	if err != nil {
-		return err
-	}
-	if target == 0 {
-		target = len(ms)
-	}
-	for {
-		done, err := d.migrateOne(ctx, ms, target)
-		if err != nil || done {
-			return err
-		}
-	}
-}
-
-// migrateOne applies the next pending migration and reports whether none was pending.
-func (d *DB) migrateOne(ctx context.Context, ms []migrate.Migration, target int) (done bool, err error) {
-	tx, err := d.pool.Begin(ctx)
-	if err != nil {
-		return false, fmt.Errorf("migrate: begin: %w", err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('meetbot.migrate.' || current_schema()))`); err != nil {
-		return false, fmt.Errorf("migrate: lock: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)`); err != nil {
-		return false, fmt.Errorf("migrate: create schema_version: %w", err)
-	}
-	var v int
-	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
-		return false, fmt.Errorf("migrate: read version: %w", err)
-	}
-	if v > len(ms) {
-		return false, fmt.Errorf("schema version %d is newer than this meetbot knows (%d): upgrade meetbot", v, len(ms))
-	}
-	if v >= target {
-		return true, tx.Commit(ctx)
-	}
-	m := ms[v]
-	if _, err := tx.Exec(ctx, m.SQL); err != nil {
-		return false, fmt.Errorf("migrate %s: %w", m.Name, err)
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM schema_version`); err != nil {
-		return false, fmt.Errorf("migrate %s: %w", m.Name, err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, m.Version); err != nil {
-		return false, fmt.Errorf("migrate %s: %w", m.Name, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("migrate %s: commit: %w", m.Name, err)
-	}
-	d.log.Info("store schema migrated", "backend", "postgres", "version", m.Version, "migration", m.Name)
-	return false, nil
-}
-
-// nullTime encodes t for the database: NULL for the zero time.
-func nullTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t
-}
-
-// fromNull decodes what nullTime wrote, in UTC.
-func fromNull(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
-// asStored returns t as reading it back gives it: UTC, to the microsecond.
-func asStored(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return time.UnixMicro(t.UnixMicro()).UTC() // pgx sends whole microseconds
-}
-
-// isFKViolation reports whether err is PostgreSQL's foreign_key_violation.
-func isFKViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23503"
-}
-
-// errorf is fmt.Errorf that also wraps store.ErrUnavailable when the cause is that the server
-// cannot be reached, so callers can tell "try again later" from a bug.
-func errorf(format string, args ...any) error {
-	err := fmt.Errorf(format, args...)
-	if isUnavailable(err) {
-		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
-	}
-	return err
+	return &DB{sqlstore.New(db, dialect, seal)}, nil
 }
 
 // isUnavailable reports whether err says the server cannot be reached now: a connection that
 // could not be made or was lost, or the server shutting down, restarting or not yet accepting
-// connections. The caller's own cancellation is not the database's fault and is left alone.
+// connections.
 func isUnavailable(err error) bool {
-	if errors.Is(err, context.Canceled) {
-		return false
-	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
@@ -211,3 +113,6 @@ func isUnavailable(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err)
 }
+
+// errorf is sqlstore.Errorf for PostgreSQL, for tests.
+func errorf(format string, args ...any) error { return sqlstore.Errorf(dialect, format, args...) }

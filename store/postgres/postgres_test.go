@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -51,40 +53,62 @@ func TestConformance(t *testing.T) { storetest.Run(t, newTestDB) }
 func BenchmarkHotReads(b *testing.B) { storetest.Bench(b, newTestDB) }
 
 func TestMigrations(t *testing.T) {
-	storetest.RunMigrations(t, func(tb testing.TB) (storetest.VersionedOpener, storetest.Raw) {
+	storetest.RunMigrations(t, func(tb testing.TB) (storetest.Opener, storetest.Raw) {
 		config := newSchema(tb)
-		open := func(ctx context.Context, key []byte, target int) (store.Store, error) {
-			return open(ctx, config(), key, nil, nil, target)
-		}
-		raw := storetest.Raw{
-			Exec: func(ctx context.Context, query string, args ...any) error {
-				conn, err := pgx.ConnectConfig(ctx, config().ConnConfig)
-				if err != nil {
-					return err
-				}
-				defer conn.Close(ctx)
-				_, err = conn.Exec(ctx, numbered(query), args...)
+		raw := func(ctx context.Context, fn func(*pgx.Conn) error) error {
+			conn, err := pgx.ConnectConfig(ctx, config().ConnConfig)
+			if err != nil {
 				return err
-			},
-			Time: func(t time.Time) any { return t },
+			}
+			defer conn.Close(ctx)
+			return fn(conn)
 		}
-		return open, raw
+		open := func(ctx context.Context, key []byte, previous ...[]byte) (store.Store, error) {
+			return OpenConfig(ctx, config(), key, nil, previous...)
+		}
+		return open, storetest.Raw{
+			Exec: func(ctx context.Context, query string, args ...any) error {
+				return raw(ctx, func(c *pgx.Conn) error { _, err := c.Exec(ctx, query, args...); return err })
+			},
+			Count: func(ctx context.Context, table string) (n int64, err error) {
+				err = raw(ctx, func(c *pgx.Conn) error { return c.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n) })
+				return n, err
+			},
+			Time:     func(t time.Time) any { return t },
+			Released: os.DirFS("testdata/schema"),
+			Describe: func(ctx context.Context) (lines []string, err error) {
+				err = raw(ctx, func(c *pgx.Conn) error { lines, err = describe(ctx, c); return err })
+				return lines, err
+			},
+		}
 	})
 }
 
-// numbered rewrites ? placeholders as $1, $2, …
-func numbered(query string) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
+// describe lists the schema of the connection's current schema: every column (type, nullable,
+// default, identity), constraint and index.
+func describe(ctx context.Context, c *pgx.Conn) ([]string, error) {
+	var lines []string
+	for _, q := range []string{
+		`SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' nullable=' || is_nullable ||
+			' default=' || coalesce(column_default, '') || ' identity=' || coalesce(identity_generation, '')
+			FROM information_schema.columns WHERE table_schema = current_schema()`,
+		`SELECT 'constraint ' || conrelid::regclass::text || ' ' || contype::text || ' ' || pg_get_constraintdef(oid)
+			FROM pg_constraint WHERE connamespace = current_schema()::regnamespace`,
+		`SELECT 'index ' || indexname || ' ' || regexp_replace(indexdef, ' ON \S+\.', ' ON ')
+			FROM pg_indexes WHERE schemaname = current_schema()`,
+	} {
+		rows, err := c.Query(ctx, q)
+		if err != nil {
+			return nil, err
 		}
-		b.WriteRune(r)
+		ls, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, ls...)
 	}
-	return b.String()
+	slices.Sort(lines)
+	return lines, nil
 }
 
 func TestSchemaVersion(t *testing.T) {
@@ -96,14 +120,14 @@ func TestSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	var v int
-	if err := d.pool.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil {
+	if err := d.SQL().QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil {
 		t.Fatal(err)
 	}
 	if v != storetest.Versions {
 		t.Errorf("schema version after Open = %d, want %d", v, storetest.Versions)
 	}
 	// A database from a newer meetbot is refused rather than misread.
-	if _, err := d.pool.Exec(ctx, `UPDATE schema_version SET version = 99`); err != nil {
+	if _, err := d.SQL().ExecContext(ctx, `UPDATE schema_version SET version = 99`); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
@@ -132,14 +156,14 @@ func TestPINSealedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := d.pool.QueryRow(ctx, `SELECT count(*) FROM links WHERE position($1::bytea in pin) > 0 OR row(links.*)::text LIKE '%' || $2 || '%'`,
+	if err := d.SQL().QueryRowContext(ctx, `SELECT count(*) FROM links WHERE position($1::bytea in pin) > 0 OR row(links.*)::text LIKE '%' || $2 || '%'`,
 		[]byte(pin), pin).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {
 		t.Error("the links table holds the PIN in clear")
 	}
-	if _, err := d.pool.Exec(ctx, `UPDATE links SET channel = $1 WHERE channel = $2`, to.Channel, from.Channel); err != nil {
+	if _, err := d.SQL().ExecContext(ctx, `UPDATE links SET channel = $1 WHERE channel = $2`, to.Channel, from.Channel); err != nil {
 		t.Fatal(err)
 	}
 	_, err = d.GetLink(ctx, to)
@@ -169,7 +193,7 @@ func TestLeaseDatabaseClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dbNow time.Time
-	if err := d.pool.QueryRow(ctx, `SELECT now()`).Scan(&dbNow); err != nil {
+	if err := d.SQL().QueryRowContext(ctx, `SELECT now()`).Scan(&dbNow); err != nil {
 		t.Fatal(err)
 	}
 	if diff := until.Sub(dbNow.Add(ttl)); diff > 0 || diff < -time.Minute {

@@ -2,32 +2,40 @@ package storetest
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io/fs"
+	"sort"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/meetbot/meetbot/chat"
 	"github.com/meetbot/meetbot/store"
 )
 
-// VersionedOpener opens a database a MigrationFactory made, sealing PINs under key, with its
-// schema brought to version target only (0 = the newest).
-type VersionedOpener func(ctx context.Context, key []byte, target int) (store.Store, error)
-
-// Raw writes to a MigrationFactory's database directly, to seed tables whose shape at an older
-// schema version the Store's methods no longer write.
+// Raw reaches a MigrationFactory's database beneath the store, to build it as an older release
+// of meetbot left it.
 type Raw struct {
-	// Exec runs query, written with ? placeholders, on the database.
+	// Exec runs query, with $1-style placeholders, or a script of several statements without
+	// arguments.
 	Exec func(ctx context.Context, query string, args ...any) error
+	// Count returns how many rows table has.
+	Count func(ctx context.Context, table string) (int64, error)
 	// Time encodes t as the backend stores a time.
 	Time func(t time.Time) any
+	// Released holds the schema migrations as released for this backend, NNNN_name.sql at its
+	// root: the schemas existing databases have.
+	Released fs.FS
+	// Describe lists the database's tables, columns and indexes, one sorted line each, as
+	// equal for equal schemas however their SQL was written.
+	Describe func(ctx context.Context) ([]string, error)
 }
 
-// MigrationFactory makes a fresh, empty database for one test, like Factory, and gives direct
+// MigrationFactory makes a fresh, empty database for one test, like Factory, and gives raw
 // access to it.
-type MigrationFactory func(tb testing.TB) (VersionedOpener, Raw)
+type MigrationFactory func(tb testing.TB) (Opener, Raw)
 
 // Schema versions, which every backend numbers alike: what each version added.
 const (
@@ -38,41 +46,59 @@ const (
 	Versions         = 4 // the newest
 )
 
-// RunMigrations checks that a database at every earlier schema version (and an empty one) opens
-// at the newest version with everything it held intact, that opening again changes nothing, and
-// that replicas opening a fresh database at once all succeed.
+// RunMigrations checks that a database built by every earlier release's schema (and an empty
+// one), with rows in every table, opens at the newest version with every row intact; that
+// opening again changes nothing; that a fresh database has exactly the released newest schema;
+// and that replicas opening a fresh database at once all succeed.
 func RunMigrations(t *testing.T, newDB MigrationFactory) {
 	for from := 0; from <= Versions; from++ {
 		t.Run(fmt.Sprintf("FromVersion%d", from), func(t *testing.T) {
 			ctx := t.Context()
 			open, raw := newDB(t)
 			key := NewKey(t)
-			var seeded func(*testing.T, store.Store)
-			if from > 0 {
-				s, err := open(ctx, key, from)
-				if err != nil {
-					t.Fatalf("open at version %d: %v", from, err)
-				}
-				seeded = seed(t, s, raw, key, from)
-				if err := s.Close(); err != nil {
-					t.Fatal(err)
-				}
-			}
+			released(t, raw, from)
+			check := seedRaw(t, raw, key, from)
 			for i := range 2 { // the second open finds nothing to do
-				s, err := open(ctx, key, 0)
+				s, err := open(ctx, key)
 				if err != nil {
 					t.Fatalf("open #%d from version %d: %v", i+1, from, err)
 				}
-				if seeded != nil {
-					seeded(t, s)
-				}
-				smoke(t, s)
+				check(t, s)
 				if err := s.Close(); err != nil {
 					t.Fatal(err)
 				}
 			}
+			s, err := open(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			smoke(t, s, from)
 		})
 	}
+
+	t.Run("SameSchemaAsReleased", func(t *testing.T) {
+		ctx := t.Context()
+		open, fresh := newDB(t)
+		s, err := open(ctx, NewKey(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		_, old := newDB(t)
+		released(t, old, Versions)
+		want, err := old.Describe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := fresh.Describe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("schema of a fresh database differs from the released one (-released +fresh):\n%s", d)
+		}
+	})
 
 	t.Run("ConcurrentOpen", func(t *testing.T) {
 		ctx := t.Context()
@@ -81,7 +107,7 @@ func RunMigrations(t *testing.T, newDB MigrationFactory) {
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Go(func() {
-				s, err := open(ctx, key, 0)
+				s, err := open(ctx, key)
 				if err != nil {
 					t.Errorf("replicas opening a fresh database at once: %v", err)
 					return
@@ -96,111 +122,267 @@ func RunMigrations(t *testing.T, newDB MigrationFactory) {
 	})
 }
 
-// seed writes, at schema version v, something into every table v has, and returns a check that
-// it is all still there. It writes through the Store methods where the table's shape at v is
-// still what they write, and through raw where a later migration altered it (links, before
-// version 4 added the pause).
-func seed(t *testing.T, s store.Store, raw Raw, key []byte, v int) func(*testing.T, store.Store) {
+// released builds raw's database at schema version v as the released migrations and the
+// released runner left it: each file, then schema_version holding v.
+func released(t *testing.T, raw Raw, v int) {
+	t.Helper()
+	if v == 0 {
+		return
+	}
+	ctx := t.Context()
+	files, err := fs.Glob(raw.Released, "*.sql")
+	if err != nil || len(files) < v {
+		t.Fatalf("released schema: %d files for version %d, %v", len(files), v, err)
+	}
+	sort.Strings(files)
+	for _, f := range files[:v] {
+		b, err := fs.ReadFile(raw.Released, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := raw.Exec(ctx, string(b)); err != nil {
+			t.Fatalf("released schema %s: %v", f, err)
+		}
+	}
+	if err := raw.Exec(ctx, fmt.Sprintf("CREATE TABLE schema_version (version INTEGER NOT NULL);\nINSERT INTO schema_version (version) VALUES (%d)", v)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seedRaw writes, with the SQL of schema version v, rows into every table v has, and returns a
+// check that the store reads back every one of them, and no more.
+func seedRaw(t *testing.T, raw Raw, key []byte, v int) func(*testing.T, store.Store) {
 	t.Helper()
 	ctx := t.Context()
-	var checks []func(*testing.T, store.Store)
-	if v >= VersionLinks {
-		l := link(slackA, meetingA, "246810")
-		putLink := s.PutLink(ctx, l)
-		if v < VersionHardening {
-			putLink = rawLinkV1(ctx, raw, key, l)
-		}
-		set := store.ChannelSettings{Joins: true, Chat: true, TimeZone: "Asia/Tokyo"}
-		e := store.AuditEntry{Time: created, Channel: slackA, User: chat.UserRef{ID: "U1", Name: "Alice"}, Command: "lock", Outcome: "locked", OK: true}
-		for _, err := range []error{putLink, s.PutSettings(ctx, slackA, set), s.AppendAudit(ctx, e), s.PutValue(ctx, "matrix.sync_token", "s1_2_3")} {
-			if err != nil {
-				t.Fatalf("seed version %d: %v", v, err)
-			}
-		}
-		checks = append(checks, func(t *testing.T, s store.Store) {
-			ctx := t.Context()
-			got, err := s.GetLink(ctx, slackA)
-			if err != nil {
-				t.Fatalf("link from version %d: %v", v, err)
-			}
-			mustDiff(t, fmt.Sprintf("link from version %d", v), l, got)
-			gotSet, _ := s.GetSettings(ctx, slackA)
-			mustDiff(t, fmt.Sprintf("settings from version %d", v), set, gotSet)
-			gotAudit, _ := s.RecentAudit(ctx, slackA, 10)
-			mustDiff(t, fmt.Sprintf("audit from version %d", v), []store.AuditEntry{e}, gotAudit)
-			if tok, err := s.GetValue(ctx, "matrix.sync_token"); err != nil || tok != "s1_2_3" {
-				t.Errorf("value from version %d = %q, %v", v, tok, err)
-			}
-		})
-	}
-	if v >= VersionSchedules {
-		sc, err := s.AddSchedule(ctx, schedule(slackA, "lock"))
-		if err != nil {
+	exec := func(query string, args ...any) {
+		t.Helper()
+		if err := raw.Exec(ctx, query, args...); err != nil {
 			t.Fatalf("seed version %d: %v", v, err)
 		}
-		checks = append(checks, func(t *testing.T, s store.Store) {
-			got, err := s.ListSchedules(t.Context(), slackA)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mustDiff(t, fmt.Sprintf("schedules from version %d", v), []store.Schedule{sc}, got)
-		})
+	}
+	sealer, err := store.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		links    []store.Link
+		settings = map[chat.ChannelRef]store.ChannelSettings{}
+		audit    []store.AuditEntry
+		values   = map[string]string{}
+		scheds   []store.Schedule
+		runs     []time.Time
+		leases   = map[string]string{} // key → live owner, "" when lapsed
+		rosters  = map[string][]store.RosterEntry{}
+		bots     []string
+		nonces   []string
+		counts   = map[string]int64{}
+	)
+	putLink := func(l store.Link) {
+		pin, err := sealer.Seal(l.Channel, l.PIN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, vals := "", ""
+		args := []any{l.Channel.Platform, l.Channel.Workspace, l.Channel.Channel, l.Meeting.APIServer, l.Meeting.Room,
+			l.Node, l.Name, pin, l.Role, l.Cloud, l.CloudSetByUser, l.CreatedBy, raw.Time(l.CreatedAt)}
+		if v >= VersionHardening {
+			cols, vals = ", paused, paused_reason", ", $14, $15"
+			args = append(args, l.Paused, l.PausedReason)
+		}
+		exec(`INSERT INTO links (platform, workspace, channel, api_server, room, node, name, pin, role, cloud,
+			cloud_set_by_user, created_by, created_at`+cols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13`+vals+`)`, args...)
+		links = append(links, l)
+	}
+	if v >= VersionLinks {
+		putLink(link(slackA, meetingA, "246810"))
+		noPIN := link(matrixA, meetingA, "")
+		noPIN.CloudSetByUser, noPIN.Cloud, noPIN.Role = false, "public", "GUEST"
+		putLink(noPIN)
+		odd := link(slackB, meetingB, "13579")
+		odd.Name, odd.CreatedBy = "Zoë's 'weekly' \"sync\" — 王", "U'1"
+		putLink(odd)
+		counts["links"] = 3
+
+		for ch, s := range map[chat.ChannelRef]store.ChannelSettings{
+			slackA:  {Joins: true, Chat: true, TimeZone: "Asia/Tokyo"},
+			matrixA: {Leaves: true, Presentations: true, Threaded: true},
+		} {
+			exec(`INSERT INTO settings (platform, workspace, channel, joins, leaves, presentations, chat, threaded, time_zone)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, ch.Platform, ch.Workspace, ch.Channel,
+				s.Joins, s.Leaves, s.Presentations, s.Chat, s.Threaded, s.TimeZone)
+			settings[ch] = s
+		}
+		counts["settings"] = 2
+
+		alice := chat.UserRef{ID: "U1", Name: "Alice"}
+		for _, e := range []store.AuditEntry{
+			{Time: created, Channel: slackA, User: alice, Command: "lock", Outcome: "locked", OK: true},
+			{Time: created.Add(time.Minute), Channel: slackA, User: alice, Command: "mute Bob", Outcome: "no one called Bob", OK: false},
+			{Time: created.Add(time.Minute), Channel: slackA, User: alice, Command: "unlock", Outcome: "unlocked", OK: true},
+			{Time: created, Channel: matrixA, User: chat.UserRef{ID: "@b:x", Name: "Bob"}, Command: "who", Outcome: "3 people", OK: true},
+		} {
+			exec(`INSERT INTO audit (at, platform, workspace, channel, user_id, user_name, command, outcome, ok)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, raw.Time(e.Time), e.Channel.Platform, e.Channel.Workspace,
+				e.Channel.Channel, e.User.ID, e.User.Name, e.Command, e.Outcome, e.OK)
+			audit = append(audit, e)
+		}
+		counts["audit"] = 4
+
+		for k, val := range map[string]string{"matrix.sync_token": "s1_2_3", "empty": ""} {
+			exec(`INSERT INTO kv (key, value) VALUES ($1, $2)`, k, val)
+			values[k] = val
+		}
+		counts["kv"] = 2
+	}
+	if v >= VersionSchedules {
+		once := schedule(slackA, "end confirm")
+		once.Spec, once.OneTime, once.NextRun = "2026-03-06 17:00", true, time.Time{}
+		for i, s := range []store.Schedule{schedule(slackA, "lock"), schedule(matrixA, "mute guests"), once} {
+			s.ID = int64(i + 1)
+			// The released schema gives ids itself; ask for them in order.
+			exec(`INSERT INTO schedules (platform, workspace, channel, spec, time_zone, command, created_by_id,
+				created_by_name, rights, one_time, next_run, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+				s.Channel.Platform, s.Channel.Workspace, s.Channel.Channel, s.Spec, s.TimeZone, s.Command,
+				s.CreatedBy.ID, s.CreatedBy.Name, int(s.Rights), s.OneTime, raw.Time(s.NextRun), raw.Time(s.CreatedAt))
+			scheds = append(scheds, s)
+		}
+		// A deleted schedule's id must stay used after migrating.
+		exec(`DELETE FROM schedules WHERE id = 3`)
+		scheds = scheds[:2]
+		counts["schedules"] = 2
 	}
 	if v >= VersionReplicas {
-		roster := []store.RosterEntry{{UUID: "u-1", Name: "Bob", Role: "guest"}}
-		if err := s.SaveRoster(ctx, meetingA.Key(), roster); err != nil {
-			t.Fatal(err)
+		slot := time.Date(2026, 3, 5, 8, 0, 0, 0, time.UTC)
+		for i := range 2 {
+			at := slot.Add(time.Duration(i) * 24 * time.Hour)
+			exec(`INSERT INTO schedule_runs (schedule_id, slot, owner, claimed_at) VALUES (1, $1, 'r1', $2)`, raw.Time(at), raw.Time(at))
+			runs = append(runs, at)
 		}
-		if ok, err := s.ClaimLease(ctx, meetingA.Key(), "r1", time.Hour); err != nil || !ok {
-			t.Fatalf("seed version %d: claim lease: %v, %v", v, ok, err)
+		counts["schedule_runs"] = 2
+		now := time.Now()
+		exec(`INSERT INTO leases (key, owner, expires_at) VALUES ($1, 'r1', $2), ($3, 'r2', $4)`,
+			meetingA.Key(), raw.Time(now.Add(time.Hour)), meetingB.Key(), raw.Time(now.Add(-time.Hour)))
+		leases[meetingA.Key()], leases[meetingB.Key()] = "r1", ""
+		counts["leases"] = 2
+		for k, r := range map[string][]store.RosterEntry{
+			meetingA.Key(): {{UUID: "u-2", Name: "Zoë", Role: "chair", Presenting: true}, {UUID: "u-1", Name: "王小明", Role: "guest"}},
+			meetingB.Key(): {},
+		} {
+			exec(`INSERT INTO rosters (meeting_key, entries, saved_at) VALUES ($1, $2, $3)`, k, rosterJSON(t, r), raw.Time(created))
+			rosters[k] = r
 		}
-		checks = append(checks, func(t *testing.T, s store.Store) {
-			got, _ := s.LoadRoster(t.Context(), meetingA.Key())
-			mustDiff(t, fmt.Sprintf("roster from version %d", v), roster, got)
-			if owner, _, _ := s.LeaseHolder(t.Context(), meetingA.Key()); owner != "r1" {
-				t.Errorf("lease from version %d held by %q, want r1", v, owner)
-			}
-		})
+		counts["rosters"] = 2
 	}
 	if v >= VersionHardening {
-		paused := link(matrixA, meetingB, "13579")
-		if err := s.PutLink(ctx, paused); err != nil {
-			t.Fatal(err)
+		paused := link(console, meetingB, "8642")
+		paused.Paused, paused.PausedReason = true, "a host removed meetbot"
+		putLink(paused)
+		counts["links"]++
+		exec(`INSERT INTO nonces (key, expires_at) VALUES ('v0=feed', $1)`, raw.Time(time.Now().Add(time.Hour)))
+		nonces = append(nonces, "v0=feed")
+		counts["nonces"] = 1
+		exec(`INSERT INTO bot_participants (meeting_key, uuid, added_at) VALUES ($1, 'bot-2', $2), ($1, 'bot-1', $2)`, meetingA.Key(), raw.Time(created))
+		bots = []string{"bot-1", "bot-2"}
+		counts["bot_participants"] = 2
+	}
+
+	return func(t *testing.T, s store.Store) {
+		t.Helper()
+		ctx := t.Context()
+		for table, want := range counts {
+			if got, err := raw.Count(ctx, table); err != nil || got != want {
+				t.Errorf("from version %d: table %s has %d rows (%v), want %d", v, table, got, err, want)
+			}
 		}
-		if err := s.PauseMeeting(ctx, meetingB, "removed by a host"); err != nil {
-			t.Fatal(err)
+		for _, l := range links {
+			got, err := s.GetLink(ctx, l.Channel)
+			if err != nil {
+				t.Errorf("link of %s from version %d: %v", l.Channel, v, err)
+				continue
+			}
+			mustDiff(t, fmt.Sprintf("link of %s from version %d", l.Channel, v), l, got)
 		}
-		paused.Paused, paused.PausedReason = true, "removed by a host"
-		if ok, err := s.ClaimNonce(ctx, "v0=feed", time.Hour); err != nil || !ok {
-			t.Fatalf("seed version %d: claim nonce: %v, %v", v, ok, err)
+		if all, err := s.AllLinks(ctx); err != nil || len(all) != len(links) {
+			t.Errorf("AllLinks from version %d = %d links, %v; want %d", v, len(all), err, len(links))
 		}
-		if err := s.AddBotParticipant(ctx, meetingA.Key(), "bot-uuid-1"); err != nil {
-			t.Fatal(err)
-		}
-		checks = append(checks, func(t *testing.T, s store.Store) {
-			ctx := t.Context()
-			got, err := s.GetLink(ctx, matrixA)
+		for ch, want := range settings {
+			got, err := s.GetSettings(ctx, ch)
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustDiff(t, fmt.Sprintf("paused link from version %d", v), paused, got)
-			if ok, err := s.ClaimNonce(ctx, "v0=feed", time.Hour); err != nil || ok {
-				t.Errorf("nonce from version %d claimed again = %v, %v; want false", v, ok, err)
+			mustDiff(t, fmt.Sprintf("settings of %s from version %d", ch, v), want, got)
+		}
+		for _, ch := range []chat.ChannelRef{slackA, matrixA} {
+			var want []store.AuditEntry
+			for i := len(audit) - 1; i >= 0; i-- { // newest first; equal times: last inserted first
+				if audit[i].Channel == ch {
+					want = append(want, audit[i])
+				}
 			}
-			bots, _ := s.BotParticipants(ctx, meetingA.Key())
-			mustDiff(t, fmt.Sprintf("bot participants from version %d", v), []string{"bot-uuid-1"}, bots)
-		})
-	}
-	return func(t *testing.T, s store.Store) {
-		t.Helper()
-		for _, c := range checks {
-			c(t, s)
+			sort.SliceStable(want, func(i, j int) bool { return want[i].Time.After(want[j].Time) })
+			got, err := s.RecentAudit(ctx, ch, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustDiff(t, fmt.Sprintf("audit of %s from version %d", ch, v), want, got)
+		}
+		for k, want := range values {
+			if got, err := s.GetValue(ctx, k); err != nil || got != want {
+				t.Errorf("value %s from version %d = %q, %v; want %q", k, v, got, err, want)
+			}
+		}
+		if v >= VersionSchedules {
+			got, err := s.AllSchedules(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustDiff(t, fmt.Sprintf("schedules from version %d", v), scheds, got)
+		}
+		for _, slot := range runs {
+			if ok, err := s.ClaimRun(ctx, 1, slot, "r9"); err != nil || ok {
+				t.Errorf("run at %v claimed before version %d claimed again = %v, %v; want false", slot, v, ok, err)
+			}
+		}
+		for k, want := range leases {
+			if owner, _, err := s.LeaseHolder(ctx, k); err != nil || owner != want {
+				t.Errorf("lease %s from version %d held by %q (%v), want %q", k, v, owner, err, want)
+			}
+		}
+		for k, want := range rosters {
+			got, err := s.LoadRoster(ctx, k)
+			if err != nil || got == nil {
+				t.Errorf("roster of %s from version %d = %v, %v", k, v, got, err)
+				continue
+			}
+			mustDiff(t, fmt.Sprintf("roster of %s from version %d", k, v), want, got)
+		}
+		for _, n := range nonces {
+			if ok, err := s.ClaimNonce(ctx, n, time.Hour); err != nil || ok {
+				t.Errorf("nonce %s from version %d claimed again = %v, %v; want false", n, v, ok, err)
+			}
+		}
+		if v >= VersionHardening {
+			got, _ := s.BotParticipants(ctx, meetingA.Key())
+			mustDiff(t, fmt.Sprintf("bot participants from version %d", v), bots, got)
 		}
 	}
 }
 
-// smoke checks that every part of the newest schema answers.
-func smoke(t *testing.T, s store.Store) {
+func rosterJSON(t *testing.T, r []store.RosterEntry) string {
+	t.Helper()
+	b := "["
+	for i, e := range r {
+		if i > 0 {
+			b += ","
+		}
+		b += fmt.Sprintf(`{"uuid":%q,"name":%q,"role":%q,"presenting":%v}`, e.UUID, e.Name, e.Role, e.Presenting)
+	}
+	return b + "]"
+}
+
+// smoke checks that every part of the newest schema answers, and that a schedule made after
+// migrating does not get the id of one deleted before.
+func smoke(t *testing.T, s store.Store, from int) {
 	t.Helper()
 	ctx := t.Context()
 	if err := s.PutLink(ctx, link(console, meetingB, "1")); err != nil {
@@ -209,6 +391,9 @@ func smoke(t *testing.T, s store.Store) {
 	sc, err := s.AddSchedule(ctx, schedule(console, "unlock"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if from >= VersionSchedules && sc.ID <= 3 {
+		t.Errorf("AddSchedule after migrating gave id %d, want one never used (> 3)", sc.ID)
 	}
 	if _, err := s.ClaimRun(ctx, sc.ID, created, "r1"); err != nil {
 		t.Fatal(err)
@@ -219,28 +404,13 @@ func smoke(t *testing.T, s store.Store) {
 	if err := s.SaveRoster(ctx, meetingB.Key(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetValue(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("GetValue(missing) = %v", err)
+	if _, err := s.ClaimNonce(ctx, "n", time.Minute); err != nil {
+		t.Fatal(err)
 	}
-}
-
-// rawLinkV1 inserts l as schema versions 1 to 3 store a link. '1' and '0' read as true and false
-// in a PostgreSQL boolean and as 1 and 0 in an SQLite integer column.
-func rawLinkV1(ctx context.Context, raw Raw, key []byte, l store.Link) error {
-	sealer, err := store.NewSealer(key)
-	if err != nil {
-		return err
+	if err := s.AddBotParticipant(ctx, meetingB.Key(), "u"); err != nil {
+		t.Fatal(err)
 	}
-	pin, err := sealer.Seal(l.Channel, l.PIN)
-	if err != nil {
-		return err
+	if _, err := s.Prune(ctx, created); err != nil {
+		t.Fatal(err)
 	}
-	byUser := "0"
-	if l.CloudSetByUser {
-		byUser = "1"
-	}
-	return raw.Exec(ctx, `INSERT INTO links (platform, workspace, channel, api_server, room, node, name, pin,
-		role, cloud, cloud_set_by_user, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '`+byUser+`', ?, ?)`,
-		l.Channel.Platform, l.Channel.Workspace, l.Channel.Channel, l.Meeting.APIServer, l.Meeting.Room, l.Node, l.Name,
-		pin, l.Role, l.Cloud, l.CreatedBy, raw.Time(l.CreatedAt))
 }

@@ -1,4 +1,5 @@
-// Package migrate reads the versioned schema migrations each store backend embeds.
+// Package migrate reads the store's versioned schema migrations, keeps the lines meant for one
+// database, and applies them: the one migration runner every backend uses.
 package migrate
 
 import (

@@ -1,0 +1,30 @@
+-- Version 4: paused links, replay nonces, the bot's own participants, and indexes for pruning.
+
+-- only: sqlite for next 2 lines
+ALTER TABLE links ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE links ADD COLUMN paused_reason TEXT NOT NULL DEFAULT '';
+-- only: postgres for next 2 lines
+ALTER TABLE links ADD COLUMN paused boolean NOT NULL DEFAULT false;
+ALTER TABLE links ADD COLUMN paused_reason text NOT NULL DEFAULT '';
+
+CREATE TABLE nonces (
+	key        TEXT    PRIMARY KEY,
+-- only: sqlite
+	expires_at INTEGER NOT NULL
+-- only: postgres
+	expires_at timestamptz NOT NULL
+);
+CREATE INDEX nonces_expiry ON nonces (expires_at);
+
+CREATE TABLE bot_participants (
+	meeting_key TEXT    NOT NULL,
+	uuid        TEXT    NOT NULL,
+-- only: sqlite
+	added_at    INTEGER NOT NULL,
+-- only: postgres
+	added_at    timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (meeting_key, uuid)
+);
+
+CREATE INDEX audit_at ON audit (at);
+CREATE INDEX schedule_runs_claimed ON schedule_runs (claimed_at);
