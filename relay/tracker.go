@@ -204,6 +204,9 @@ func (t *tracker) Apply(ev meetings.Event, now time.Time) ([]notice, exit) {
 		if t.isBot(meetings.Participant{UUID: e.UUID, DisplayName: e.Origin}) {
 			break // the bot's own `say`
 		}
+		if !e.ForEveryone() {
+			break // an application's message or a private one is not the meeting's chat
+		}
 		ns = append(ns, notice{kind: chat.ChatMessage, who: e.UUID, name: e.Origin, text: e.Payload})
 	case meetings.Disconnected:
 		why := classifyDisconnect(e.Reason, t.present)

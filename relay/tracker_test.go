@@ -113,6 +113,16 @@ func TestTracker(t *testing.T) {
 			state: chat.MeetingState{Present: []string{"Alice", "meetbot"}, Peak: 2, Total: 2},
 		},
 		{
+			// Only text/plain for everyone is the meeting's chat, as in the platform's own client.
+			name: "OnlyPlainChatForEveryoneIsRelayed",
+			steps: steps(at(0, fullSync(alice)...), at(1,
+				meetings.MessageReceived{Origin: "Alice", UUID: "a", Type: "application/json", Payload: `{"app":"poll"}`},
+				meetings.MessageReceived{Origin: "Alice", UUID: "a", Type: "text/plain", Direct: true, Payload: "just for you"},
+				meetings.MessageReceived{Origin: "Alice", UUID: "a", Type: "text/plain; charset=utf-8", Payload: "hello all"})),
+			want:  []string{"Alice: hello all"},
+			state: chat.MeetingState{Present: []string{"Alice"}, Peak: 1, Total: 1},
+		},
+		{
 			name:    "RestoredRosterReportsTheGap",
 			restore: []store.RosterEntry{{UUID: "a", Name: "Alice"}, {UUID: "c", Name: "Carol"}},
 			steps:   steps(at(0, fullSync(alice, bob)...)),
