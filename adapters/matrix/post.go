@@ -69,6 +69,11 @@ func classify(err error) error {
 	if errors.Is(err, mautrix.MForbidden) || errors.Is(err, mautrix.MNotFound) {
 		return fmt.Errorf("%w: %w", chat.ErrChannelGone, err)
 	}
+	// An event too large, or a body the homeserver will never accept, is refused for good: the
+	// relay splits or drops it instead of retrying it forever.
+	if errors.Is(err, mautrix.MTooLarge) || errors.Is(err, mautrix.MBadJSON) || errors.Is(err, mautrix.MNotJSON) {
+		return fmt.Errorf("%w: %w", chat.ErrMessageRefused, err)
+	}
 	return err
 }
 

@@ -74,6 +74,10 @@ func TestClassifyErrors(t *testing.T) {
 	if err := classify(forbidden); !errors.Is(err, chat.ErrChannelGone) {
 		t.Errorf("classify(forbidden) = %v, want ErrChannelGone", err)
 	}
+	tooLarge := mautrix.HTTPError{Response: &http.Response{StatusCode: 413}, RespError: &mautrix.RespError{ErrCode: "M_TOO_LARGE"}}
+	if err := classify(tooLarge); !errors.Is(err, chat.ErrMessageRefused) || errors.Is(err, chat.ErrChannelGone) || errors.As(err, &rl) {
+		t.Errorf("classify(too large) = %v, want ErrMessageRefused: retrying it forever grows the batch", err)
+	}
 	bad := mautrix.HTTPError{Response: &http.Response{StatusCode: 502}}
 	if err := classify(bad); errors.Is(err, chat.ErrChannelGone) || errors.As(err, &rl) || !transient(err) {
 		t.Errorf("classify(502) = %v, want a plain transient error", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -229,7 +230,22 @@ var (
 	channelGoneCodes = []string{"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"}
 	teamGoneCodes    = []string{"account_inactive", "token_revoked", "invalid_auth", "not_authed",
 		"team_access_not_granted", "app_uninstalled", "team_not_found", "org_login_required"}
+	// refusedCodes mean Slack will never take this message as it is (too long, invalid blocks, a
+	// workspace policy, a revoked Enterprise Key): posting it again cannot help, a smaller or
+	// plainer one may. restricted_action covers its variants (read-only, thread-only channels).
+	refusedCodes = []string{"restricted_action", "invalid_blocks", "invalid_blocks_format", "msg_too_long",
+		"ekm_access_denied", "too_many_attachments", "no_text", "invalid_attachments", "msg_blocks_too_long"}
 )
+
+// refused reports whether a Slack error code refuses the message for good.
+func refused(code string) bool {
+	for _, c := range refusedCodes {
+		if code == c || strings.HasPrefix(code, c+"_") {
+			return true
+		}
+	}
+	return false
+}
 
 // defaultRetryAfter is the wait when Slack says "ratelimited" without a Retry-After.
 const defaultRetryAfter = time.Second
@@ -263,6 +279,8 @@ func (a *Adapter) mapError(ch chat.ChannelRef, err error) error {
 	case slices.Contains(teamGoneCodes, se.Err):
 		a.markGone(ch.Workspace, se.Err)
 		return fmt.Errorf("%w: %w", chat.ErrChannelGone, err)
+	case refused(se.Err):
+		return fmt.Errorf("%w: %w", chat.ErrMessageRefused, err)
 	}
 	return err
 }

@@ -42,6 +42,7 @@ func TestPostErrors(t *testing.T) {
 		wantRetry  time.Duration // > 0: want *chat.RateLimitError with this RetryAfter
 		wantGone   bool
 		wantTeamGo bool
+		wantRefuse bool // refused for good: chat.ErrMessageRefused
 	}{
 		{name: "429RetryAfter", status: 429, header: http.Header{"Retry-After": {"7"}}, body: "", wantRetry: 7 * time.Second},
 		{name: "OkFalseRatelimited", status: 200, body: `{"ok":false,"error":"ratelimited"}`, wantRetry: time.Second},
@@ -51,7 +52,11 @@ func TestPostErrors(t *testing.T) {
 		{name: "TokenRevoked", status: 200, body: `{"ok":false,"error":"token_revoked"}`, wantGone: true, wantTeamGo: true},
 		{name: "InvalidAuth", status: 200, body: `{"ok":false,"error":"invalid_auth"}`, wantGone: true, wantTeamGo: true},
 		{name: "ServerError", status: 503, body: "upstream"},
-		{name: "OtherSlackError", status: 200, body: `{"ok":false,"error":"msg_too_long"}`},
+		{name: "MsgTooLong", status: 200, body: `{"ok":false,"error":"msg_too_long"}`, wantRefuse: true},
+		{name: "InvalidBlocks", status: 200, body: `{"ok":false,"error":"invalid_blocks"}`, wantRefuse: true},
+		{name: "RestrictedReadOnly", status: 200, body: `{"ok":false,"error":"restricted_action_read_only_channel"}`, wantRefuse: true},
+		{name: "EKMAccessDenied", status: 200, body: `{"ok":false,"error":"ekm_access_denied"}`, wantRefuse: true},
+		{name: "OtherSlackError", status: 200, body: `{"ok":false,"error":"internal_error"}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,8 +80,12 @@ func TestPostErrors(t *testing.T) {
 				if !errors.Is(err, chat.ErrChannelGone) {
 					t.Errorf("err = %v, want ErrChannelGone", err)
 				}
+			case tc.wantRefuse:
+				if !errors.Is(err, chat.ErrMessageRefused) || errors.Is(err, chat.ErrChannelGone) {
+					t.Errorf("err = %v, want ErrMessageRefused", err)
+				}
 			default:
-				if errors.As(err, &rl) || errors.Is(err, chat.ErrChannelGone) {
+				if errors.As(err, &rl) || errors.Is(err, chat.ErrChannelGone) || errors.Is(err, chat.ErrMessageRefused) {
 					t.Errorf("err = %v, want a plain (retryable) error", err)
 				}
 			}
