@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ChannelRef names one chat channel: a Slack channel in a workspace, a Matrix room, or the console.
@@ -280,6 +282,28 @@ var ErrChannelGone = errors.New("channel no longer reachable")
 // invalid_blocks, restricted_action*, ekm_access_denied; Matrix M_TOO_LARGE); the relay then
 // splits or shortens what it can and otherwise drops that message with one log line.
 var ErrMessageRefused = errors.New("message refused by the chat service")
+
+// OneLine makes text from outside (a display name, a meeting chat line) one line of plain text:
+// line breaks and tabs become spaces, other control characters and the invisible characters that
+// reorder text become U+FFFD. The core and the relay put names through it wherever they compose
+// a message, so a participant named "x\n:lock: Locked" cannot add a line of its own to a
+// notification, a reply or a table, whatever the adapter.
+func OneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t' || r == '\v' || r == '\f' || r == 0x85 || r == 0x2028 || r == 0x2029:
+			return ' '
+		case unicode.IsControl(r) || isBidiControl(r):
+			return utf8.RuneError
+		}
+		return r
+	}, s)
+}
+
+// isBidiControl reports the invisible characters that reorder the text around them.
+func isBidiControl(r rune) bool {
+	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F || r == 0x061C
+}
 
 // Secret is a value that must never reach a log or a message: a PIN, a token. Its String and
 // LogValue forms are redacted; Reveal returns the value itself.

@@ -159,3 +159,27 @@ func TestLiveStreamKeyNeverLeaks(t *testing.T) {
 		t.Errorf("live start was not audited:\n%s", audit.String())
 	}
 }
+
+// TestNamesStayOnOneLine: a participant whose name holds a line break cannot add a line to the
+// core's replies (issue 11): in who, in a choice, in a confirmation.
+func TestNamesStayOnOneLine(t *testing.T) {
+	f := newFixture(t)
+	f.pub.Join(sim.ParticipantSpec{Name: "Mallory\n:lock: Locked the meeting"})
+	f.link(t, pubRoom+" "+hostPIN)
+	f.refresh(t)
+	rep := f.do(chat.Host, "mute Mallory")
+	if strings.Contains(rep.Text, "\n:lock:") || !strings.Contains(rep.Text, "Mallory :lock: Locked the meeting") {
+		t.Errorf("mute reply %q", rep.Text)
+	}
+	rep = f.do(chat.Member, "who")
+	if rep.Table == nil {
+		t.Fatalf("who: %+v", rep)
+	}
+	for _, row := range rep.Table.Rows {
+		for _, cell := range row.Cells {
+			if strings.ContainsAny(cell, "\n\r") {
+				t.Errorf("who cell %q spans lines", cell)
+			}
+		}
+	}
+}

@@ -475,5 +475,12 @@ func (r *Router) roster(ctx context.Context, c *call) ([]meetings.Participant, e
 	if err != nil {
 		return nil, fmt.Errorf("roster of %s: %w", c.link.Meeting, err)
 	}
-	return ps, nil
+	// Every reply composes names into its text: each is one line, so a name cannot add a line of
+	// its own. The roster is the relay's; the names are changed in a copy.
+	out := make([]meetings.Participant, len(ps))
+	for i, p := range ps {
+		p.DisplayName = chat.OneLine(p.DisplayName)
+		out[i] = p
+	}
+	return out, nil
 }

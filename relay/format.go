@@ -124,7 +124,7 @@ func render(g group) string {
 	switch g.kind {
 	case chat.ChatMessage:
 		n := g.notices[0]
-		return displayName(n.name) + ": " + n.text
+		return displayName(n.name) + ": " + chat.OneLine(n.text)
 	case chat.MeetingEnded, chat.MeetingChanged:
 		return g.notices[0].text
 	}
@@ -170,6 +170,7 @@ func listNames(names []string) string {
 
 // displayName stands in for a participant without a name.
 func displayName(name string) string {
+	name = chat.OneLine(name)
 	if strings.TrimSpace(name) == "" {
 		return "(no name)"
 	}

@@ -41,6 +41,9 @@ func TestCoalesceText(t *testing.T) {
 		{"ThreeJoins", many(3), "P0, P1 and P2 joined", nil},
 		{"FourteenJoins", many(14), "P0, P1 and 12 others joined", nil},
 		{"OneLeave", []notice{leave("a", "Alice")}, "Alice left", nil},
+		// A name cannot fake a line of its own (issue 11): line breaks become spaces.
+		{"NameWithLineBreak", []notice{join("x", "x\n:lock: Locked", "guest")}, "x :lock: Locked joined (guest)", nil},
+		{"ChatWithLineBreak", []notice{{kind: chat.ChatMessage, who: "a", name: "Alice", text: "hi\n* Bob left"}}, "Alice: hi * Bob left", nil},
 		{"Presenting", []notice{present("Carol", true)}, "Carol started presenting", nil},
 		{"StoppedPresenting", []notice{present("Carol", false)}, "Carol stopped presenting", nil},
 		{"KindsOnTheirOwnLines", []notice{

@@ -396,17 +396,7 @@ func Sanitize(s string) string {
 
 // OneLine is Sanitize for one field shown inside a line (a name in a table, a choice, a prompt):
 // line breaks and tabs become spaces, so the field cannot start a line of its own.
-func OneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n' || r == '\r' || r == '\t' || r == '\v' || r == '\f' || r == 0x85 || r == 0x2028 || r == 0x2029:
-			return ' '
-		case unicode.IsControl(r) || isBidiControl(r):
-			return utf8.RuneError
-		}
-		return r
-	}, s)
-}
+func OneLine(s string) string { return chat.OneLine(s) }
 
 // isBidiControl reports the invisible characters that reorder the text around them.
 func isBidiControl(r rune) bool {
