@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,8 +39,8 @@ type Dialect struct {
 	// Name is "sqlite" or "postgres": it picks the migration lines marked for that database.
 	Name string
 	// Now is the SQL expression for the current time as the database stores times. Empty means
-	// this process's clock (the store's now): queries using {now} get it bound, encoded by
-	// Time, as the named parameter :now.
+	// this process's clock (the store's now): a query using {now} gets it bound, encoded by
+	// Time, as one more parameter after its own.
 	Now string
 	// Microsecond is the SQL expression for one microsecond, in the unit of Now.
 	Microsecond string
@@ -92,14 +93,11 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, log *slog.Logger) error
 // New returns the store kept in db, whose schema Migrate has brought up to date; seal seals
 // PINs. The DB owns db from then on: Close closes it.
 func New(db *sql.DB, d Dialect, seal *store.Sealer) *DB {
-	now := d.Now
-	if now == "" {
-		now = ":now"
+	macros := []string{"{µs}", d.Microsecond}
+	if d.Now != "" {
+		macros = append(macros, "{now}", d.Now)
 	}
-	return &DB{
-		db: db, dialect: d, seal: seal, now: time.Now,
-		macros: strings.NewReplacer("{now}", now, "{µs}", d.Microsecond),
-	}
+	return &DB{db: db, dialect: d, seal: seal, now: time.Now, macros: strings.NewReplacer(macros...)}
 }
 
 // SQL returns the database, for backend tests that look beneath the store.
@@ -128,7 +126,11 @@ func (d *DB) stmt(ctx context.Context, query string) (prepared, error) {
 	if ok {
 		return p, nil
 	}
-	p = prepared{text: d.macros.Replace(query), now: d.dialect.Now == "" && strings.Contains(query, "{now}")}
+	p = prepared{text: d.macros.Replace(query)}
+	if d.dialect.Now == "" && strings.Contains(query, "{now}") {
+		p.now = true
+		p.text = strings.ReplaceAll(p.text, "{now}", "$"+strconv.Itoa(maxParam(query)+1))
+	}
 	if d.dialect.Prepare {
 		st, err := d.db.PrepareContext(ctx, p.text) // not under mu: it is I/O
 		if err != nil {
@@ -151,10 +153,26 @@ func (d *DB) stmt(ctx context.Context, query string) (prepared, error) {
 	return p, nil
 }
 
+// maxParam returns the highest $N in query.
+func maxParam(query string) int {
+	hi := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] != '$' {
+			continue
+		}
+		n, j := 0, i+1
+		for ; j < len(query) && query[j] >= '0' && query[j] <= '9'; j++ {
+			n = 10*n + int(query[j]-'0')
+		}
+		hi, i = max(hi, n), j-1
+	}
+	return hi
+}
+
 // args appends the process's clock to args when p needs it.
 func (d *DB) args(p prepared, args []any) []any {
 	if p.now {
-		return append(args, sql.Named("now", d.dialect.Time(d.now())))
+		return append(args, d.dialect.Time(d.now()))
 	}
 	return args
 }
