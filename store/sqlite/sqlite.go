@@ -39,6 +39,7 @@ const pragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=jou
 var dialect = sqlstore.Dialect{
 	Name:        "sqlite",
 	Microsecond: "1",
+	Prepare:     true,
 	Time: func(t time.Time) any {
 		if t.IsZero() {
 			return nil

@@ -1,6 +1,6 @@
 // Package sqlstore is the one implementation of store.Store over database/sql, for SQLite and
 // PostgreSQL alike. What differs between the two databases is a Dialect; store/sqlite and
-// store/postgres open their database, name their dialect and hand both to Open.
+// store/postgres open their database, name their dialect, and call Migrate and New.
 //
 // Queries are written once, with $1-style placeholders (PostgreSQL's, which modernc's SQLite
 // driver also binds by number) and two macros the dialect expands once per query text: {now}, the
@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,12 +39,17 @@ type Dialect struct {
 	// Name is "sqlite" or "postgres": it picks the migration lines marked for that database.
 	Name string
 	// Now is the SQL expression for the current time as the database stores times. Empty means
-	// this process's clock: queries using {now} get it bound, encoded by Time, as :now.
+	// this process's clock (the store's now): a query using {now} gets it bound, encoded by
+	// Time, as one more parameter after its own.
 	Now string
 	// Microsecond is the SQL expression for one microsecond, in the unit of Now.
 	Microsecond string
 	// Time encodes a time as the database stores it (nil for the zero time).
 	Time func(time.Time) any
+	// Prepare says to prepare each statement once through database/sql. SQLite wants it (parsing
+	// costs it a third of a short query); pgx's driver keeps its own per-connection statement
+	// cache, and database/sql's prepared statements would only add their bookkeeping.
+	Prepare bool
 	// MigrationLock, if set, is run first in each migration's transaction (see migrate.Options).
 	MigrationLock string
 	// IsForeignKeyViolation reports whether err is the database refusing a row whose parent is gone.
@@ -65,10 +71,12 @@ type DB struct {
 	claims atomic.Uint64 // nonce claims, to sweep expired nonces now and then
 }
 
-// prepared is a statement and whether it needs the process's clock bound as :now.
+// prepared is a query with its macros expanded, its statement when the dialect prepares, and
+// whether it needs the process's clock bound as :now.
 type prepared struct {
-	*sql.Stmt
-	now bool
+	stmt *sql.Stmt // nil: run text on the database
+	text string
+	now  bool
 }
 
 var _ store.Store = (*DB)(nil)
@@ -85,14 +93,11 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, log *slog.Logger) error
 // New returns the store kept in db, whose schema Migrate has brought up to date; seal seals
 // PINs. The DB owns db from then on: Close closes it.
 func New(db *sql.DB, d Dialect, seal *store.Sealer) *DB {
-	now := d.Now
-	if now == "" {
-		now = ":now"
+	macros := []string{"{µs}", d.Microsecond}
+	if d.Now != "" {
+		macros = append(macros, "{now}", d.Now)
 	}
-	return &DB{
-		db: db, dialect: d, seal: seal, now: time.Now,
-		macros: strings.NewReplacer("{now}", now, "{µs}", d.Microsecond),
-	}
+	return &DB{db: db, dialect: d, seal: seal, now: time.Now, macros: strings.NewReplacer(macros...)}
 }
 
 // SQL returns the database, for backend tests that look beneath the store.
@@ -102,56 +107,85 @@ func (d *DB) SQL() *sql.DB { return d.db }
 func (d *DB) Close() error {
 	d.mu.Lock()
 	var err error
-	for _, s := range d.stmts {
-		err = errors.Join(err, s.Close())
+	for _, p := range d.stmts {
+		if p.stmt != nil {
+			err = errors.Join(err, p.stmt.Close())
+		}
 	}
 	d.stmts = nil
 	d.mu.Unlock()
 	return errors.Join(err, d.db.Close())
 }
 
-// stmt returns the prepared statement for query, expanding its macros and preparing it on first
-// use: parsing a short statement costs SQLite about a third of running it, and every command
-// appends an audit entry.
+// stmt returns query prepared: its macros expanded and, when the dialect prepares, its
+// statement, made on first use.
 func (d *DB) stmt(ctx context.Context, query string) (prepared, error) {
 	d.mu.Lock()
-	s, ok := d.stmts[query]
+	p, ok := d.stmts[query]
 	d.mu.Unlock()
 	if ok {
-		return s, nil
+		return p, nil
 	}
-	st, err := d.db.PrepareContext(ctx, d.macros.Replace(query)) // not under mu: it is I/O
-	if err != nil {
-		return prepared{}, err
+	p = prepared{text: d.macros.Replace(query)}
+	if d.dialect.Now == "" && strings.Contains(query, "{now}") {
+		p.now = true
+		p.text = strings.ReplaceAll(p.text, "{now}", "$"+strconv.Itoa(maxParam(query)+1))
 	}
-	s = prepared{st, d.dialect.Now == "" && strings.Contains(query, "{now}")}
+	if d.dialect.Prepare {
+		st, err := d.db.PrepareContext(ctx, p.text) // not under mu: it is I/O
+		if err != nil {
+			return prepared{}, err
+		}
+		p.stmt = st
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if prev, ok := d.stmts[query]; ok {
-		st.Close()
+		if p.stmt != nil {
+			p.stmt.Close()
+		}
 		return prev, nil
 	}
 	if d.stmts == nil {
 		d.stmts = map[string]prepared{}
 	}
-	d.stmts[query] = s
-	return s, nil
+	d.stmts[query] = p
+	return p, nil
 }
 
-// args appends the process's clock to args when s needs it.
-func (d *DB) args(s prepared, args []any) []any {
-	if s.now {
-		return append(args, sql.Named("now", d.dialect.Time(d.now())))
+// maxParam returns the highest $N in query.
+func maxParam(query string) int {
+	hi := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] != '$' {
+			continue
+		}
+		n, j := 0, i+1
+		for ; j < len(query) && query[j] >= '0' && query[j] <= '9'; j++ {
+			n = 10*n + int(query[j]-'0')
+		}
+		hi, i = max(hi, n), j-1
+	}
+	return hi
+}
+
+// args appends the process's clock to args when p needs it.
+func (d *DB) args(p prepared, args []any) []any {
+	if p.now {
+		return append(args, d.dialect.Time(d.now()))
 	}
 	return args
 }
 
 func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	s, err := d.stmt(ctx, query)
+	p, err := d.stmt(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return s.ExecContext(ctx, d.args(s, args)...)
+	if p.stmt == nil {
+		return d.db.ExecContext(ctx, p.text, d.args(p, args)...)
+	}
+	return p.stmt.ExecContext(ctx, d.args(p, args)...)
 }
 
 // affected runs query and returns how many rows it changed.
@@ -164,11 +198,14 @@ func (d *DB) affected(ctx context.Context, query string, args ...any) (int64, er
 }
 
 func (d *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	s, err := d.stmt(ctx, query)
+	p, err := d.stmt(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return s.QueryContext(ctx, d.args(s, args)...)
+	if p.stmt == nil {
+		return d.db.QueryContext(ctx, p.text, d.args(p, args)...)
+	}
+	return p.stmt.QueryContext(ctx, d.args(p, args)...)
 }
 
 // row is a *sql.Row, or the error of preparing its query.
@@ -185,11 +222,14 @@ func (r row) Scan(dest ...any) error {
 }
 
 func (d *DB) queryRow(ctx context.Context, query string, args ...any) row {
-	s, err := d.stmt(ctx, query)
+	p, err := d.stmt(ctx, query)
 	if err != nil {
 		return row{err: err}
 	}
-	return row{r: s.QueryRowContext(ctx, d.args(s, args)...)}
+	if p.stmt == nil {
+		return row{r: d.db.QueryRowContext(ctx, p.text, d.args(p, args)...)}
+	}
+	return row{r: p.stmt.QueryRowContext(ctx, d.args(p, args)...)}
 }
 
 // errorf is fmt.Errorf that also wraps store.ErrUnavailable when the cause is that the database
