@@ -127,7 +127,7 @@ func (r *Router) status(ctx context.Context, c *call) (chat.Reply, error) {
 	if !st.Started {
 		b.WriteString(" It is waiting for a host to start the meeting.")
 	}
-	if streams, err := LoadStreams(ctx, r.cfg.Store, c.link.Meeting.Key()); err == nil {
+	if streams, err := store.LoadStreams(ctx, r.cfg.Store, c.link.Meeting.Key()); err == nil {
 		loc := r.location(ctx, c)
 		for _, kind := range []string{streamRecording, streamLive} {
 			if s, ok := streams[kind]; ok && (inRoster(roster, s.UUID) || r.cfg.Now().Sub(s.Since) < dialGrace) {

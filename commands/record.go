@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -26,47 +25,6 @@ const (
 	streamRecording = "recording"
 	streamLive      = "live"
 )
-
-// Stream is one streaming participant the bot started.
-type Stream struct {
-	UUID  string    `json:"uuid"`
-	Since time.Time `json:"since"`
-	By    string    `json:"by"` // who started it, as the chat names them
-}
-
-// Streams is what runs in one meeting, by kind.
-type Streams map[string]Stream
-
-// streamsKey is where a meeting's streams are kept.
-func streamsKey(meetingKey string) string { return "streams:" + meetingKey }
-
-// LoadStreams reads what streams the bot started in a meeting. None is an empty map.
-func LoadStreams(ctx context.Context, kv store.KV, meetingKey string) (Streams, error) {
-	v, err := kv.GetValue(ctx, streamsKey(meetingKey))
-	if errors.Is(err, store.ErrNotFound) {
-		return Streams{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load streams of %s: %w", meetingKey, err)
-	}
-	s := Streams{}
-	if err := json.Unmarshal([]byte(v), &s); err != nil {
-		return Streams{}, nil // a value this version cannot read is as good as none
-	}
-	return s, nil
-}
-
-// SaveStreams replaces what streams the bot started in a meeting.
-func SaveStreams(ctx context.Context, kv store.KV, meetingKey string, s Streams) error {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	if err := kv.PutValue(ctx, streamsKey(meetingKey), string(b)); err != nil {
-		return fmt.Errorf("save streams of %s: %w", meetingKey, err)
-	}
-	return nil
-}
 
 // streamNames are the display names the streaming participants join with, so the channel
 // recognises them in who and the platform's own lists.
@@ -131,7 +89,7 @@ func (r *Router) live(ctx context.Context, c *call) (chat.Reply, error) {
 func (r *Router) startStream(ctx context.Context, c *call, kind, url, presentation string) (chat.Reply, error) {
 	what := map[string]string{streamRecording: "record", streamLive: "stream live"}[kind]
 	key := c.link.Meeting.Key()
-	streams, err := LoadStreams(ctx, r.cfg.Store, key)
+	streams, err := store.LoadStreams(ctx, r.cfg.Store, key)
 	if err != nil {
 		return chat.Reply{}, err
 	}
@@ -173,8 +131,8 @@ func (r *Router) startStream(ctx context.Context, c *call, kind, url, presentati
 	if len(uuids) == 0 {
 		return chat.Reply{}, userErrorf("The platform accepted the %s but named no participant for it; check who.", kind)
 	}
-	streams[kind] = Stream{UUID: uuids[0], Since: r.cfg.Now(), By: c.req.User.Name}
-	if err := SaveStreams(ctx, r.cfg.Store, key, streams); err != nil {
+	streams[kind] = store.Stream{UUID: uuids[0], Since: r.cfg.Now(), By: c.req.User.Name}
+	if err := store.SaveStreams(ctx, r.cfg.Store, key, streams); err != nil {
 		return chat.Reply{}, err
 	}
 	if kind == streamRecording {
@@ -193,7 +151,7 @@ func (r *Router) stopStream(ctx context.Context, c *call, kind string) (chat.Rep
 		return chat.Reply{}, userErrorf("Usage: %s stop.", map[string]string{streamRecording: "record", streamLive: "live"}[kind])
 	}
 	key := c.link.Meeting.Key()
-	streams, err := LoadStreams(ctx, r.cfg.Store, key)
+	streams, err := store.LoadStreams(ctx, r.cfg.Store, key)
 	if err != nil {
 		return chat.Reply{}, err
 	}
@@ -205,12 +163,18 @@ func (r *Router) stopStream(ctx context.Context, c *call, kind string) (chat.Rep
 	if err != nil {
 		return chat.Reply{}, err
 	}
-	if err := s.Kick(ctx, st.UUID); err != nil && !errors.Is(err, meetings.ErrNotFound) {
-		return chat.Reply{}, fmt.Errorf("stop the %s: %w", kind, err)
-	}
+	// Forgotten before it is disconnected, so the relay, seeing it leave, knows it was stopped on
+	// purpose and does not report the recorder as hung up.
 	delete(streams, kind)
-	if err := SaveStreams(ctx, r.cfg.Store, key, streams); err != nil {
+	if err := store.SaveStreams(ctx, r.cfg.Store, key, streams); err != nil {
 		return chat.Reply{}, err
+	}
+	if err := s.Kick(ctx, st.UUID); err != nil && !errors.Is(err, meetings.ErrNotFound) {
+		streams[kind] = st
+		if serr := store.SaveStreams(context.WithoutCancel(ctx), r.cfg.Store, key, streams); serr != nil {
+			r.log.Warn("a stream that could not be stopped is no longer remembered", "meeting", key, "err", serr)
+		}
+		return chat.Reply{}, fmt.Errorf("stop the %s: %w", kind, err)
 	}
 	if kind == streamRecording {
 		return public("stopped the recording of %s", meetingName(c.link)), nil
@@ -225,7 +189,7 @@ const dialGrace = 45 * time.Second
 
 // running reports whether st still runs: its participant is in the meeting, or it was dialled
 // moments ago. When the roster cannot be read it is taken to run, so nothing is dialled twice.
-func (r *Router) running(ctx context.Context, c *call, st Stream) bool {
+func (r *Router) running(ctx context.Context, c *call, st store.Stream) bool {
 	if r.cfg.Now().Sub(st.Since) < dialGrace {
 		return true
 	}

@@ -23,6 +23,9 @@ type notice struct {
 	// checked against the bot's participants again just before it is posted, since another
 	// replica's session can join before it records its uuid.
 	api bool
+	// streamLeft: a recording or live stream left; posted only if no one stopped it on purpose
+	// (the store still remembers it), checked just before posting.
+	streamLeft bool
 }
 
 // wanted reports whether a channel with settings s wants to hear about n.

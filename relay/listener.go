@@ -241,7 +241,6 @@ func (l *Listener) handle(ev meetings.Event) {
 	}
 	now := time.Now()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	ns, why := l.tr.Apply(ev, now)
 	if why != stay {
 		// Come back later (an end) or never (a removal), not at once: stop the stream before
@@ -250,6 +249,14 @@ func (l *Listener) handle(ev meetings.Event) {
 		l.log.Info("the bot was disconnected from the meeting", "reason", ev.(meetings.Disconnected).Reason, "next", why.String())
 		l.cancel()
 	}
+	if hasStreamLeft(ns) {
+		// Whether a recording was stopped on purpose is in the store: ask it without the lock.
+		// Only this goroutine handles events, so nothing overtakes these notices meanwhile.
+		l.mu.Unlock()
+		ns = l.resolveStreamsLeft(ns)
+		l.mu.Lock()
+	}
+	defer l.mu.Unlock()
 	if len(ns) == 0 {
 		return
 	}
@@ -260,6 +267,49 @@ func (l *Listener) handle(ev meetings.Event) {
 	for _, o := range l.outboxes {
 		o.add(ns...)
 	}
+}
+
+func hasStreamLeft(ns []notice) bool {
+	for _, n := range ns {
+		if n.streamLeft {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveStreamsLeft keeps the notice of a recording or live stream that left only when the
+// store still remembers it, that is when no one stopped it (record stop forgets it first); such a
+// stream is then forgotten, so status no longer shows it and it can be started again. One the
+// bot did not start (dialled from elsewhere) is not the bot's to report. When the store cannot
+// be read the notice is kept: a stop said twice is better than a dropped recorder unsaid.
+func (l *Listener) resolveStreamsLeft(ns []notice) []notice {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), 5*time.Second)
+	defer cancel()
+	streams, err := store.LoadStreams(ctx, l.sup.Store, l.key)
+	if err != nil {
+		l.log.Warn("cannot tell whether a recording was stopped on purpose; saying it stopped", "err", err)
+		return ns
+	}
+	out := ns[:0:0]
+	forgot := false
+	for _, n := range ns {
+		if n.streamLeft {
+			kind := streams.Kind(n.who)
+			if kind == "" {
+				continue
+			}
+			delete(streams, kind)
+			forgot = true
+		}
+		out = append(out, n)
+	}
+	if forgot {
+		if err := store.SaveStreams(ctx, l.sup.Store, l.key, streams); err != nil {
+			l.log.Warn("a recording that stopped is still remembered as running", "err", err)
+		}
+	}
+	return out
 }
 
 // currentState returns the meeting's state now.

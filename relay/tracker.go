@@ -109,7 +109,7 @@ func newTracker(name, room, bot string, isBot func(meetings.Participant) bool, r
 	if restore != nil {
 		ps := make([]meetings.Participant, 0, len(restore))
 		for _, e := range restore {
-			ps = append(ps, meetings.Participant{UUID: e.UUID, DisplayName: e.Name, Role: e.Role, IsPresenting: e.Presenting, ServiceType: "conference"})
+			ps = append(ps, meetings.Participant{UUID: e.UUID, DisplayName: e.Name, Role: e.Role, IsPresenting: e.Presenting, IsStreaming: e.Streaming, ServiceType: "conference"})
 			t.seen[e.UUID] = true
 			if e.Presenting && !t.presenter.active {
 				t.presenter = presenter{active: true, name: e.Name, uuid: e.UUID}
@@ -119,7 +119,7 @@ func newTracker(name, room, bot string, isBot func(meetings.Participant) bool, r
 		t.roster.Restore(ps)
 		t.primed = true
 		t.peak = len(ps)
-		t.present = len(t.People())
+		t.present = len(t.persons())
 		if len(ps) > 0 {
 			// A meeting was running; when it began is known after the first sync (start
 			// times), unless everyone left meanwhile.
@@ -132,12 +132,25 @@ func newTracker(name, room, bot string, isBot func(meetings.Participant) bool, r
 // Primed reports whether the roster has its baseline.
 func (t *tracker) Primed() bool { return t.primed }
 
-// People returns who is in the meeting, the bot left out, in order of joining.
+// People returns who is in the meeting, the bot left out, in order of joining: the roster
+// commands resolve names in, recordings and live streams included.
 func (t *tracker) People() []meetings.Participant {
 	all := t.roster.Participants()
 	out := all[:0:0]
 	for _, p := range all {
 		if !t.isBot(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// persons is People without the recordings and live streams: who is counted and announced.
+func (t *tracker) persons() []meetings.Participant {
+	all := t.People()
+	out := all[:0:0]
+	for _, p := range all {
+		if !p.IsStreaming {
 			out = append(out, p)
 		}
 	}
@@ -153,7 +166,7 @@ func (t *tracker) Snapshot() (entries []store.RosterEntry, changed bool) {
 	people := t.People()
 	entries = make([]store.RosterEntry, 0, len(people))
 	for _, p := range people {
-		entries = append(entries, store.RosterEntry{UUID: p.UUID, Name: p.DisplayName, Role: p.Role, Presenting: p.IsPresenting})
+		entries = append(entries, store.RosterEntry{UUID: p.UUID, Name: p.DisplayName, Role: p.Role, Presenting: p.IsPresenting, Streaming: p.IsStreaming})
 	}
 	return entries, true
 }
@@ -168,7 +181,7 @@ func (t *tracker) Apply(ev meetings.Event, now time.Time) ([]notice, exit) {
 		// The roster is already as it is after these changes: count it so, so that a sync's
 		// joins, reported before its leaves, do not raise the peak.
 		for _, c := range changes {
-			if t.isBot(c.Participant) {
+			if t.isBot(c.Participant) || c.Participant.IsStreaming || c.Before.IsStreaming {
 				continue
 			}
 			switch c.Kind {
@@ -259,7 +272,7 @@ func (t *tracker) afterSync(now time.Time) {
 	t.dirty = true
 	t.quietLeaves = false
 	t.primed = true
-	people := t.People()
+	people := t.persons()
 	t.present = len(people)
 	if t.startGuessed {
 		for _, p := range people {
@@ -295,6 +308,9 @@ func (t *tracker) onChange(c meetings.Change, now time.Time) (ns []notice, left 
 	p := c.Participant
 	if t.isBot(p) {
 		return nil, false
+	}
+	if p.IsStreaming || c.Before.IsStreaming {
+		return t.onStream(c), false
 	}
 	switch c.Kind {
 	case meetings.Joined:
@@ -384,9 +400,44 @@ func (t *tracker) ended(now time.Time, why string) notice {
 	return n
 }
 
+// onStream reports what a recording or live stream does: it connected, it never did, or it
+// dropped. Its joining and leaving are not a person's, so they are never announced as such.
+func (t *tracker) onStream(c meetings.Change) []notice {
+	p := c.Participant
+	what, end := "Live stream", "the stream"
+	if p.DisplayName == "Recording" || c.Before.DisplayName == "Recording" {
+		what, end = "Recording", "the recorder"
+	}
+	connected := func(q meetings.Participant) bool { return q.ServiceType == "conference" }
+	switch c.Kind {
+	case meetings.Joined:
+		if connected(p) {
+			return []notice{{kind: chat.MeetingChanged, who: p.UUID, text: "● " + what + ": " + end + " is connected"}}
+		}
+	case meetings.Updated:
+		if connected(p) && !connected(c.Before) {
+			return []notice{{kind: chat.MeetingChanged, who: p.UUID, text: "● " + what + ": " + end + " is connected"}}
+		}
+	case meetings.Left:
+		if t.quietLeaves {
+			return nil
+		}
+		before := c.Before
+		if before.UUID == "" {
+			before = p
+		}
+		text := what + " stopped: " + end + " disconnected"
+		if !connected(before) {
+			text = what + " did not start: " + end + " did not connect"
+		}
+		return []notice{{kind: chat.MeetingChanged, who: p.UUID, text: text, streamLeft: true}}
+	}
+	return nil
+}
+
 // State returns the meeting's state at now.
 func (t *tracker) State(now time.Time) chat.MeetingState {
-	people := t.People()
+	people := t.persons()
 	st := chat.MeetingState{
 		Name: t.name, Room: t.room,
 		Locked: t.locked, GuestsMuted: t.guestsMuted,

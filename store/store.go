@@ -239,6 +239,8 @@ type RosterEntry struct {
 	Name       string `json:"name"`
 	Role       string `json:"role,omitempty"`
 	Presenting bool   `json:"presenting,omitempty"`
+	// Streaming marks a recording or live-stream participant, which is no person.
+	Streaming bool `json:"streaming,omitempty"`
 }
 
 // Rosters keeps each meeting's last known roster, so a new listener (after a restart or on

@@ -128,6 +128,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		DefaultCloud:    cfg.DefaultCloud,
 		APIServer:       cfg.APIServer,
 		DefaultTimeZone: cfg.ScheduleTZ.String(),
+		Recorder:        cfg.Recorder,
 		Logger:          log.With("component", "commands"),
 		Observer:        m.CommandDone,
 	})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/meetbot/meetbot/chat"
 	"github.com/meetbot/meetbot/joinurl"
+	"github.com/meetbot/meetbot/recording"
 )
 
 // Config is every setting of the bot, read from the environment (and an optional .env file).
@@ -39,6 +40,9 @@ type Config struct {
 	// JoinURL is MEET_JOIN_URL: the platform's web join page with {alias}, {number} and {name};
 	// unset, no Join buttons or links (and no Slack call cards) are shown.
 	JoinURL joinurl.Template
+	// Recorder is MEET_RECORDER_URL: the operator's RTMP recorder with {room}, {alias}, {date}
+	// and {time}; the zero Template turns record off.
+	Recorder recording.Template
 
 	// SecretKeyPrevious is MEETBOT_SECRET_KEY_PREVIOUS: keys PINs may still be sealed under
 	// (comma-separated); start-up reseals those links under SecretKey.
@@ -158,6 +162,12 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if err := checkNodeHosts(c.NodeHosts); err != nil {
 		return c, settingErr("MEET_NODE_HOSTS", "%v", err)
 	}
+	rec, err := recording.ParseTemplate(get("MEET_RECORDER_URL", ""))
+	if err != nil {
+		// The error names the setting and never quotes the URL, which may carry a stream key.
+		return c, settingErr("MEET_RECORDER_URL", "%v", strings.TrimPrefix(err.Error(), "MEET_RECORDER_URL: "))
+	}
+	c.Recorder = rec
 	if err := c.loadJoinURL(get); err != nil {
 		return c, err
 	}
