@@ -612,10 +612,20 @@ func (s *Supervisor) resume(links []store.Link, ls *lease) {
 		defer s.startMu.Unlock()
 		s.mu.Lock()
 		stopped := s.stopped
+		existing := s.lis[k]
 		s.mu.Unlock()
 		if stopped || !ls.validAt(time.Now()) {
 			s.closeSession(k, sess)
 			return errors.New("stopped or lease lost while opening")
+		}
+		if existing != nil {
+			// A link's Follow started it meanwhile: that listener, with its older baseline,
+			// stays; this session is not needed.
+			s.closeSession(k, sess)
+			s.mu.Lock()
+			s.clearBusy(k)
+			s.mu.Unlock()
+			return nil
 		}
 		s.startListener(link, sess, ls, links, saved)
 		s.report()
@@ -719,7 +729,16 @@ func (s *Supervisor) Follow(ctx context.Context, link store.Link, sess *meetings
 		busy := s.busy[k]
 		s.mu.Unlock()
 		if busy == nil {
-			break
+			s.startMu.Lock()
+			s.mu.Lock()
+			if s.busy[k] == nil {
+				break // with both locks held: no resync can start opening it now
+			}
+			// A resync began opening it between the two looks: wait for that one too, or
+			// its baseline would be taken after this link's caller carries on.
+			s.mu.Unlock()
+			s.startMu.Unlock()
+			continue
 		}
 		select {
 		case <-busy:
@@ -728,9 +747,7 @@ func (s *Supervisor) Follow(ctx context.Context, link store.Link, sess *meetings
 			return nil // the next resync adds the channel
 		}
 	}
-	s.startMu.Lock()
 	defer s.startMu.Unlock()
-	s.mu.Lock()
 	stopped := s.stopped
 	l := s.lis[k]
 	busy := s.busy[k] != nil
