@@ -153,6 +153,19 @@ func (t *Table) Essential() int {
 	return max(0, len(t.Columns)-max(0, t.Details))
 }
 
+// WithoutDetails returns t without its detail columns, for adapters with no room for them.
+func (t *Table) WithoutDetails() *Table {
+	if t.Details <= 0 {
+		return t
+	}
+	n := t.Essential()
+	out := &Table{Columns: t.Columns[:n:n], Rows: make([]Row, len(t.Rows))}
+	for i, r := range t.Rows {
+		out.Rows[i] = Row{Cells: r.Cells[:min(n, len(r.Cells)):min(n, len(r.Cells))], Actions: r.Actions}
+	}
+	return out
+}
+
 // Row is one line of a Table. Actions are offered to users with enough rights to run them.
 type Row struct {
 	Cells   []string

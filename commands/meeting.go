@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/meetbot/meetbot/chat"
 	"github.com/meetbot/meetbot/meetings"
@@ -159,7 +160,9 @@ func (r *Router) who(ctx context.Context, c *call) (chat.Reply, error) {
 		return chat.Reply{Text: fmt.Sprintf("No one is in %s.", meetingName(c.link))}, nil
 	}
 	host := c.req.Rights >= chat.Host
-	t := &chat.Table{Columns: []string{"Name", "Role", "Audio", "Presenting", "State"}}
+	// When someone joined and over what are details: shown where there is room (a wide terminal).
+	t := &chat.Table{Columns: []string{"Name", "Role", "Audio", "Presenting", "State", "Joined", "Via"}, Details: 2}
+	loc := r.location(ctx, c)
 	for _, p := range roster {
 		audio, presenting, state := "on", "", "in meeting"
 		if p.IsMuted {
@@ -175,8 +178,14 @@ func (r *Router) who(ctx context.Context, c *call) (chat.Reply, error) {
 			state = "connecting"
 		case p.ServiceType == "ivr":
 			state = "entering PIN"
+		case p.IsStreaming:
+			state = "streaming"
 		}
-		row := chat.Row{Cells: []string{p.DisplayName, roleName(p), audio, presenting, state}}
+		joined := ""
+		if p.StartTime > 0 {
+			joined = time.Unix(p.StartTime, 0).In(loc).Format("15:04")
+		}
+		row := chat.Row{Cells: []string{p.DisplayName, roleName(p), audio, presenting, state, joined, p.Protocol}}
 		if host {
 			// No button for what the node says cannot be done to this participant.
 			id := idRef(p.UUID)

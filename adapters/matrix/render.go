@@ -95,6 +95,7 @@ func sep(b *strings.Builder) {
 
 // renderTable writes t as an HTML table and as aligned plain-text columns.
 func renderTable(plain, h *strings.Builder, t *chat.Table) {
+	t = t.WithoutDetails() // the plain body's columns must fit a phone's width
 	cols := len(t.Columns)
 	for _, r := range t.Rows {
 		cols = max(cols, len(r.Cells))

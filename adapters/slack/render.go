@@ -314,6 +314,7 @@ func rowLine(cols, cells []string) string {
 // actions block for rows with actions. Rows without actions are grouped several to a section.
 // Rows that do not fit are summed up in a last line.
 func tableBlocks(t *chat.Table, source string, budget int) []slackgo.Block {
+	t = t.WithoutDetails() // a row is one section line: no room for when and over what
 	var blocks []slackgo.Block
 	var lines []string
 	linesLen := 0
