@@ -105,7 +105,7 @@ func (s *Supervisor) isBot(key string, sess *meetings.Session, p meetings.Partic
 	if p.UUID == "" {
 		return false
 	}
-	if sess != nil && p.UUID == sess.Info().ParticipantUUID {
+	if sess != nil && p.UUID == sess.ParticipantUUID() {
 		return true
 	}
 	return s.bots.is(key, p.UUID)
@@ -115,7 +115,7 @@ func (s *Supervisor) isBot(key string, sess *meetings.Session, p meetings.Partic
 func (s *Supervisor) botsAmong(ctx context.Context, key string, sess *meetings.Session, uuids []string) map[string]bool {
 	out := s.bots.among(ctx, key, uuids)
 	if sess != nil {
-		self := sess.Info().ParticipantUUID
+		self := sess.ParticipantUUID()
 		for _, u := range uuids {
 			if u == self {
 				out[u] = true
@@ -128,7 +128,7 @@ func (s *Supervisor) botsAmong(ctx context.Context, key string, sess *meetings.S
 // recordBot records sess's participant for meeting key, again when the session started over with
 // a new participant (new_session gives a new uuid).
 func (s *Supervisor) recordBot(ctx context.Context, key string, sess *meetings.Session) {
-	uuid := sess.Info().ParticipantUUID
+	uuid := sess.ParticipantUUID()
 	s.mu.Lock()
 	old, ok := s.recorded[sess]
 	if ok && old == uuid {
@@ -157,7 +157,7 @@ func (s *Supervisor) forgetBot(ctx context.Context, key string, sess *meetings.S
 	delete(s.recorded, sess)
 	s.mu.Unlock()
 	if !ok {
-		uuid = sess.Info().ParticipantUUID
+		uuid = sess.ParticipantUUID()
 	}
 	if err := s.bots.remove(ctx, key, uuid); err != nil && ctx.Err() == nil {
 		s.logger().Warn("forget the bot's participant; it stays recorded until the meeting's next listener", "meeting", key, "err", err)
