@@ -68,19 +68,8 @@ func plainText(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-// oneLine replaces line breaks and tabs with spaces and every other control or text-reordering
-// character with U+FFFD, so s shows as one line whose characters are in the order given.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n' || r == '\r' || r == '\t' || r == '\v' || r == '\f' || r == 0x85 || r == 0x2028 || r == 0x2029:
-			return ' '
-		case unicode.IsControl(r) || isBidiControl(r):
-			return utf8.RuneError
-		}
-		return r
-	}, s)
-}
+// oneLine makes s one line whose characters are in the order given (chat.OneLine).
+func oneLine(s string) string { return chat.OneLine(s) }
 
 // controlsOut keeps line breaks (as \n) and replaces tabs with spaces and every other control or
 // text-reordering character with U+FFFD.
