@@ -26,6 +26,9 @@ const (
 	streamLive      = "live"
 )
 
+// streamLabels name each kind in sentences: "No live stream is running".
+var streamLabels = map[string]string{streamRecording: "recording", streamLive: "live stream"}
+
 // streamNames are the display names the streaming participants join with, so the channel
 // recognises them in who and the platform's own lists.
 var streamNames = map[string]string{streamRecording: "Recording", streamLive: "Live stream"}
@@ -96,7 +99,7 @@ func (r *Router) startStream(ctx context.Context, c *call, kind, url, presentati
 	if st, ok := streams[kind]; ok {
 		if r.running(ctx, c, st) {
 			return chat.Reply{}, userErrorf("%s is already running in %s, since %s (started by %s). Stop it first: %s stop.",
-				upperFirst(kind), meetingName(c.link), st.Since.In(r.location(ctx, c)).Format("15:04"), st.By, map[string]string{streamRecording: "record", streamLive: "live"}[kind])
+				upperFirst(streamLabels[kind]), meetingName(c.link), st.Since.In(r.location(ctx, c)).Format("15:04"), st.By, map[string]string{streamRecording: "record", streamLive: "live"}[kind])
 		}
 		delete(streams, kind) // it ended without a stop the bot heard of
 	}
@@ -129,7 +132,7 @@ func (r *Router) startStream(ctx context.Context, c *call, kind, url, presentati
 		return chat.Reply{}, fmt.Errorf("dial the %s: %w", kind, err)
 	}
 	if len(uuids) == 0 {
-		return chat.Reply{}, userErrorf("The platform accepted the %s but named no participant for it; check who.", kind)
+		return chat.Reply{}, userErrorf("The platform accepted the %s but named no participant for it; check who.", streamLabels[kind])
 	}
 	streams[kind] = store.Stream{UUID: uuids[0], Since: r.cfg.Now(), By: c.req.User.Name}
 	if err := store.SaveStreams(ctx, r.cfg.Store, key, streams); err != nil {
@@ -157,7 +160,7 @@ func (r *Router) stopStream(ctx context.Context, c *call, kind string) (chat.Rep
 	}
 	st, ok := streams[kind]
 	if !ok {
-		return chat.Reply{}, userErrorf("No %s is running in %s.", kind, meetingName(c.link))
+		return chat.Reply{}, userErrorf("No %s is running in %s.", streamLabels[kind], meetingName(c.link))
 	}
 	s, err := r.session(ctx, c)
 	if err != nil {
