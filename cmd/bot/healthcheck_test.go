@@ -161,28 +161,18 @@ func copyFile(from, to string, mode os.FileMode) error {
 func TestProfilerOnlyOnItsOwnAddress(t *testing.T) {
 	srv, _ := newSim(sim.Options{}, false)
 	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	addrs := make([]string, 2)
-	for i := range addrs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs[i] = ln.Addr().String()
-		ln.Close()
+	t.Cleanup(hs.Close) // after the bot has stopped: cleanups run last registered first
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	public, profiler := addrs[0], addrs[1]
-	ctx, cancel := context.WithCancel(context.Background())
-	exit := make(chan int, 1)
-	var stderr syncBuffer
-	go func() {
-		exit <- Main(ctx, []string{"run"}, strings.NewReader(""), io.Discard, &stderr, envOf(map[string]string{
-			"MEET_API_SERVER": hs.URL, "MEETBOT_SECRET_KEY": testKey, "STORE_URL": "sqlite::memory:",
-			"HTTP_ADDR": public, "PPROF_ADDR": profiler, "LOG_LEVEL": "warn",
-		}))
-	}()
-	defer func() { cancel(); <-exit }()
-	waitHealthy(t, public, &stderr)
+	profiler := ln.Addr().String()
+	ln.Close()
+	public := startBotRun(t, map[string]string{
+		"MEET_API_SERVER": hs.URL, "MEETBOT_SECRET_KEY": testKey, "STORE_URL": "sqlite::memory:",
+		"PPROF_ADDR": profiler, "LOG_LEVEL": "warn",
+	})
+	// The profiler is its own task: it may start a moment after /healthz answers.
 	status := func(u string) int {
 		for range 200 {
 			resp, err := http.Get(u)
@@ -192,7 +182,7 @@ func TestProfilerOnlyOnItsOwnAddress(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		t.Fatalf("GET %s never answered; stderr:\n%s", u, stderr.String())
+		t.Fatalf("GET %s never answered", u)
 		return 0
 	}
 	if code := status("http://" + profiler + "/debug/pprof/heap?debug=1"); code != http.StatusOK {

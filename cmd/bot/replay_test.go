@@ -80,17 +80,8 @@ func startBotRun(t *testing.T, env map[string]string) string {
 			t.Error("bot run did not stop")
 		}
 	})
-	for i := 0; ; i++ {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			return addr
-		}
-		if i == 200 {
-			t.Fatalf("bot run never served HTTP: %v; stderr:\n%s", err, stderr.String())
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	waitHealthy(t, addr, &stderr)
+	return addr
 }
 
 // signedCommand posts a slash command signed with secret at ts to addr, with the signature
