@@ -524,8 +524,13 @@ func TestConsoleOnPrivateNode(t *testing.T) {
 	bot.do("spotlight Bob", `(?i)does not support`)
 	bot.do("start", `(?i)no effect`)
 	bot.do("dial rtmp://live.example.com/x rtmp", `(?i)(sip|h323|h\.323)`)
+	// The relay's own session business goes on meanwhile, in the background: a resync that saw
+	// the new link before its Follow ran opens a session of its own and then ends the spare one.
+	// None of that is a command.
+	relayOwn := map[string]bool{"new_session": true, "refresh_session": true, "end_session": true,
+		"events": true, "participants": true}
 	for _, req := range srv.Requests()[before:] {
-		if req.Op != "events" && req.Op != "refresh_session" { // the listener's own business
+		if !relayOwn[req.Op] {
 			t.Errorf("a refused command still called the platform: %s %s", req.Method, req.Op)
 		}
 	}
