@@ -149,12 +149,16 @@ type ChannelSettings struct {
 	Chat          bool   // relay the meeting's chat
 	Threaded      bool   // one status message with replies in its thread, where the service has threads
 	TimeZone      string // IANA zone for schedules made here; empty = the bot's default
+	Waiting       bool   // post waiting-room alerts (someone waits to be admitted, or for a host)
+	Snapshots     bool   // post slide snapshots in the meeting's thread
+	Report        bool   // post an attendance report when the meeting ends
 }
 
 // DefaultSettings returns the settings of a channel that never changed them: joins, leaves and
-// presentations on, chat off, threaded on.
+// presentations on, chat off, threaded on, waiting-room alerts on; slide snapshots and attendance
+// reports off, since slides can be confidential and attendance is personal data.
 func DefaultSettings() ChannelSettings {
-	return ChannelSettings{Joins: true, Leaves: true, Presentations: true, Chat: false, Threaded: true}
+	return ChannelSettings{Joins: true, Leaves: true, Presentations: true, Chat: false, Threaded: true, Waiting: true}
 }
 
 // Settings stores per-channel settings. They outlive links, so relinking keeps them.

@@ -43,7 +43,8 @@ const (
 	VersionSchedules = 2 // schedules
 	VersionReplicas  = 3 // leases, schedule runs, rosters
 	VersionHardening = 4 // paused links, nonces, bot participants
-	Versions         = 4 // the newest
+	VersionSurfaces  = 5 // settings for waiting-room alerts, snapshots and reports
+	Versions         = 5 // the newest
 )
 
 // RunMigrations checks that a database built by every earlier release's schema (and an empty
@@ -204,12 +205,21 @@ func seedRaw(t *testing.T, raw Raw, key []byte, v int) func(*testing.T, store.St
 		counts["links"] = 3
 
 		for ch, s := range map[chat.ChannelRef]store.ChannelSettings{
-			slackA:  {Joins: true, Chat: true, TimeZone: "Asia/Tokyo"},
-			matrixA: {Leaves: true, Presentations: true, Threaded: true},
+			slackA:  {Joins: true, Chat: true, TimeZone: "Asia/Tokyo", Snapshots: true},
+			matrixA: {Leaves: true, Presentations: true, Threaded: true, Report: true},
 		} {
-			exec(`INSERT INTO settings (platform, workspace, channel, joins, leaves, presentations, chat, threaded, time_zone)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, ch.Platform, ch.Workspace, ch.Channel,
-				s.Joins, s.Leaves, s.Presentations, s.Chat, s.Threaded, s.TimeZone)
+			if v >= VersionSurfaces {
+				exec(`INSERT INTO settings (platform, workspace, channel, joins, leaves, presentations, chat, threaded, time_zone,
+					waiting, snapshots, report) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+					ch.Platform, ch.Workspace, ch.Channel, s.Joins, s.Leaves, s.Presentations, s.Chat, s.Threaded, s.TimeZone,
+					s.Waiting, s.Snapshots, s.Report)
+			} else {
+				exec(`INSERT INTO settings (platform, workspace, channel, joins, leaves, presentations, chat, threaded, time_zone)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, ch.Platform, ch.Workspace, ch.Channel,
+					s.Joins, s.Leaves, s.Presentations, s.Chat, s.Threaded, s.TimeZone)
+				// What version 5 gives a channel that had settings: alerts on, the rest off.
+				s.Waiting, s.Snapshots, s.Report = true, false, false
+			}
 			settings[ch] = s
 		}
 		counts["settings"] = 2

@@ -306,7 +306,8 @@ func testSettings(t *testing.T, newDB Factory) {
 		t.Fatal(err)
 	}
 	mustDiff(t, "settings of a new channel", store.DefaultSettings(), got)
-	want := store.ChannelSettings{Joins: false, Leaves: true, Presentations: false, Chat: true, Threaded: false, TimeZone: "Europe/Paris"}
+	want := store.ChannelSettings{Joins: false, Leaves: true, Presentations: false, Chat: true, Threaded: false, TimeZone: "Europe/Paris",
+		Waiting: false, Snapshots: true, Report: true}
 	if err := s.PutSettings(ctx, slackA, want); err != nil {
 		t.Fatal(err)
 	}

@@ -197,9 +197,10 @@ func (d *DB) ResealLinks(ctx context.Context) (int, error) {
 // GetSettings returns the settings of ch, or store.DefaultSettings.
 func (d *DB) GetSettings(ctx context.Context, ch chat.ChannelRef) (store.ChannelSettings, error) {
 	var s store.ChannelSettings
-	err := d.queryRow(ctx, `SELECT joins, leaves, presentations, chat, threaded, time_zone
+	err := d.queryRow(ctx, `SELECT joins, leaves, presentations, chat, threaded, time_zone, waiting, snapshots, report
 		FROM settings WHERE platform = $1 AND workspace = $2 AND channel = $3`,
-		ch.Platform, ch.Workspace, ch.Channel).Scan(&s.Joins, &s.Leaves, &s.Presentations, &s.Chat, &s.Threaded, &s.TimeZone)
+		ch.Platform, ch.Workspace, ch.Channel).Scan(&s.Joins, &s.Leaves, &s.Presentations, &s.Chat, &s.Threaded, &s.TimeZone,
+		&s.Waiting, &s.Snapshots, &s.Report)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.DefaultSettings(), nil
 	}
@@ -212,12 +213,14 @@ func (d *DB) GetSettings(ctx context.Context, ch chat.ChannelRef) (store.Channel
 // PutSettings replaces the settings of ch.
 func (d *DB) PutSettings(ctx context.Context, ch chat.ChannelRef, s store.ChannelSettings) error {
 	_, err := d.exec(ctx, `INSERT INTO settings
-		(platform, workspace, channel, joins, leaves, presentations, chat, threaded, time_zone)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		(platform, workspace, channel, joins, leaves, presentations, chat, threaded, time_zone, waiting, snapshots, report)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (platform, workspace, channel) DO UPDATE SET
 			joins = excluded.joins, leaves = excluded.leaves, presentations = excluded.presentations,
-			chat = excluded.chat, threaded = excluded.threaded, time_zone = excluded.time_zone`,
-		ch.Platform, ch.Workspace, ch.Channel, s.Joins, s.Leaves, s.Presentations, s.Chat, s.Threaded, s.TimeZone)
+			chat = excluded.chat, threaded = excluded.threaded, time_zone = excluded.time_zone,
+			waiting = excluded.waiting, snapshots = excluded.snapshots, report = excluded.report`,
+		ch.Platform, ch.Workspace, ch.Channel, s.Joins, s.Leaves, s.Presentations, s.Chat, s.Threaded, s.TimeZone,
+		s.Waiting, s.Snapshots, s.Report)
 	if err != nil {
 		return d.errorf("put settings of %s: %w", ch, err)
 	}
