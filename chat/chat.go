@@ -201,6 +201,21 @@ type Notification struct {
 	// NoWaitingAlerts is set when the channel turned waiting-room alerts off (`notify waiting
 	// off`); the zero value keeps them on, the default.
 	NoWaitingAlerts bool
+	// Files are pictures and documents to post in the meeting's thread after Text (a slide
+	// snapshot, an attendance report), in order. Text may be empty when there are files. An
+	// adapter posts each file once; when a file is refused for good it returns an error wrapping
+	// ErrMessageRefused, like a message.
+	Files []File
+}
+
+// File is a picture or a document the relay posts in a meeting's thread.
+type File struct {
+	Name    string // file name to show and save as: "slide-2026-12-01-1403.jpg", "attendance.csv"
+	MIME    string // "image/jpeg", "image/png", "text/csv"
+	Data    []byte
+	AltText string // what the picture shows, for screen readers and clients that show no pictures
+	// Width and Height are a picture's size in pixels; zero for documents.
+	Width, Height int
 }
 
 // NoticeKind is the kind of event a notification reports.
@@ -220,6 +235,10 @@ const (
 	// waits for a host). Adapters that keep a waiting-room alert of their own (Slack) render it
 	// from MeetingState.People and post no text for a notification of only this kind.
 	Waiting NoticeKind = "waiting"
+	// Snapshot: a picture of the slide being presented (Files holds it).
+	Snapshot NoticeKind = "snapshot"
+	// Report: the attendance report of a meeting (Files holds the CSV and the chart).
+	Report NoticeKind = "report"
 )
 
 // MeetingState is a snapshot of a linked meeting for status displays.
@@ -249,6 +268,9 @@ type MeetingState struct {
 	// JoinURL is the meeting's web join page, expanded by the core from MEET_JOIN_URL (see
 	// package joinurl); empty when that is not configured. It never carries a PIN.
 	JoinURL string
+	// RecordingSince and LiveSince are when the bot saw the recording and the live stream
+	// connect; zero when there is none.
+	RecordingSince, LiveSince time.Time
 }
 
 // Person is one participant as status displays show them.
