@@ -3,6 +3,8 @@ package commands
 import (
 	"strings"
 	"unicode"
+
+	"github.com/meetbot/meetbot/recording"
 )
 
 // Masking secrets
@@ -17,8 +19,8 @@ import (
 // masks its inner command by that command's rule; a word that is not a command but is close to
 // link or transfer (a typo) is masked by that command's rule, and when schedule's spec cannot be
 // told apart from its command, the words after anything that names link or transfer are. dial's
-// destination, when it is an RTMP URL, is shown without its stream key (the path after the
-// application, the query and any user info).
+// destination, when it is an RTMP URL, is shown without its stream key (its last path segment,
+// the query and any user info), as live's URL is.
 //
 // The same rule decides chat.Reply.CarriedSecret, so an adapter with history removes every
 // message whose words were masked.
@@ -61,34 +63,15 @@ func dialSecrets(_ *registry, args []Token) secretWords {
 	return out
 }
 
-// maskStreamURL returns dest with its secret parts masked when it is an RTMP URL: the user info,
-// every path segment after the first (the application; the stream key follows it), the query and
-// the fragment. Anything else comes back as it is.
+// maskStreamURL returns dest with its stream key hidden (recording.Mask) when it is an RTMP URL,
+// and anything else as it is. The key may be any segment after the host, the first one included
+// (rtmp://host/key), so the last one is hidden whatever the path's depth.
 func maskStreamURL(dest string) string {
-	scheme, rest, ok := strings.Cut(dest, "://")
+	scheme, _, ok := strings.Cut(dest, "://")
 	if !ok || !strings.HasPrefix(keyword(scheme), "rtmp") {
 		return dest
 	}
-	tail := ""
-	if i := strings.IndexAny(rest, "?#"); i >= 0 {
-		rest, tail = rest[:i], "?"+mask
-	}
-	host, path, slash := strings.Cut(rest, "/")
-	if at := strings.LastIndex(host, "@"); at >= 0 {
-		host = mask + "@" + host[at+1:]
-	}
-	out := scheme + "://" + host
-	if slash {
-		app, key, slash2 := strings.Cut(path, "/")
-		out += "/" + app
-		if slash2 {
-			out += "/"
-			if key != "" {
-				out += mask
-			}
-		}
-	}
-	return out + tail
+	return recording.Mask(dest)
 }
 
 // transferSecrets marks every word after transfer's second except the role clause: transfer

@@ -206,13 +206,13 @@ func TestStreamKeyNeverShown(t *testing.T) {
 func TestMaskStreamURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"rtmp://a.rtmp.youtube.com/live2/abcd-efgh":   "rtmp://a.rtmp.youtube.com/live2/****",
-		"RTMPS://u:p@host:1935/app/key/more?x=1#frag": "RTMPS://****@host:1935/app/****?****",
-		"rtmp://host/app":         "rtmp://host/app",
-		"rtmp://host/app/":        "rtmp://host/app/",
-		"rtmp://host":             "rtmp://host",
-		"sip:bob@example.com":     "sip:bob@example.com",
-		"bob@example.com":         "bob@example.com",
-		"https://example.com/a/b": "https://example.com/a/b",
+		"RTMPS://u:p@host:1935/app/key/more?x=1#frag": "RTMPS://****@host:1935/app/key/****",
+		"rtmp://host/streamkey":                       "rtmp://host/****", // a service whose key is the only segment
+		"rtmp://host/app/key/":                        "rtmp://host/app/****",
+		"rtmp://host":                                 "rtmp://host",
+		"sip:bob@example.com":                         "sip:bob@example.com",
+		"bob@example.com":                             "bob@example.com",
+		"https://example.com/a/b":                     "https://example.com/a/b",
 	} {
 		if got := maskStreamURL(in); got != want {
 			t.Errorf("maskStreamURL(%q) = %q, want %q", in, got, want)
