@@ -130,6 +130,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		APIServer:       cfg.APIServer,
 		DefaultTimeZone: cfg.ScheduleTZ.String(),
 		Recorder:        cfg.Recorder,
+		JoinURL:         cfg.JoinURL,
 		Logger:          log.With("component", "commands"),
 		Observer:        m.CommandDone,
 	})
