@@ -124,7 +124,9 @@ func (r *Router) link(ctx context.Context, c *call) (chat.Reply, error) {
 	if !si.IsHost() {
 		b.WriteString(" The PIN gave the bot guest rights, so the platform will refuse host commands; link with the host PIN to use them.")
 	}
-	return public("%s", b.String()), nil
+	reply := public("%s", b.String())
+	reply.JoinURL = r.joinURL(l)
+	return reply, nil
 }
 
 func (r *Router) unlink(ctx context.Context, c *call) (chat.Reply, error) {
@@ -152,6 +154,7 @@ var notifyKinds = map[string]string{
 	"leaves": "leaves", "leave": "leaves",
 	"presentations": "presentations", "presentation": "presentations",
 	"chat": "chat", "thread": "thread", "threads": "thread", "threaded": "thread",
+	"waiting": "waiting",
 }
 
 // onOff reads on|off (and their usual synonyms).
@@ -178,9 +181,9 @@ func (r *Router) notify(ctx context.Context, c *call) (chat.Reply, error) {
 		return chat.Reply{}, fmt.Errorf("get settings: %w", err)
 	}
 	if len(c.args) == 0 {
-		return chat.Reply{Text: fmt.Sprintf("This channel hears: joins %s, leaves %s, presentations %s, chat %s; thread %s. "+
-			"Change one with: notify joins|leaves|presentations|chat|thread on|off",
-			word(set.Joins), word(set.Leaves), word(set.Presentations), word(set.Chat), word(set.Threaded))}, nil
+		return chat.Reply{Text: fmt.Sprintf("This channel hears: joins %s, leaves %s, presentations %s, chat %s, waiting %s; thread %s. "+
+			"Change one with: notify joins|leaves|presentations|chat|waiting|thread on|off",
+			word(set.Joins), word(set.Leaves), word(set.Presentations), word(set.Chat), word(set.Waiting), word(set.Threaded))}, nil
 	}
 	kind, ok := notifyKinds[c.kw(0)]
 	on, ok2 := onOff(c.kw(1))
@@ -198,12 +201,17 @@ func (r *Router) notify(ctx context.Context, c *call) (chat.Reply, error) {
 		set.Chat = on
 	case "thread":
 		set.Threaded = on
+	case "waiting":
+		set.Waiting = on
 	}
 	if err := r.cfg.Store.PutSettings(ctx, c.req.Channel, set); err != nil {
 		return chat.Reply{}, fmt.Errorf("put settings: %w", err)
 	}
 	if kind == "thread" {
 		return public("turned threaded notifications %s", word(on)), nil
+	}
+	if kind == "waiting" {
+		return public("turned waiting-room alerts %s", word(on)), nil
 	}
 	return public("turned %s notifications %s", kind, word(on)), nil
 }

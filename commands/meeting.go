@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/joinurl"
 	"github.com/meetbot/meetbot/meetings"
 	"github.com/meetbot/meetbot/store"
 	"golang.org/x/text/unicode/norm"
@@ -139,7 +140,14 @@ func (r *Router) status(ctx context.Context, c *call) (chat.Reply, error) {
 	if c.private {
 		b.WriteString(" It runs on a private-cloud node.")
 	}
-	return chat.Reply{Text: b.String()}, nil
+	return chat.Reply{Text: b.String(), JoinURL: r.joinURL(c.link)}, nil
+}
+
+// joinURL returns link's web join page from MEET_JOIN_URL, or "" when none is configured or
+// the template needs a field the link has not. It never carries the PIN.
+func (r *Router) joinURL(l store.Link) string {
+	u, _ := r.cfg.JoinURL.Expand(joinurl.FromRoom(l.Meeting.Room, l.Name))
+	return u
 }
 
 func inRoster(roster []meetings.Participant, uuid string) bool {

@@ -408,12 +408,13 @@ func newRegistry() *registry {
 		},
 		{
 			name: "notify", section: "Channel", rights: chat.Admin, maxArgs: 2, nameArg: -1,
-			usage:   []string{"notify", "notify joins|leaves|presentations|chat|thread on|off"},
+			usage:   []string{"notify", "notify joins|leaves|presentations|chat|waiting|thread on|off"},
 			summary: "choose what the meeting posts here",
 			help: "Alone, shows what this channel hears about its meeting. joins, leaves and presentations " +
 				"are on by default, chat (the meeting's chat messages) is off; thread (on by default) keeps " +
-				"one status message with the events in its thread where the chat service has threads.",
-			examples: []string{"notify", "notify chat on", "notify leaves off", "notify thread off"},
+				"one status message with the events in its thread where the chat service has threads; waiting " +
+				"(on by default) says when someone waits to be admitted or people wait for a host.",
+			examples: []string{"notify", "notify chat on", "notify leaves off", "notify thread off", "notify waiting off"},
 			changes:  true, run: (*Router).notify,
 		},
 		{

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/joinurl"
 	"github.com/meetbot/meetbot/meetings"
 	"github.com/meetbot/meetbot/recording"
 	"github.com/meetbot/meetbot/store"
@@ -62,6 +63,9 @@ type Config struct {
 	// Recorder is the operator's recorder URL template (MEET_RECORDER_URL); the zero Template
 	// turns record off.
 	Recorder recording.Template
+	// JoinURL is MEET_JOIN_URL: status and link's confirmation carry the meeting's join page as
+	// Reply.JoinURL (a Join button or link). The zero Template leaves it out.
+	JoinURL joinurl.Template
 	// DefaultTimeZone is the IANA zone of schedules in channels that set none (SCHEDULE_TZ);
 	// empty leaves the choice to the Scheduler.
 	DefaultTimeZone string

@@ -41,6 +41,8 @@ func wanted(n notice, s store.ChannelSettings) bool {
 		return s.Chat
 	case chat.MeetingEnded, chat.MeetingChanged:
 		return true
+	case chat.Waiting:
+		return s.Waiting
 	}
 	return false
 }
@@ -84,13 +86,15 @@ func coalesce(batch []notice, s store.ChannelSettings) (chat.Notification, bool)
 		Kinds:    kinds,
 		Meeting:  batch[len(batch)-1].state, // the meeting after the latest event
 		Threaded: s.Threaded,
+		// Slack keeps its own waiting-room alert from the state; it needs to know it is off.
+		NoWaitingAlerts: !s.Waiting,
 	}, true
 }
 
 // place adds n to the last group of its kind unless a later group mentions the same person (so
 // moving n up would reorder that person's events) or n's kind always stands alone.
 func place(groups []group, n notice) []group {
-	if n.kind == chat.ChatMessage || n.kind == chat.MeetingEnded || n.kind == chat.MeetingChanged {
+	if n.kind == chat.ChatMessage || n.kind == chat.MeetingEnded || n.kind == chat.MeetingChanged || n.kind == chat.Waiting {
 		return append(groups, group{kind: n.kind, notices: []notice{n}})
 	}
 	for i := len(groups) - 1; i >= 0; i-- {
@@ -128,7 +132,7 @@ func render(g group) string {
 	case chat.ChatMessage:
 		n := g.notices[0]
 		return displayName(n.name) + ": " + chat.OneLine(n.text)
-	case chat.MeetingEnded, chat.MeetingChanged:
+	case chat.MeetingEnded, chat.MeetingChanged, chat.Waiting:
 		return g.notices[0].text
 	}
 	var verb string

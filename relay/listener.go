@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/joinurl"
 	"github.com/meetbot/meetbot/meetings"
 	"github.com/meetbot/meetbot/store"
 )
@@ -71,6 +72,9 @@ func (s *Supervisor) newListener(meeting store.MeetingRef, name string, pin chat
 		outboxes: map[chat.ChannelRef]*outbox{},
 	}
 	l.tr = newTracker(name, meeting.Room, s.BotName, l.isBot, restore, time.Now())
+	if u, ok := s.JoinURL.Expand(joinurl.FromRoom(meeting.Room, name)); ok {
+		l.tr.joinURL = u
+	}
 	return l
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/meetbot/meetbot/chat"
+	"github.com/meetbot/meetbot/joinurl"
 	"github.com/meetbot/meetbot/meetings"
 	"github.com/meetbot/meetbot/store"
 )
@@ -88,6 +89,9 @@ type Supervisor struct {
 	OpenTimeout time.Duration
 	// MessageLimits overrides DefaultMessageLimits per platform (bytes of text; 0 = no limit).
 	MessageLimits map[string]int
+	// JoinURL is MEET_JOIN_URL: expanded per meeting into MeetingState.JoinURL (the Join
+	// button, Slack's call card). Zero means none.
+	JoinURL joinurl.Template
 
 	once   sync.Once
 	base   context.Context // parent of every listener; cancelled when Run returns

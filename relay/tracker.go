@@ -3,6 +3,7 @@ package relay
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,13 @@ type tracker struct {
 	// present counts the people in the roster, the bot left out, without sorting it at every
 	// event; it is recounted at every sync.
 	present int
+	// waitingForHost is the platform's started: false; hostNoticed says the channel heard once,
+	// for this occurrence, that people wait for a host.
+	waitingForHost, hostNoticed bool
+	// streamSince is when each recording or live stream, by uuid, was seen to connect.
+	streamSince map[string]time.Time
+	// joinURL is the meeting's web join page (MEET_JOIN_URL expanded), or "".
+	joinURL string
 }
 
 type presenter struct {
@@ -103,8 +111,9 @@ func classifyDisconnect(reason string, othersPresent int) exit {
 func newTracker(name, room, bot string, isBot func(meetings.Participant) bool, restore []store.RosterEntry, now time.Time) *tracker {
 	t := &tracker{
 		name: name, room: room, bot: bot, isBot: isBot,
-		roster: meetings.NewRoster(),
-		seen:   map[string]bool{},
+		roster:      meetings.NewRoster(),
+		seen:        map[string]bool{},
+		streamSince: map[string]time.Time{},
 	}
 	if restore != nil {
 		ps := make([]meetings.Participant, 0, len(restore))
@@ -213,6 +222,8 @@ func (t *tracker) Apply(ev meetings.Event, now time.Time) ([]notice, exit) {
 	case meetings.ServiceUpdated:
 		// Lock and mute changes are announced by the command replies; keep them for the status.
 		t.locked, t.guestsMuted = e.Locked, e.GuestsMuted
+		t.waitingForHost = !e.Started
+		ns = append(ns, t.hostWait()...)
 	case meetings.MessageReceived:
 		if t.isBot(meetings.Participant{UUID: e.UUID, DisplayName: e.Origin}) {
 			break // the bot's own `say`
@@ -310,16 +321,25 @@ func (t *tracker) onChange(c meetings.Change, now time.Time) (ns []notice, left 
 		return nil, false
 	}
 	if p.IsStreaming || c.Before.IsStreaming {
-		return t.onStream(c), false
+		return t.onStream(c, now), false
 	}
 	switch c.Kind {
 	case meetings.Joined:
 		if t.started.IsZero() {
 			t.started = now
+			if p.StartTime > 0 && time.Unix(p.StartTime, 0).Before(now) {
+				// The platform's time, which a listener that takes over reads again: the
+				// occurrence id stays the same.
+				t.started = time.Unix(p.StartTime, 0)
+			}
 		}
 		t.seen[p.UUID] = true
 		t.peak = max(t.peak, t.present)
 		ns = append(ns, notice{kind: chat.Joined, who: p.UUID, name: p.DisplayName, role: roleOf(p), api: strings.EqualFold(p.Protocol, "api")})
+		if p.Waiting() {
+			ns = append(ns, waitNotice(p))
+		}
+		ns = append(ns, t.hostWait()...)
 		if p.IsPresenting {
 			ns = append(ns, t.presentationOn(p.DisplayName, p.UUID)...)
 		}
@@ -333,6 +353,9 @@ func (t *tracker) onChange(c meetings.Change, now time.Time) (ns []notice, left 
 		}
 		return ns, true
 	case meetings.Updated:
+		if p.Waiting() && !c.Before.Waiting() {
+			ns = append(ns, waitNotice(p))
+		}
 		if p.IsPresenting && !c.Before.IsPresenting {
 			ns = append(ns, t.presentationOn(p.DisplayName, p.UUID)...)
 		} else if !p.IsPresenting && c.Before.IsPresenting {
@@ -387,6 +410,7 @@ func (t *tracker) ended(now time.Time, why string) notice {
 	st := t.State(now)
 	st.Ended = true
 	st.Present = nil
+	st.People = nil
 	st.Presenter = ""
 	if t.startGuessed {
 		st.Started = time.Time{} // unknown: the summary leaves the duration out
@@ -397,13 +421,44 @@ func (t *tracker) ended(now time.Time, why string) notice {
 	t.seen = map[string]bool{}
 	t.presenters = nil
 	t.presenter = presenter{}
+	t.hostNoticed = false
 	return n
+}
+
+// waitNotice says that p waits in the waiting room to be admitted.
+func waitNotice(p meetings.Participant) notice {
+	return notice{kind: chat.Waiting, who: p.UUID, name: p.DisplayName, text: displayName(p.DisplayName) + " is waiting to be admitted"}
+}
+
+// hostWait says once per occurrence that people are in a meeting that has no host yet: "3
+// people are waiting for a host in Weekly sync".
+func (t *tracker) hostWait() []notice {
+	if !t.waitingForHost || t.hostNoticed || !t.primed {
+		return nil
+	}
+	n := len(t.persons())
+	if n == 0 {
+		return nil
+	}
+	t.hostNoticed = true
+	text := fmt.Sprintf("%d people are waiting for a host in %s", n, chat.OneLine(t.meetingName()))
+	if n == 1 {
+		text = "1 person is waiting for a host in " + chat.OneLine(t.meetingName())
+	}
+	return []notice{{kind: chat.Waiting, text: text}}
 }
 
 // onStream reports what a recording or live stream does: it connected, it never did, or it
 // dropped. Its joining and leaving are not a person's, so they are never announced as such.
-func (t *tracker) onStream(c meetings.Change) []notice {
+func (t *tracker) onStream(c meetings.Change, now time.Time) []notice {
 	p := c.Participant
+	if c.Kind == meetings.Left {
+		delete(t.streamSince, p.UUID)
+	} else if p.ServiceType == "conference" {
+		if _, ok := t.streamSince[p.UUID]; !ok {
+			t.streamSince[p.UUID] = now
+		}
+	}
 	what, end := "Live stream", "the stream"
 	if p.DisplayName == "Recording" || c.Before.DisplayName == "Recording" {
 		what, end = "Recording", "the recorder"
@@ -450,8 +505,41 @@ func (t *tracker) State(now time.Time) chat.MeetingState {
 	if t.presenter.active {
 		st.Presenter = t.presenter.name
 	}
+	if !t.started.IsZero() {
+		// From the meeting's start, which a restarted or taking-over listener learns again from
+		// the participants' start times: the same id for this run in every replica.
+		st.Occurrence = t.room + "@" + strconv.FormatInt(t.started.Unix(), 10)
+	}
+	st.WaitingForHost = t.waitingForHost
+	st.JoinURL = t.joinURL
+	for _, p := range t.People() {
+		st.People = append(st.People, chat.Person{
+			UUID: p.UUID, Name: p.DisplayName, Role: roleOf(p), Protocol: strings.ToLower(p.Protocol),
+			Waiting: p.Waiting(), Streaming: p.IsStreaming,
+		})
+		if !p.IsStreaming || p.ServiceType != "conference" {
+			continue
+		}
+		since, ok := t.streamSince[p.UUID]
+		if !ok && p.StartTime > 0 {
+			since = time.Unix(p.StartTime, 0) // restored: when it joined
+		}
+		if !ok && since.IsZero() {
+			since = now
+		}
+		if isRecorder(p) {
+			if st.RecordingSince.IsZero() || since.Before(st.RecordingSince) {
+				st.RecordingSince = since
+			}
+		} else if st.LiveSince.IsZero() || since.Before(st.LiveSince) {
+			st.LiveSince = since
+		}
+	}
 	return st
 }
+
+// isRecorder tells the operator's recorder from a live stream, as onStream words them.
+func isRecorder(p meetings.Participant) bool { return p.DisplayName == "Recording" }
 
 // summary writes the line that closes a meeting: "The meeting ended after 42 min: 12 at most, 20
 // people in all; Carol and Dan presented".

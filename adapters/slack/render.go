@@ -420,6 +420,13 @@ func renderStatus(m chat.MeetingState, now time.Time) message {
 	if m.GuestsMuted {
 		facts = append(facts, ":mute: Guests muted")
 	}
+	// Slack writes the times in each reader's own zone; the fallback is UTC.
+	if !m.RecordingSince.IsZero() {
+		facts = append(facts, "● Recording since "+slackTime(m.RecordingSince))
+	}
+	if !m.LiveSince.IsZero() {
+		facts = append(facts, "● Live since "+slackTime(m.LiveSince))
+	}
 	blocks := []slackgo.Block{
 		slackgo.NewSectionBlock(mrkdwn(head), nil, nil),
 		slackgo.NewSectionBlock(mrkdwn(truncateEscaped(strings.Join(facts, "\n"), maxSectionText)), nil, nil),
@@ -433,6 +440,11 @@ func renderStatus(m chat.MeetingState, now time.Time) message {
 	}
 	text := fmt.Sprintf("Meeting in progress: %s (%d in the meeting)", nameText(name), len(m.Present))
 	return message{Text: text, Blocks: blocks}
+}
+
+// slackTime is t as Slack's date token: HH:MM in the reader's time zone.
+func slackTime(t time.Time) string {
+	return fmt.Sprintf("<!date^%d^{time}|%s>", t.Unix(), t.UTC().Format("15:04 UTC"))
 }
 
 // joinBlockID marks the block of a Join link button. It is not one of ours for parseBlockID: a

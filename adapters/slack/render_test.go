@@ -70,6 +70,8 @@ func TestRenderGolden(t *testing.T) {
 			Presenter: "Bob", Locked: true, GuestsMuted: true, Started: start, Peak: 2, Total: 2}, start.Add(10*time.Minute))},
 		{"status_join", renderStatus(chat.MeetingState{Name: "Weekly", Present: []string{"Alice"}, Started: start,
 			Peak: 1, Total: 1, JoinURL: "https://meet.example.com/webapp/#/?conference=weekly"}, start.Add(time.Minute))},
+		{"status_recording", renderStatus(chat.MeetingState{Name: "Weekly", Present: []string{"Alice"}, Started: start,
+			Peak: 1, Total: 1, RecordingSince: start.Add(2 * time.Minute), LiveSince: start.Add(5 * time.Minute)}, start.Add(10*time.Minute))},
 		{"status_reply_join", renderReply(chat.Reply{Text: "Weekly sync: 2 in the meeting, locked",
 			JoinURL: "https://meet.example.com/webapp/#/?conference=weekly"}, replyOptions{Requester: "U1", Source: "status"})},
 		{"call", renderCall(chat.MeetingState{Name: "Weekly & <sync>"}, "R0123")},

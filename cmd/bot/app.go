@@ -100,6 +100,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Observer:  relayMetrics{m},
 
 		RejoinAfterEnd: cfg.Relay.RejoinAfterEnd,
+		JoinURL:        cfg.JoinURL,
 	}
 	a.scheduler, err = scheduler.New(scheduler.Config{
 		Store:     st,
@@ -129,6 +130,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		APIServer:       cfg.APIServer,
 		DefaultTimeZone: cfg.ScheduleTZ.String(),
 		Recorder:        cfg.Recorder,
+		JoinURL:         cfg.JoinURL,
 		Logger:          log.With("component", "commands"),
 		Observer:        m.CommandDone,
 	})
@@ -319,13 +321,12 @@ func runBot(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return a.run(ctx, tasks...)
 }
 
-// slackHome is the Slack Home tab's source. Its Live seam is for the relay's live state (who is
-// in now); until it is wired, every linked meeting is shown as not live.
+// slackHome is the Slack Home tab's source; who is in now comes from the relay's listeners.
 func (a *app) slackHome() slackHome {
 	if a.cfg.JoinURL.IsZero() {
 		a.log.Info("MEET_JOIN_URL is not set: no Join buttons and no Slack call cards")
 	}
-	return slackHome{Links: a.store, JoinURL: a.cfg.JoinURL, Log: a.log.With("component", "slack-home")}
+	return slackHome{Links: a.store, JoinURL: a.cfg.JoinURL, Live: a.supervisor.Live, Log: a.log.With("component", "slack-home")}
 }
 
 // adapterLeaseTTL bounds how long a crashed replica keeps the Matrix adapter from starting

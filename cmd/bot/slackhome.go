@@ -18,7 +18,7 @@ type slackHome struct {
 	Links   store.Links
 	JoinURL joinurl.Template
 	// Live returns the state of a meeting the relay follows now, ok false when it follows none.
-	// Nil shows every meeting as not live. (Seam: the lead wires it to the relay's tracker.)
+	// Nil shows every meeting as not live. cmd/bot wires it to relay.Supervisor.Live.
 	Live func(ctx context.Context, m store.MeetingRef) (state chat.MeetingState, ok bool)
 	Log  *slog.Logger
 }
