@@ -103,6 +103,7 @@ type Supervisor struct {
 	tasks      sync.WaitGroup // opens and closes in flight
 
 	startMu sync.Mutex // serialises starting and stopping listeners
+	saver   saver      // saves the rosters of all listeners, one round per SaveInterval
 	mu      sync.Mutex // guards what follows
 	lis     map[string]*Listener
 	backoff map[string]retry // meetings whose listener failed, by key
