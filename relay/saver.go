@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -19,6 +20,9 @@ type saver struct {
 // saveWorkers bounds how many listeners save at once within one round, so a storm's saves
 // neither run one by one nor open a connection per meeting.
 const saveWorkers = 8
+
+// saveTimeout bounds one listener's save in a round.
+const saveTimeout = 2 * time.Second
 
 // add registers l; its roster is saved from the next round on.
 func (sv *saver) add(l *Listener) {
@@ -73,8 +77,12 @@ func (sv *saver) round(batch []*Listener) {
 			for l := range work {
 				l.saveMu.Lock()
 				if l.obCtx.Err() == nil && sv.has(l) {
-					l.saveRoster(l.obCtx)
-					l.sup.recordBot(l.obCtx, l.key, l.sess)
+					// A save that hangs (the database unreachable) must not hold up the round's
+					// other listeners for long: it is retried in a later round.
+					ctx, cancel := context.WithTimeout(l.obCtx, saveTimeout)
+					l.saveRoster(ctx)
+					l.sup.recordBot(ctx, l.key, l.sess)
+					cancel()
 				}
 				l.saveMu.Unlock()
 			}
