@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,6 +149,9 @@ func (ls *leases) renewAll(ctx context.Context) (lost []string) {
 		keys = append(keys, k)
 	}
 	ls.mu.Unlock()
+	if b, ok := ls.store.(batchRenewer); ok {
+		return ls.renewBatch(ctx, b, keys)
+	}
 	failed := 0
 	var firstErr error
 	for _, k := range keys {
@@ -189,4 +193,61 @@ func (ls *leases) keys() []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// batchRenewer is a store that renews many leases of one owner in one statement.
+type batchRenewer interface {
+	RenewLeases(ctx context.Context, owner string, keys []string, ttl time.Duration) (held []string, err error)
+}
+
+// renewBatchSize bounds the keys of one renewal statement.
+const renewBatchSize = 1000
+
+// renewBatch is renewAll in a statement per renewBatchSize leases rather than one per lease, so
+// a replica's idle load on the database does not grow with the meetings it holds. A lease is
+// extended from the time its statement was sent, as renewAll does, so the fence stays on the
+// safe side of the database's expiry.
+func (ls *leases) renewBatch(ctx context.Context, b batchRenewer, keys []string) (lost []string) {
+	var firstErr error
+	failed := 0
+	for chunk := range slices.Chunk(keys, renewBatchSize) {
+		before := make(map[string]*lease, len(chunk))
+		stored := make([]string, 0, len(chunk)) // the store's keys carry leasePrefix
+		for _, k := range chunk {
+			if l := ls.get(k); l != nil {
+				before[k] = l
+				stored = append(stored, l.key)
+			}
+		}
+		sent := time.Now()
+		held, err := b.RenewLeases(ctx, ls.owner, stored, ls.ttl)
+		if err != nil {
+			failed += len(chunk)
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		ok := make(map[string]bool, len(held))
+		for _, k := range held {
+			ok[k] = true
+		}
+		for _, k := range chunk {
+			l := before[k]
+			if l == nil || ls.get(k) != l {
+				continue // released (or released and claimed again) meanwhile
+			}
+			switch {
+			case ok[l.key]:
+				l.extend(sent, ls.ttl)
+			default:
+				ls.forget(k)
+				lost = append(lost, k)
+			}
+		}
+	}
+	if failed > 0 {
+		ls.log.Warn("renew leases; will retry, posting pauses if the leases could lapse meanwhile", "failed", failed, "of", len(keys), "err", firstErr)
+	}
+	return lost
 }

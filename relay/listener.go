@@ -39,8 +39,7 @@ type Listener struct {
 	obCtx  context.Context // the outboxes'; cancelled when they must stop at once
 	obStop context.CancelFunc
 	done   chan struct{} // closed when the event loop has returned
-	quit   chan struct{} // closed by stop to end the saver
-	saved  chan struct{} // closed when the saver has returned
+	saveMu sync.Mutex    // held while the Supervisor's saver saves this listener's roster
 
 	mu       sync.Mutex // guards what follows; held while one event is handled
 	tr       *tracker
@@ -67,8 +66,6 @@ func (s *Supervisor) newListener(meeting store.MeetingRef, name string, pin chat
 		sup: s, meeting: meeting, key: meeting.Key(), name: name, pin: pin, sess: sess, lease: ls,
 		log:      s.logger().With("meeting", meeting.Key()),
 		done:     make(chan struct{}),
-		quit:     make(chan struct{}),
-		saved:    make(chan struct{}),
 		outboxes: map[chat.ChannelRef]*outbox{},
 	}
 	l.tr = newTracker(name, meeting.Room, s.BotName, l.isBot, restore, time.Now())
@@ -78,14 +75,14 @@ func (s *Supervisor) newListener(meeting store.MeetingRef, name string, pin chat
 	return l
 }
 
-// start runs the event loop, the roster saver and the outboxes of channels.
+// start runs the event loop and the outboxes of channels, and registers l with the roster saver.
 func (l *Listener) start(base context.Context, channels []chat.ChannelRef) {
 	l.ctx, l.cancel = context.WithCancel(base)
 	l.obCtx, l.obStop = context.WithCancel(base)
 	for _, ch := range channels {
 		l.addChannel(ch)
 	}
-	go l.saveLoop()
+	l.sup.saver.add(l)
 	go func() {
 		defer close(l.done)
 		err := l.sess.Events(l.ctx, l.handle)
@@ -167,8 +164,7 @@ func (l *Listener) stop(mode stopMode) {
 	<-l.done
 	if mode == abandon {
 		l.obStop()
-		close(l.quit)
-		<-l.saved
+		l.sup.saver.remove(l)
 		return
 	}
 	l.mu.Lock()
@@ -192,8 +188,7 @@ func (l *Listener) stop(mode stopMode) {
 		}
 	}
 	timer.Stop()
-	close(l.quit)
-	<-l.saved
+	l.sup.saver.remove(l)
 	// Save what the channels posted; what they could not post stays out of the saved roster, so
 	// the next listener reports it.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -321,25 +316,6 @@ func (l *Listener) currentState() chat.MeetingState {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.tr.State(time.Now())
-}
-
-// saveLoop saves the roster every SaveInterval once the channels have posted what led to it,
-// until stop closes quit or the outboxes' context ends.
-func (l *Listener) saveLoop() {
-	defer close(l.saved)
-	t := time.NewTicker(l.sup.saveInterval())
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			l.saveRoster(l.obCtx)
-			l.sup.recordBot(l.obCtx, l.key, l.sess)
-		case <-l.quit:
-			return
-		case <-l.obCtx.Done():
-			return
-		}
-	}
 }
 
 // saveRoster saves the newest roster snapshot whose notices every channel has posted, so a

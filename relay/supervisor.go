@@ -107,6 +107,7 @@ type Supervisor struct {
 	tasks      sync.WaitGroup // opens and closes in flight
 
 	startMu sync.Mutex // serialises starting and stopping listeners
+	saver   saver      // saves the rosters of all listeners, one round per SaveInterval
 	mu      sync.Mutex // guards what follows
 	lis     map[string]*Listener
 	backoff map[string]retry // meetings whose listener failed, by key
@@ -491,11 +492,12 @@ func (s *Supervisor) sync(ctx context.Context) {
 	}
 	target := fairShare(len(byMeeting), replicas)
 	claimed := 0
+	held := s.heldLeases(ctx, mine >= target && len(free) > 0)
 	for _, k := range free {
 		if ctx.Err() != nil {
 			return
 		}
-		if mine >= target && !s.orphaned(ctx, k) {
+		if mine >= target && !s.orphaned(ctx, k, held) {
 			continue
 		}
 		ls, ok, err := s.leases.claim(ctx, k)
@@ -561,8 +563,16 @@ func (s *Supervisor) warnUnreadable(chans []chat.ChannelRef) {
 // orphaned reports whether meeting k has had no lease holder for orphanRounds resyncs in a row:
 // a replica over its fair share then takes it anyway, so no meeting stays unheard because the
 // replicas' counts disagree for a while.
-func (s *Supervisor) orphaned(ctx context.Context, k string) bool {
-	owner, _, err := s.Store.LeaseHolder(ctx, leasePrefix+k)
+func (s *Supervisor) orphaned(ctx context.Context, k string, held map[string]bool) bool {
+	var owner string
+	var err error
+	if held != nil {
+		if held[leasePrefix+k] {
+			owner = "someone"
+		}
+	} else {
+		owner, _, err = s.Store.LeaseHolder(ctx, leasePrefix+k)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil || owner != "" {
@@ -571,6 +581,26 @@ func (s *Supervisor) orphaned(ctx context.Context, k string) bool {
 	}
 	s.orphans[k]++
 	return s.orphans[k] >= orphanRounds
+}
+
+// heldLeaseLister is a store that lists the held leases in one statement.
+type heldLeaseLister interface {
+	HeldLeases(ctx context.Context, prefix string) (map[string]bool, error)
+}
+
+// heldLeases returns the meetings' leases someone holds, when want and the store can list them
+// at once; nil means ask per meeting. One statement per resync instead of one per meeting
+// another replica holds keeps the database's idle load flat in the meetings.
+func (s *Supervisor) heldLeases(ctx context.Context, want bool) map[string]bool {
+	hl, ok := s.Store.(heldLeaseLister)
+	if !want || !ok {
+		return nil
+	}
+	held, err := hl.HeldLeases(ctx, leasePrefix)
+	if err != nil {
+		return nil // asked per meeting instead; that fails or succeeds on its own
+	}
+	return held
 }
 
 // orphanRounds is how many resyncs a meeting must be seen without a lease holder before a replica

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -76,6 +77,23 @@ func Bench(b *testing.B, newDB Factory) {
 			}
 		})
 	})
+	// RenewLeases100 renews all 100 leases in one call (per lease: divide by 100), as a replica's
+	// renewal round does with a store that can.
+	if br, ok := s.(interface {
+		RenewLeases(ctx context.Context, owner string, keys []string, ttl time.Duration) ([]string, error)
+	}); ok {
+		keys := make([]string, channels)
+		for i := range keys {
+			keys[i] = lease(i)
+		}
+		b.Run("RenewLeases100", func(b *testing.B) {
+			for b.Loop() {
+				if held, err := br.RenewLeases(ctx, "r1", keys, time.Minute); err != nil || len(held) != channels {
+					b.Fatal(len(held), err)
+				}
+			}
+		})
+	}
 	b.Run("LinksByMeeting", func(b *testing.B) {
 		m := store.MeetingRef{APIServer: "https://api.example.com", Room: "1000"}
 		for b.Loop() {

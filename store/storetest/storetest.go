@@ -93,6 +93,7 @@ func Run(t *testing.T, newDB Factory) {
 		{"Audit", testAudit},
 		{"Leases", testLeases},
 		{"LeaseExpiry", testLeaseExpiry},
+		{"RenewLeases", testRenewLeases},
 		{"Rosters", testRosters},
 		{"KV", testKV},
 		{"Reopen", testReopen},
@@ -558,6 +559,46 @@ func testLeases(t *testing.T, newDB Factory) {
 	}
 	if _, err := s.ClaimLease(ctx, key, "r2", 0); err == nil {
 		t.Error("ClaimLease with ttl 0 succeeded, want an error")
+	}
+}
+
+// testRenewLeases checks the batch renewal a store may offer (one statement for all of a
+// replica's leases): it renews exactly the owner's leases among the keys and says which.
+func testRenewLeases(t *testing.T, newDB Factory) {
+	h := newHarness(t, newDB)
+	ctx, s := h.ctx, h.s
+	b, ok := s.(interface {
+		RenewLeases(ctx context.Context, owner string, keys []string, ttl time.Duration) ([]string, error)
+	})
+	if !ok {
+		t.Skip("the store renews leases one by one")
+	}
+	const short = 30 * time.Millisecond
+	mine, theirs, gone := meetingA.Key(), meetingB.Key(), "nobody@example.com"
+	if ok, err := s.ClaimLease(ctx, mine, "r1", short); err != nil || !ok {
+		t.Fatalf("ClaimLease = %v, %v", ok, err)
+	}
+	if ok, err := s.ClaimLease(ctx, theirs, "r2", time.Minute); err != nil || !ok {
+		t.Fatalf("ClaimLease = %v, %v", ok, err)
+	}
+	held, err := b.RenewLeases(ctx, "r1", []string{mine, theirs, gone}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(held) != 1 || held[0] != mine {
+		t.Errorf("RenewLeases = %q, want only %q (the others are another's or no one's)", held, mine)
+	}
+	if _, until, _ := s.LeaseHolder(ctx, mine); time.Until(until) < 30*time.Second {
+		t.Errorf("after RenewLeases the lease runs until %v, want about a minute from now", until)
+	}
+	if owner, _, _ := s.LeaseHolder(ctx, theirs); owner != "r2" {
+		t.Errorf("another owner's lease is held by %q after RenewLeases, want r2", owner)
+	}
+	if held, err := b.RenewLeases(ctx, "r1", nil, time.Minute); err != nil || len(held) != 0 {
+		t.Errorf("RenewLeases of no keys = %q, %v", held, err)
+	}
+	if _, err := b.RenewLeases(ctx, "r1", []string{mine}, 0); err == nil {
+		t.Error("RenewLeases with ttl 0 succeeded, want an error")
 	}
 }
 
