@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maunium.net/go/mautrix/crypto/attachment"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -40,9 +42,64 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 	if err := a.canSendIn(ctx, room); err != nil {
 		return fmt.Errorf("post to %s: %w: %w", room, chat.ErrChannelGone, err)
 	}
-	_, err := a.cli.SendMessageEvent(ctx, room, event.EventMessage, noticeContent(renderNotification(n)))
+	if n.Text != "" || len(n.Files) == 0 {
+		_, err := a.cli.SendMessageEvent(ctx, room, event.EventMessage, noticeContent(renderNotification(n)))
+		if err != nil {
+			return fmt.Errorf("post to %s: %w", room, classify(err))
+		}
+	}
+	for _, f := range n.Files {
+		if err := a.postFile(ctx, room, f); err != nil {
+			return fmt.Errorf("post %s to %s: %w", f.Name, room, err)
+		}
+	}
+	return nil
+}
+
+// postFile uploads f to the media repository and sends it as m.image (a picture with its size)
+// or m.file. In an encrypted room the bytes are encrypted first (mautrix's attachment
+// encryption) and the event carries the key in content.file, with no plain URL: the homeserver
+// never holds the plain picture.
+func (a *Adapter) postFile(ctx context.Context, room id.RoomID, f chat.File) error {
+	if len(f.Data) == 0 {
+		return fmt.Errorf("empty file: %w", chat.ErrMessageRefused)
+	}
+	content := &event.MessageEventContent{
+		MsgType:  event.MsgFile,
+		Body:     f.Name,
+		FileName: f.Name,
+		Info:     &event.FileInfo{MimeType: f.MIME, Size: len(f.Data)},
+		Mentions: &event.Mentions{},
+	}
+	if strings.HasPrefix(f.MIME, "image/") {
+		content.MsgType = event.MsgImage
+		content.Info.Width, content.Info.Height = f.Width, f.Height
+		if f.AltText != "" {
+			content.Body = f.AltText // the caption clients show, and what screen readers read
+		}
+	}
+	enc, err := a.state.IsEncrypted(ctx, room)
 	if err != nil {
-		return fmt.Errorf("post to %s: %w", room, classify(err))
+		enc = false
+	}
+	data, mime := f.Data, f.MIME
+	var ef *attachment.EncryptedFile
+	if enc {
+		ef = attachment.NewEncryptedFile()
+		data = ef.Encrypt(f.Data)
+		mime = "application/octet-stream"
+	}
+	up, err := a.cli.UploadBytes(ctx, data, mime)
+	if err != nil {
+		return fmt.Errorf("upload: %w", classify(err))
+	}
+	if ef != nil {
+		content.File = &event.EncryptedFileInfo{EncryptedFile: *ef, URL: up.ContentURI.CUString()}
+	} else {
+		content.URL = up.ContentURI.CUString()
+	}
+	if _, err := a.cli.SendMessageEvent(ctx, room, event.EventMessage, content); err != nil {
+		return fmt.Errorf("send: %w", classify(err))
 	}
 	return nil
 }

@@ -76,6 +76,9 @@ type fakeSlack struct {
 	scopes      string               // x-oauth-scopes of every answer
 	slackCalls  map[string]*fakeCall // call id → call
 	chanMembers map[string][]string  // channel id → member ids (conversations.members)
+	uploads     map[string][]byte    // file id → bytes sent to its upload URL
+	uploadFail  func(n int) int      // status for the n-th upload request, 0 for 200
+	nUploads    int
 
 	webhooks chan webhookCall
 
@@ -108,11 +111,13 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 		scopes:      "commands,chat:write,chat:write.public,users:read,usergroups:read",
 		slackCalls:  map[string]*fakeCall{},
 		chanMembers: map[string][]string{},
+		uploads:     map[string][]byte{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", f.serveAPI)
 	mux.HandleFunc("/response/", f.serveResponse)
 	mux.HandleFunc("/ws", f.serveWS)
+	mux.HandleFunc("/upload/", f.serveUpload)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -220,6 +225,22 @@ func (f *fakeSlack) serveAPI(w http.ResponseWriter, r *http.Request) {
 		} else {
 			resp = map[string]any{"ok": true, "members": ids, "response_metadata": map[string]any{"next_cursor": ""}}
 		}
+	case "files.getUploadURLExternal":
+		id := fmt.Sprintf("F%d", n)
+		resp = map[string]any{"ok": true, "file_id": id, "upload_url": f.srv.URL + "/upload/" + id}
+	case "files.completeUploadExternal":
+		var files []map[string]string
+		if err := json.Unmarshal([]byte(r.PostForm.Get("files")), &files); err != nil {
+			f.t.Errorf("fake slack: files.completeUploadExternal: files %q: %v", r.PostForm.Get("files"), err)
+		}
+		f.mu.Lock()
+		for _, fl := range files {
+			if _, ok := f.uploads[fl["id"]]; !ok {
+				f.t.Errorf("fake slack: completing file %s whose bytes were never uploaded", fl["id"])
+			}
+		}
+		f.mu.Unlock()
+		resp = map[string]any{"ok": true, "files": files}
 	case "views.publish":
 		resp = map[string]any{"ok": true, "view": map[string]any{"id": "V1", "type": "home"}}
 	case "apps.connections.open":
@@ -304,6 +325,36 @@ func (f *fakeSlack) record(c apiCall) {
 	f.mu.Lock()
 	f.calls = append(f.calls, c)
 	f.mu.Unlock()
+}
+
+// serveUpload plays the upload URL files.getUploadURLExternal hands out: a multipart POST whose
+// "file" part holds the bytes.
+func (f *fakeSlack) serveUpload(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimPrefix(r.URL.Path, "/upload/")
+	f.mu.Lock()
+	f.nUploads++
+	n, fail := f.nUploads, f.uploadFail
+	f.mu.Unlock()
+	if fail != nil {
+		if st := fail(n); st != 0 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(st)
+			return
+		}
+	}
+	file, _, err := r.FormFile("file")
+	if err != nil {
+		f.t.Errorf("fake slack: upload %s: %v", id, err)
+		http.Error(w, "bad", http.StatusBadRequest)
+		return
+	}
+	defer file.Close()
+	b, _ := io.ReadAll(file)
+	f.mu.Lock()
+	f.uploads[id] = b
+	f.mu.Unlock()
+	f.record(apiCall{Method: "upload", Form: url.Values{"id": {id}}, At: time.Now(), Status: 200, Body: b})
+	_, _ = io.WriteString(w, "OK - "+strconv.Itoa(len(b)))
 }
 
 // serveResponse plays a response_url endpoint: it answers "ok" as plain text, as Slack does.

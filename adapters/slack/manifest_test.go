@@ -13,7 +13,7 @@ import (
 func TestManifests(t *testing.T) {
 	scopes := []string{"- commands", "- chat:write ", "- chat:write.public", "- users:read", "- usergroups:read",
 		"- app_uninstalled", "- tokens_revoked", "command: /meet",
-		"- calls:read", "- calls:write", "- channels:read", "- groups:read", "- app_home_opened", "home_tab_enabled: true"}
+		"- calls:read", "- calls:write", "- channels:read", "- groups:read", "- files:write", "- app_home_opened", "home_tab_enabled: true"}
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join("..", "..", "deploy", name))
 		if err != nil {

@@ -31,16 +31,29 @@ import (
 // people waiting in n.Meeting.People get a waiting-room alert (unless n.NoWaitingAlerts), and a
 // notification of only chat.Waiting posts no text of its own.
 //
+// n.Files go after the text, in the same thread (the channel when not threaded), through Slack's
+// upload flow (postWithFiles); a retry of the same notification resumes at the step that failed.
+//
 // Post makes one chat.postMessage attempt for the notification and never retries it. Errors: a
 // *chat.RateLimitError when Slack asks to slow down; chat.ErrChannelGone when the channel or the
 // whole workspace can no longer be posted to (the bot was removed, the channel archived, the app
 // uninstalled or its token revoked); any other error may be retried by the caller.
 func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notification) error {
+	if len(n.Files) == 0 {
+		_, err := a.postText(ctx, ch, n)
+		return err
+	}
+	return a.postWithFiles(ctx, ch, n)
+}
+
+// postText posts n's text (none when it is empty) as Post documents and returns the thread its
+// files belong in: the status message or call card of a threaded channel, else "" (the channel).
+func (a *Adapter) postText(ctx context.Context, ch chat.ChannelRef, n chat.Notification) (string, error) {
 	if ch.Platform != Platform || ch.Channel == "" {
-		return fmt.Errorf("post to %s: not a Slack channel: %w", ch, chat.ErrChannelGone)
+		return "", fmt.Errorf("post to %s: not a Slack channel: %w", ch, chat.ErrChannelGone)
 	}
 	if a.teamGone(ch.Workspace) {
-		return fmt.Errorf("post to %s: workspace stopped: %w", ch, chat.ErrChannelGone)
+		return "", fmt.Errorf("post to %s: workspace stopped: %w", ch, chat.ErrChannelGone)
 	}
 	text := message{Text: truncateEscaped(plainText(n.Text), maxMessageText)}
 	st := a.channelState(ch)
@@ -51,10 +64,10 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 	stateless := !hasState(n.Meeting)
 	if !n.NoWaitingAlerts && !stateless {
 		if err := a.waitingAlerts(ctx, st, ch, n.Meeting); err != nil {
-			return err
+			return "", err
 		}
 		if onlyKinds(n.Kinds, chat.Waiting) && (st.waiting != nil || (st.hostWait != nil && !st.hostWait.started)) {
-			return nil // the open waiting-room alert says it
+			return "", nil // the open waiting-room alert says it
 		}
 	}
 	// The state says whether the meeting ended; a batch that ends one meeting and starts the next
@@ -76,7 +89,7 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 		// Creates the call the first time, posts its block until that succeeds, updates its roster.
 		err := a.syncCall(ctx, st, ch, n.Meeting)
 		if err != nil && !errors.Is(err, errCallRefused) {
-			return err
+			return "", err
 		}
 	}
 	if c := st.call; c != nil {
@@ -85,22 +98,22 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 			thread = c.ts
 		}
 		_, err := a.postMessage(ctx, ch, text, thread)
-		return err
+		return thread, err
 	}
 	if !n.Threaded {
 		_, err := a.postMessage(ctx, ch, text, "")
-		return err
+		return "", err
 	}
 
 	if st.status == nil {
 		if ended || !running {
 			_, err := a.postMessage(ctx, ch, text, "")
-			return err
+			return "", err
 		}
 		m := renderStatus(n.Meeting, a.now())
 		ts, err := a.postMessage(ctx, ch, m, "")
 		if err != nil {
-			return err
+			return "", err
 		}
 		st.status = &statusMsg{ch: ch, ts: ts, have: keyOf(m)}
 	}
@@ -110,7 +123,7 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 		if errors.As(err, &se) && (se.Err == "thread_not_found" || se.Err == "message_not_found") {
 			st.status = nil // someone deleted the status message: the retry starts a new one
 		}
-		return err
+		return "", err
 	}
 	state := n.Meeting
 	if ended {
@@ -118,20 +131,20 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 		st.status = nil
 	}
 	a.editStatus(sm, renderStatus(state, a.now()))
-	return nil
+	return sm.ts, nil
 }
 
 // closeCall posts n of a meeting that ended (into the call's thread in threaded mode), ends the
 // channel's call card (calls.end with the duration, in the background) and, in threaded mode,
 // posts the meeting's summary in the channel, as the status message would have become.
-func (a *Adapter) closeCall(ctx context.Context, st *channelState, ch chat.ChannelRef, n chat.Notification, text message) error {
+func (a *Adapter) closeCall(ctx context.Context, st *channelState, ch chat.ChannelRef, n chat.Notification, text message) (string, error) {
 	c := st.call
 	thread := ""
 	if n.Threaded {
 		thread = c.ts
 	}
 	if _, err := a.postMessage(ctx, ch, text, thread); err != nil {
-		return err
+		return "", err
 	}
 	a.endCall(c, a.now())
 	st.call = nil
@@ -145,7 +158,7 @@ func (a *Adapter) closeCall(ctx context.Context, st *channelState, ch chat.Chann
 			a.log.Warn("meeting summary not posted", "channel", ch.String(), "err", err)
 		}
 	}
-	return nil
+	return thread, nil
 }
 
 // hasState reports whether m describes a meeting at all: a notification of a schedule that ran,
@@ -188,6 +201,9 @@ type channelState struct {
 	callRefused string
 	waiting     *waitAlert // the open waiting-room alert, or nil
 	hostWait    *hostAlert // the "waiting for a host" alert of the latest occurrence, or nil
+
+	filesMu sync.Mutex // serialises notifications with files, and guards files
+	files   *filePost  // how far the latest one got, while the relay may retry it
 }
 
 func (a *Adapter) channelState(ch chat.ChannelRef) *channelState {
@@ -210,6 +226,9 @@ func (a *Adapter) forgetChannel(ch chat.ChannelRef) {
 // postMessage makes one chat.postMessage attempt, into thread when thread is set, and returns the
 // message's ts. Errors are mapped as Post documents.
 func (a *Adapter) postMessage(ctx context.Context, ch chat.ChannelRef, m message, thread string) (string, error) {
+	if m.Text == "" && len(m.Blocks) == 0 {
+		return "", nil // a notification of files only: its files carry it
+	}
 	opts := []slackgo.MsgOption{slackgo.MsgOptionText(m.Text, false), slackgo.MsgOptionDisableLinkUnfurl(),
 		slackgo.MsgOptionDisableMediaUnfurl()}
 	if len(m.Blocks) > 0 {
