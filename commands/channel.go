@@ -152,6 +152,8 @@ var notifyKinds = map[string]string{
 	"leaves": "leaves", "leave": "leaves",
 	"presentations": "presentations", "presentation": "presentations",
 	"chat": "chat", "thread": "thread", "threads": "thread", "threaded": "thread",
+	"snapshots": "snapshots", "snapshot": "snapshots", "slides": "snapshots",
+	"report": "report", "reports": "report", "attendance": "report",
 }
 
 // onOff reads on|off (and their usual synonyms).
@@ -178,9 +180,11 @@ func (r *Router) notify(ctx context.Context, c *call) (chat.Reply, error) {
 		return chat.Reply{}, fmt.Errorf("get settings: %w", err)
 	}
 	if len(c.args) == 0 {
-		return chat.Reply{Text: fmt.Sprintf("This channel hears: joins %s, leaves %s, presentations %s, chat %s; thread %s. "+
-			"Change one with: notify joins|leaves|presentations|chat|thread on|off",
-			word(set.Joins), word(set.Leaves), word(set.Presentations), word(set.Chat), word(set.Threaded))}, nil
+		return chat.Reply{Text: fmt.Sprintf("This channel hears: joins %s, leaves %s, presentations %s, chat %s; thread %s; "+
+			"slide snapshots %s, attendance report %s. "+
+			"Change one with: notify joins|leaves|presentations|chat|thread|snapshots|report on|off",
+			word(set.Joins), word(set.Leaves), word(set.Presentations), word(set.Chat), word(set.Threaded),
+			word(set.Snapshots), word(set.Report))}, nil
 	}
 	kind, ok := notifyKinds[c.kw(0)]
 	on, ok2 := onOff(c.kw(1))
@@ -198,12 +202,25 @@ func (r *Router) notify(ctx context.Context, c *call) (chat.Reply, error) {
 		set.Chat = on
 	case "thread":
 		set.Threaded = on
+	case "snapshots":
+		set.Snapshots = on
+	case "report":
+		set.Report = on
 	}
 	if err := r.cfg.Store.PutSettings(ctx, c.req.Channel, set); err != nil {
 		return chat.Reply{}, fmt.Errorf("put settings: %w", err)
 	}
-	if kind == "thread" {
+	switch kind {
+	case "thread":
 		return public("turned threaded notifications %s", word(on)), nil
+	case "snapshots":
+		return r.snapshotsTurned(ctx, c, on), nil
+	case "report":
+		if on {
+			return public("turned the attendance report on: when the meeting ends, its thread gets a CSV of who " +
+				"attended and for how long, and a chart"), nil
+		}
+		return public("turned the attendance report off"), nil
 	}
 	return public("turned %s notifications %s", kind, word(on)), nil
 }
@@ -437,4 +454,27 @@ func (r *Router) unschedule(ctx context.Context, c *call) (chat.Reply, error) {
 		return chat.Reply{}, fmt.Errorf("remove schedule %d: %w", id, err)
 	}
 	return public("removed schedule #%d", id), nil
+}
+
+// snapshotsTurned answers notify snapshots: a private-cloud node sends no presentation frames,
+// so there the setting is kept (the link may move to a public node) but the channel is told it
+// will see nothing.
+func (r *Router) snapshotsTurned(ctx context.Context, c *call, on bool) chat.Reply {
+	if !on {
+		return public("turned slide snapshots off")
+	}
+	if l, err := r.links.get(ctx, r.cfg.Store, c.req.Channel); err == nil && l.Cloud == string(meetings.PrivateCloud) {
+		return public("turned slide snapshots on, but this meeting runs on a private-cloud node, which sends no " +
+			"presentation frames, so no snapshots will be posted while it does")
+	}
+	return public("turned slide snapshots on: the meeting's thread gets a picture of the shared slides when they "+
+		"change, at most one every %s", r.snapshotEvery())
+}
+
+// snapshotEvery is the least time between two snapshots, as the relay is configured.
+func (r *Router) snapshotEvery() time.Duration {
+	if r.cfg.SnapshotInterval > 0 {
+		return r.cfg.SnapshotInterval
+	}
+	return 30 * time.Second
 }
