@@ -381,11 +381,13 @@ func runConsole(ctx context.Context, cfg Config, log *slog.Logger, in io.Reader,
 }
 
 // console makes the console adapter and registers it as the only platform. At a terminal its
-// command history is kept in dataDir.
+// command history is kept in dataDir, and the files it is sent are written to dataDir/files.
 func (a *app) console(in io.Reader, out io.Writer, dataDir string) *console.Adapter {
 	c := console.NewWithOptions(in, out, a.router, console.Options{
 		HistoryPath: filepath.Join(dataDir, "console_history"),
 		Commands:    a.router.CommandWords(),
+		// Slide snapshots and attendance reports, where the console can show their paths.
+		FilesDir: filepath.Join(dataDir, "files"),
 	})
 	a.posters["console"], a.rights["console"] = c, c
 	a.supervisor.Platforms = []string{"console"}
