@@ -120,17 +120,18 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("start scheduler: %w", err)
 	}
 	a.router = commands.New(commands.Config{
-		Store:           st,
-		Client:          client,
-		Meetings:        a.supervisor,
-		Scheduler:       a.scheduler,
-		BotName:         cfg.BotName,
-		DefaultCloud:    cfg.DefaultCloud,
-		APIServer:       cfg.APIServer,
-		DefaultTimeZone: cfg.ScheduleTZ.String(),
-		Recorder:        cfg.Recorder,
-		Logger:          log.With("component", "commands"),
-		Observer:        m.CommandDone,
+		Store:            st,
+		Client:           client,
+		Meetings:         a.supervisor,
+		Scheduler:        a.scheduler,
+		BotName:          cfg.BotName,
+		DefaultCloud:     cfg.DefaultCloud,
+		APIServer:        cfg.APIServer,
+		DefaultTimeZone:  cfg.ScheduleTZ.String(),
+		SnapshotInterval: cfg.Relay.SnapshotInterval,
+		Recorder:         cfg.Recorder,
+		Logger:           log.With("component", "commands"),
+		Observer:         m.CommandDone,
 	})
 	return a, nil
 }
