@@ -129,3 +129,33 @@ func roleWord(role string) string {
 	}
 	return "guest"
 }
+
+// recordAttendance hands ev to the log of the meeting's current run, making one when the run
+// changes. It runs on the event loop without the listener's lock, since it writes to the store.
+// Until the tracker names the run (chat.MeetingState.Occurrence), nothing is recorded.
+func (l *Listener) recordAttendance(ev meetings.Event, now time.Time) {
+	occ := l.currentState().Occurrence
+	if occ == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), 5*time.Second)
+	defer cancel()
+	if l.att == nil || l.att.occ != occ {
+		l.att = newAttendanceLog(l.sup.Store, l.key, occ, l.isBot)
+		l.mu.Lock()
+		var people []meetings.Participant
+		if l.tr.Primed() {
+			people = l.tr.People()
+		}
+		l.mu.Unlock()
+		// The run began after the first sync: the people already in joined it now.
+		for _, p := range people {
+			if err := l.att.observe(ctx, meetings.ParticipantCreated{Participant: p}, now); err != nil {
+				l.log.Warn("attendance not recorded", "err", err)
+			}
+		}
+	}
+	if err := l.att.observe(ctx, ev, now); err != nil {
+		l.log.Warn("attendance not recorded", "err", err)
+	}
+}

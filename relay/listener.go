@@ -51,6 +51,8 @@ type Listener struct {
 	snaps []snapshot
 
 	saves atomic.Int64 // tests: roster saving rounds done
+
+	att *attendanceLog // the current run's; only the event loop uses it (attendance.go)
 }
 
 type snapshot struct {
@@ -240,6 +242,7 @@ func (l *Listener) handle(ev meetings.Event) {
 		l.log.Debug("event stream lost; the client reconnects", "err", ev.(meetings.StreamLost).Err)
 	}
 	now := time.Now()
+	defer l.recordAttendance(ev, now) // after the lock below is released: it writes to the store
 	l.mu.Lock()
 	ns, why := l.tr.Apply(ev, now)
 	if why != stay {
