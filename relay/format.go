@@ -26,6 +26,9 @@ type notice struct {
 	// streamLeft: a recording or live stream left; posted only if no one stopped it on purpose
 	// (the store still remembers it), checked just before posting.
 	streamLeft bool
+	// files: a snapshot's picture or a report's CSV and chart (kinds Snapshot and Report), with
+	// text the line that goes with them.
+	files []chat.File
 }
 
 // wanted reports whether a channel with settings s wants to hear about n.
@@ -41,6 +44,10 @@ func wanted(n notice, s store.ChannelSettings) bool {
 		return s.Chat
 	case chat.MeetingEnded, chat.MeetingChanged:
 		return true
+	case chat.Snapshot:
+		return s.Snapshots
+	case chat.Report:
+		return s.Report
 	}
 	return false
 }
@@ -71,9 +78,13 @@ func coalesce(batch []notice, s store.ChannelSettings) (chat.Notification, bool)
 	}
 	lines := make([]string, 0, len(groups))
 	var kinds []chat.NoticeKind
+	var files []chat.File
 	seen := map[chat.NoticeKind]bool{}
 	for _, g := range groups {
 		lines = append(lines, render(g))
+		for _, n := range g.notices {
+			files = append(files, n.files...)
+		}
 		if !seen[g.kind] {
 			seen[g.kind] = true
 			kinds = append(kinds, g.kind)
@@ -84,13 +95,15 @@ func coalesce(batch []notice, s store.ChannelSettings) (chat.Notification, bool)
 		Kinds:    kinds,
 		Meeting:  batch[len(batch)-1].state, // the meeting after the latest event
 		Threaded: s.Threaded,
+		Files:    files,
 	}, true
 }
 
 // place adds n to the last group of its kind unless a later group mentions the same person (so
 // moving n up would reorder that person's events) or n's kind always stands alone.
 func place(groups []group, n notice) []group {
-	if n.kind == chat.ChatMessage || n.kind == chat.MeetingEnded || n.kind == chat.MeetingChanged {
+	if n.kind == chat.ChatMessage || n.kind == chat.MeetingEnded || n.kind == chat.MeetingChanged ||
+		n.kind == chat.Snapshot || n.kind == chat.Report {
 		return append(groups, group{kind: n.kind, notices: []notice{n}})
 	}
 	for i := len(groups) - 1; i >= 0; i-- {
@@ -128,7 +141,7 @@ func render(g group) string {
 	case chat.ChatMessage:
 		n := g.notices[0]
 		return displayName(n.name) + ": " + chat.OneLine(n.text)
-	case chat.MeetingEnded, chat.MeetingChanged:
+	case chat.MeetingEnded, chat.MeetingChanged, chat.Snapshot, chat.Report:
 		return g.notices[0].text
 	}
 	var verb string
