@@ -83,6 +83,10 @@ func coalesce(batch []notice, s store.ChannelSettings) (chat.Notification, bool)
 	for _, g := range groups {
 		lines = append(lines, render(g))
 		for _, n := range g.notices {
+			if n.kind == chat.Snapshot {
+				files = append(files, snapshotFiles(n, channelZone(s))...)
+				continue
+			}
 			files = append(files, n.files...)
 		}
 		if !seen[g.kind] {
@@ -191,4 +195,14 @@ func displayName(name string) string {
 		return "(no name)"
 	}
 	return name
+}
+
+// channelZone is the channel's time zone (store.ChannelSettings.TimeZone), UTC when it set none.
+func channelZone(s store.ChannelSettings) *time.Location {
+	if s.TimeZone != "" {
+		if loc, err := time.LoadLocation(s.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return time.UTC
 }
