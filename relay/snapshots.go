@@ -76,3 +76,47 @@ func snapshotFiles(n notice, loc *time.Location) []chat.File {
 	}
 	return out
 }
+
+// snapshot hands a presentation event to the meeting's slides and a snapshot it yields to every
+// channel's outbox, where each channel's setting decides. No frame is fetched while no channel
+// has snapshots on. It runs on the event loop without the listener's lock.
+func (l *Listener) snapshot(ev meetings.Event, now time.Time) {
+	switch ev.(type) {
+	case meetings.PresentationStarted, meetings.PresentationStopped, meetings.PresentationFrame:
+	default:
+		return
+	}
+	if l.slides == nil {
+		l.slides = newSlides(l.sup.SnapshotInterval, l.sess.PresentationJPEG)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), 10*time.Second)
+	defer cancel()
+	if _, ok := ev.(meetings.PresentationFrame); ok && !l.anyWantsSnapshots(ctx) {
+		return
+	}
+	n, err := l.slides.observe(ctx, ev, now)
+	if err != nil {
+		l.log.Warn("presentation frame not posted", "err", err)
+		return
+	}
+	if n == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	n.seq = l.seq
+	for _, o := range l.outboxes {
+		o.add(*n)
+	}
+}
+
+// anyWantsSnapshots reports whether a channel of the meeting has snapshots on.
+func (l *Listener) anyWantsSnapshots(ctx context.Context) bool {
+	for ch := range l.channels() {
+		if s, err := l.sup.Store.GetSettings(ctx, ch); err == nil && s.Snapshots {
+			return true
+		}
+	}
+	return false
+}

@@ -99,7 +99,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Logger:    log.With("component", "relay"),
 		Observer:  relayMetrics{m},
 
-		RejoinAfterEnd: cfg.Relay.RejoinAfterEnd,
+		RejoinAfterEnd:   cfg.Relay.RejoinAfterEnd,
+		SnapshotInterval: cfg.Relay.SnapshotInterval,
 	}
 	a.scheduler, err = scheduler.New(scheduler.Config{
 		Store:     st,
