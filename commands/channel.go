@@ -154,7 +154,9 @@ var notifyKinds = map[string]string{
 	"leaves": "leaves", "leave": "leaves",
 	"presentations": "presentations", "presentation": "presentations",
 	"chat": "chat", "thread": "thread", "threads": "thread", "threaded": "thread",
-	"waiting": "waiting",
+	"waiting":   "waiting",
+	"snapshots": "snapshots", "snapshot": "snapshots", "slides": "snapshots",
+	"report": "report", "reports": "report", "attendance": "report",
 }
 
 // onOff reads on|off (and their usual synonyms).
@@ -181,9 +183,11 @@ func (r *Router) notify(ctx context.Context, c *call) (chat.Reply, error) {
 		return chat.Reply{}, fmt.Errorf("get settings: %w", err)
 	}
 	if len(c.args) == 0 {
-		return chat.Reply{Text: fmt.Sprintf("This channel hears: joins %s, leaves %s, presentations %s, chat %s, waiting %s; thread %s. "+
-			"Change one with: notify joins|leaves|presentations|chat|waiting|thread on|off",
-			word(set.Joins), word(set.Leaves), word(set.Presentations), word(set.Chat), word(set.Waiting), word(set.Threaded))}, nil
+		return chat.Reply{Text: fmt.Sprintf("This channel hears: joins %s, leaves %s, presentations %s, chat %s, waiting %s; thread %s; "+
+			"slide snapshots %s, attendance report %s. "+
+			"Change one with: notify joins|leaves|presentations|chat|waiting|thread|snapshots|report on|off",
+			word(set.Joins), word(set.Leaves), word(set.Presentations), word(set.Chat), word(set.Waiting), word(set.Threaded),
+			word(set.Snapshots), word(set.Report))}, nil
 	}
 	kind, ok := notifyKinds[c.kw(0)]
 	on, ok2 := onOff(c.kw(1))
@@ -203,14 +207,26 @@ func (r *Router) notify(ctx context.Context, c *call) (chat.Reply, error) {
 		set.Threaded = on
 	case "waiting":
 		set.Waiting = on
+	case "snapshots":
+		set.Snapshots = on
+	case "report":
+		set.Report = on
 	}
 	if err := r.cfg.Store.PutSettings(ctx, c.req.Channel, set); err != nil {
 		return chat.Reply{}, fmt.Errorf("put settings: %w", err)
 	}
-	if kind == "thread" {
+	switch kind {
+	case "thread":
 		return public("turned threaded notifications %s", word(on)), nil
-	}
-	if kind == "waiting" {
+	case "snapshots":
+		return r.snapshotsTurned(ctx, c, on), nil
+	case "report":
+		if on {
+			return public("turned the attendance report on: when the meeting ends, its thread gets a CSV of who " +
+				"attended and for how long, and a chart"), nil
+		}
+		return public("turned the attendance report off"), nil
+	case "waiting":
 		return public("turned waiting-room alerts %s", word(on)), nil
 	}
 	return public("turned %s notifications %s", kind, word(on)), nil
@@ -445,4 +461,27 @@ func (r *Router) unschedule(ctx context.Context, c *call) (chat.Reply, error) {
 		return chat.Reply{}, fmt.Errorf("remove schedule %d: %w", id, err)
 	}
 	return public("removed schedule #%d", id), nil
+}
+
+// snapshotsTurned answers notify snapshots: a private-cloud node sends no presentation frames,
+// so there the setting is kept (the link may move to a public node) but the channel is told it
+// will see nothing.
+func (r *Router) snapshotsTurned(ctx context.Context, c *call, on bool) chat.Reply {
+	if !on {
+		return public("turned slide snapshots off")
+	}
+	if l, err := r.links.get(ctx, r.cfg.Store, c.req.Channel); err == nil && l.Cloud == string(meetings.PrivateCloud) {
+		return public("turned slide snapshots on, but this meeting runs on a private-cloud node, which sends no " +
+			"presentation frames, so no snapshots will be posted while it does")
+	}
+	return public("turned slide snapshots on: the meeting's thread gets a picture of the shared slides when they "+
+		"change, at most one every %s", r.snapshotEvery())
+}
+
+// snapshotEvery is the least time between two snapshots, as the relay is configured.
+func (r *Router) snapshotEvery() time.Duration {
+	if r.cfg.SnapshotInterval > 0 {
+		return r.cfg.SnapshotInterval
+	}
+	return 30 * time.Second
 }

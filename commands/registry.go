@@ -408,13 +408,16 @@ func newRegistry() *registry {
 		},
 		{
 			name: "notify", section: "Channel", rights: chat.Admin, maxArgs: 2, nameArg: -1,
-			usage:   []string{"notify", "notify joins|leaves|presentations|chat|waiting|thread on|off"},
+			usage:   []string{"notify", "notify joins|leaves|presentations|chat|thread|waiting|snapshots|report on|off"},
 			summary: "choose what the meeting posts here",
 			help: "Alone, shows what this channel hears about its meeting. joins, leaves and presentations " +
 				"are on by default, chat (the meeting's chat messages) is off; thread (on by default) keeps " +
 				"one status message with the events in its thread where the chat service has threads; waiting " +
-				"(on by default) says when someone waits to be admitted or people wait for a host.",
-			examples: []string{"notify", "notify chat on", "notify leaves off", "notify thread off", "notify waiting off"},
+				"(on by default) says when someone waits to be admitted or people wait for a host. " +
+				"snapshots (off by default: slides can be confidential) posts a picture of the shared slides " +
+				"when they change; report (off by default: it is personal data) posts who attended, as a CSV " +
+				"and a chart, when the meeting ends.",
+			examples: []string{"notify", "notify chat on", "notify leaves off", "notify waiting off", "notify snapshots on", "notify report on"},
 			changes:  true, run: (*Router).notify,
 		},
 		{

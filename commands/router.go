@@ -69,8 +69,11 @@ type Config struct {
 	// DefaultTimeZone is the IANA zone of schedules in channels that set none (SCHEDULE_TZ);
 	// empty leaves the choice to the Scheduler.
 	DefaultTimeZone string
-	Logger          *slog.Logger     // nil: discard
-	Now             func() time.Time // nil: time.Now
+	// SnapshotInterval is the least time between two slide snapshots of one meeting
+	// (SNAPSHOT_INTERVAL), for notify's answer; zero means the default, 30 s.
+	SnapshotInterval time.Duration
+	Logger           *slog.Logger     // nil: discard
+	Now              func() time.Time // nil: time.Now
 	// LinkTTL is how long a channel's link is reused from memory before the store is read again
 	// (default 2 s; negative reads the store for every command). A link changed through another
 	// replica is seen within LinkTTL; this router's own link and unlink are seen at once.

@@ -26,6 +26,9 @@ type notice struct {
 	// streamLeft: a recording or live stream left; posted only if no one stopped it on purpose
 	// (the store still remembers it), checked just before posting.
 	streamLeft bool
+	// files: a snapshot's picture or a report's CSV and chart (kinds Snapshot and Report), with
+	// text the line that goes with them.
+	files []chat.File
 }
 
 // wanted reports whether a channel with settings s wants to hear about n.
@@ -43,6 +46,10 @@ func wanted(n notice, s store.ChannelSettings) bool {
 		return true
 	case chat.Waiting:
 		return s.Waiting
+	case chat.Snapshot:
+		return s.Snapshots
+	case chat.Report:
+		return s.Report
 	}
 	return false
 }
@@ -73,9 +80,17 @@ func coalesce(batch []notice, s store.ChannelSettings) (chat.Notification, bool)
 	}
 	lines := make([]string, 0, len(groups))
 	var kinds []chat.NoticeKind
+	var files []chat.File
 	seen := map[chat.NoticeKind]bool{}
 	for _, g := range groups {
 		lines = append(lines, render(g))
+		for _, n := range g.notices {
+			if n.kind == chat.Snapshot {
+				files = append(files, snapshotFiles(n, channelZone(s))...)
+				continue
+			}
+			files = append(files, n.files...)
+		}
 		if !seen[g.kind] {
 			seen[g.kind] = true
 			kinds = append(kinds, g.kind)
@@ -88,13 +103,15 @@ func coalesce(batch []notice, s store.ChannelSettings) (chat.Notification, bool)
 		Threaded: s.Threaded,
 		// Slack keeps its own waiting-room alert from the state; it needs to know it is off.
 		NoWaitingAlerts: !s.Waiting,
+		Files:           files,
 	}, true
 }
 
 // place adds n to the last group of its kind unless a later group mentions the same person (so
 // moving n up would reorder that person's events) or n's kind always stands alone.
 func place(groups []group, n notice) []group {
-	if n.kind == chat.ChatMessage || n.kind == chat.MeetingEnded || n.kind == chat.MeetingChanged || n.kind == chat.Waiting {
+	if n.kind == chat.ChatMessage || n.kind == chat.MeetingEnded || n.kind == chat.MeetingChanged ||
+		n.kind == chat.Waiting || n.kind == chat.Snapshot || n.kind == chat.Report {
 		return append(groups, group{kind: n.kind, notices: []notice{n}})
 	}
 	for i := len(groups) - 1; i >= 0; i-- {
@@ -132,7 +149,7 @@ func render(g group) string {
 	case chat.ChatMessage:
 		n := g.notices[0]
 		return displayName(n.name) + ": " + chat.OneLine(n.text)
-	case chat.MeetingEnded, chat.MeetingChanged, chat.Waiting:
+	case chat.MeetingEnded, chat.MeetingChanged, chat.Waiting, chat.Snapshot, chat.Report:
 		return g.notices[0].text
 	}
 	var verb string
@@ -182,4 +199,14 @@ func displayName(name string) string {
 		return "(no name)"
 	}
 	return name
+}
+
+// channelZone is the channel's time zone (store.ChannelSettings.TimeZone), UTC when it set none.
+func channelZone(s store.ChannelSettings) *time.Location {
+	if s.TimeZone != "" {
+		if loc, err := time.LoadLocation(s.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return time.UTC
 }

@@ -51,6 +51,9 @@ type Listener struct {
 	snaps []snapshot
 
 	saves atomic.Int64 // tests: roster saving rounds done
+
+	att    *attendanceLog // the current run's; only the event loop uses it (attendance.go)
+	slides *slides        // made on the first presentation event; only the event loop uses it (snapshots.go)
 }
 
 type snapshot struct {
@@ -239,6 +242,8 @@ func (l *Listener) handle(ev meetings.Event) {
 		l.log.Debug("event stream lost; the client reconnects", "err", ev.(meetings.StreamLost).Err)
 	}
 	now := time.Now()
+	defer l.recordAttendance(ev, now) // after the lock below is released: it writes to the store
+	defer l.snapshot(ev, now)         // likewise: it fetches the frame
 	l.mu.Lock()
 	ns, why := l.tr.Apply(ev, now)
 	if why != stay {

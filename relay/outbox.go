@@ -104,11 +104,16 @@ func (o *outbox) add(ns ...notice) {
 		o.mu.Unlock()
 		return
 	}
-	o.pending = append(o.pending, ns...)
+	for _, n := range ns {
+		if n.kind == chat.Snapshot {
+			o.pending = dropSnapshots(o.pending) // the newer picture replaces one not yet posted
+		}
+		o.pending = append(o.pending, n)
+	}
 	if over := len(o.pending) - maxPending; over > 0 {
 		// Drop a tenth more than needed, so a flood costs one copy per thousand notices.
 		over = min(len(o.pending), over+maxPending/10)
-		o.pending = append(o.pending[:0], o.pending[over:]...)
+		o.pending = dropOldest(o.pending, over)
 		if o.overflow == 0 {
 			o.log.Error("channel cannot keep up; dropping its oldest notifications", "limit", maxPending)
 		}
@@ -365,11 +370,18 @@ func (o *outbox) withoutBots(ctx context.Context, batch []notice) []notice {
 
 // split cuts n into messages of at most max bytes of text, at line ends; a line longer than max
 // is shortened with "…". max 0 means no limit.
-func split(n chat.Notification, max int) []part {
+func split(n chat.Notification, max int) (parts []part) {
 	if max <= 0 || len(n.Text) <= max {
 		return []part{{n: n}}
 	}
-	var parts []part
+	// The files go with the last part only, after all the text.
+	files := n.Files
+	n.Files = nil
+	defer func() {
+		if len(parts) > 0 {
+			parts[len(parts)-1].n.Files = files
+		}
+	}()
 	var b strings.Builder
 	flush := func() {
 		if b.Len() > 0 {
@@ -400,6 +412,7 @@ func shrink(p part) ([]part, bool) {
 	if lines := strings.Split(text, "\n"); len(lines) > 1 {
 		h := len(lines) / 2
 		a, b := p, p
+		a.n.Files = nil // the files go with the second half only
 		a.n.Text = strings.Join(lines[:h], "\n")
 		b.n.Text = strings.Join(lines[h:], "\n")
 		return []part{a, b}, true

@@ -80,7 +80,10 @@ type Supervisor struct {
 	Pace         time.Duration // at most one post per channel per Pace; default 1 s
 	IdleSession  time.Duration // pooled command sessions close after this long unused; default 5 min
 	SaveInterval time.Duration // how often a changed roster is saved; default 250 ms
-	DrainTimeout time.Duration // how long shutdown waits for pending notices; default 5 s
+	// SnapshotInterval is the least time between two slide snapshots of one meeting
+	// (SNAPSHOT_INTERVAL); default DefaultSnapshotInterval.
+	SnapshotInterval time.Duration
+	DrainTimeout     time.Duration // how long shutdown waits for pending notices; default 5 s
 	// RejoinAfterEnd is how long the relay stays out of a meeting that was ended (a host ended
 	// it, or everyone was disconnected with the bot) before it follows the room again; default
 	// 1 min. The lease is kept meanwhile, so no other replica comes back sooner.

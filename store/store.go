@@ -35,6 +35,7 @@ type Store interface {
 	Nonces
 	Pruner
 	Bots
+	Attendance
 	Close() error
 }
 
@@ -297,4 +298,35 @@ type KV interface {
 	GetValue(ctx context.Context, key string) (string, error)
 	// PutValue sets key to value.
 	PutValue(ctx context.Context, key, value string) error
+}
+
+// AttendanceInterval is one stretch a participant was in one run of a meeting. Its fields match
+// attendance.Interval, so one converts to the other.
+type AttendanceInterval struct {
+	UUID     string // the platform's participant uuid
+	Name     string
+	Role     string
+	Protocol string
+	Joined   time.Time
+	Left     time.Time // zero while the participant is still in the meeting
+}
+
+// Attendance keeps who was in each occurrence (chat.MeetingState.Occurrence) of a meeting and
+// when, so a restart or a takeover by another replica loses nothing and counts nothing twice.
+// It is written on joins and leaves only.
+type Attendance interface {
+	// RecordJoin stores iv as an open interval of occurrence. Recording the same uuid and Joined
+	// again (a listener that took over sees the same participant) changes only the name, role
+	// and protocol, and never reopens an interval already closed.
+	RecordJoin(ctx context.Context, meetingKey, occurrence string, iv AttendanceInterval) error
+	// RecordLeave closes uuid's open intervals in occurrence at left; none open does nothing.
+	RecordLeave(ctx context.Context, meetingKey, occurrence, uuid string, left time.Time) error
+	// CloseAttendance closes every open interval of occurrence at left (the meeting ended, or a
+	// listener taking over found those participants gone) and returns how many it closed.
+	CloseAttendance(ctx context.Context, meetingKey, occurrence string, left time.Time) (int64, error)
+	// AttendanceOf returns occurrence's intervals ordered by join time, then uuid; none is an
+	// empty result.
+	AttendanceOf(ctx context.Context, meetingKey, occurrence string) ([]AttendanceInterval, error)
+	// LastOccurrence returns the occurrence of meetingKey with the latest join, "" when none.
+	LastOccurrence(ctx context.Context, meetingKey string) (string, error)
 }

@@ -201,6 +201,12 @@ func (a *Adapter) Post(ctx context.Context, ch chat.ChannelRef, n chat.Notificat
 		b.WriteString(line)
 		b.WriteByte('\n')
 	}
+	// Files are written before taking the lock: no lock is held across the disk.
+	for _, f := range n.Files {
+		b.WriteString("* ")
+		b.WriteString(a.saveFile(f))
+		b.WriteByte('\n')
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if n.Meeting.Present != nil || n.Meeting.Ended {

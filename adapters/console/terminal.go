@@ -27,6 +27,9 @@ type Options struct {
 	HistoryPath string
 	// Commands are the command words Tab completes as the first word of a line.
 	Commands []string
+	// FilesDir is the folder a notification's files (slide snapshots, attendance reports) are
+	// written to, their paths printed; empty writes none and says so.
+	FilesDir string
 }
 
 // terminalFiles returns in and out as the files of one interactive terminal, or false when

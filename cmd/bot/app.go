@@ -99,8 +99,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Logger:    log.With("component", "relay"),
 		Observer:  relayMetrics{m},
 
-		RejoinAfterEnd: cfg.Relay.RejoinAfterEnd,
-		JoinURL:        cfg.JoinURL,
+		RejoinAfterEnd:   cfg.Relay.RejoinAfterEnd,
+		JoinURL:          cfg.JoinURL,
+		SnapshotInterval: cfg.Relay.SnapshotInterval,
 	}
 	a.scheduler, err = scheduler.New(scheduler.Config{
 		Store:     st,
@@ -121,18 +122,19 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("start scheduler: %w", err)
 	}
 	a.router = commands.New(commands.Config{
-		Store:           st,
-		Client:          client,
-		Meetings:        a.supervisor,
-		Scheduler:       a.scheduler,
-		BotName:         cfg.BotName,
-		DefaultCloud:    cfg.DefaultCloud,
-		APIServer:       cfg.APIServer,
-		DefaultTimeZone: cfg.ScheduleTZ.String(),
-		Recorder:        cfg.Recorder,
-		JoinURL:         cfg.JoinURL,
-		Logger:          log.With("component", "commands"),
-		Observer:        m.CommandDone,
+		Store:            st,
+		Client:           client,
+		Meetings:         a.supervisor,
+		Scheduler:        a.scheduler,
+		BotName:          cfg.BotName,
+		DefaultCloud:     cfg.DefaultCloud,
+		APIServer:        cfg.APIServer,
+		DefaultTimeZone:  cfg.ScheduleTZ.String(),
+		SnapshotInterval: cfg.Relay.SnapshotInterval,
+		Recorder:         cfg.Recorder,
+		JoinURL:          cfg.JoinURL,
+		Logger:           log.With("component", "commands"),
+		Observer:         m.CommandDone,
 	})
 	return a, nil
 }
@@ -382,11 +384,13 @@ func runConsole(ctx context.Context, cfg Config, log *slog.Logger, in io.Reader,
 }
 
 // console makes the console adapter and registers it as the only platform. At a terminal its
-// command history is kept in dataDir.
+// command history is kept in dataDir, and the files it is sent are written to dataDir/files.
 func (a *app) console(in io.Reader, out io.Writer, dataDir string) *console.Adapter {
 	c := console.NewWithOptions(in, out, a.router, console.Options{
 		HistoryPath: filepath.Join(dataDir, "console_history"),
 		Commands:    a.router.CommandWords(),
+		// Slide snapshots and attendance reports, where the console can show their paths.
+		FilesDir: filepath.Join(dataDir, "files"),
 	})
 	a.posters["console"], a.rights["console"] = c, c
 	a.supervisor.Platforms = []string{"console"}

@@ -56,6 +56,9 @@ type RelayConfig struct {
 	// RejoinAfterEnd is how long the relay stays out of a meeting that was ended before it
 	// follows the room again (REJOIN_AFTER_END).
 	RejoinAfterEnd time.Duration
+	// SnapshotInterval is the least time between two slide snapshots of one meeting
+	// (SNAPSHOT_INTERVAL).
+	SnapshotInterval time.Duration
 }
 
 // SlackConfig holds the Slack settings; Enabled reports whether any are set.
@@ -340,5 +343,11 @@ func loadRelayConfig(get func(name, def string) string, r *RelayConfig) error {
 		return settingErr("REJOIN_AFTER_END", "want a duration between 1s and 24h, such as 60s or 5m")
 	}
 	r.RejoinAfterEnd = d
+	d, err = time.ParseDuration(get("SNAPSHOT_INTERVAL", "30s"))
+	// Below 5 s a presenter paging through slides would flood the thread with pictures.
+	if err != nil || d < 5*time.Second || d > 24*time.Hour {
+		return settingErr("SNAPSHOT_INTERVAL", "want a duration between 5s and 24h, such as 30s or 2m")
+	}
+	r.SnapshotInterval = d
 	return nil
 }

@@ -399,6 +399,7 @@ func TestBadSettingStopsStartWithOneLine(t *testing.T) {
 		{"key", "MEETBOT_SECRET_KEY", map[string]string{"MEETBOT_SECRET_KEY": "short"}},
 		{"level", "LOG_LEVEL", map[string]string{"LOG_LEVEL": "loud"}},
 		{"rejoin", "REJOIN_AFTER_END", map[string]string{"REJOIN_AFTER_END": "soon"}},
+		{"snapshots", "SNAPSHOT_INTERVAL", map[string]string{"SNAPSHOT_INTERVAL": "1s"}},
 		{"slack", "SLACK_SIGNING_SECRET", map[string]string{"SLACK_BOT_TOKEN": "xoxb-very-secret-token"}},
 		{"slackReads", "SLACK_MAX_UNVERIFIED_READS", map[string]string{"SLACK_BOT_TOKEN": "xoxb-very-secret-token",
 			"SLACK_SIGNING_SECRET": "s", "SLACK_MAX_UNVERIFIED_READS": "lots"}},

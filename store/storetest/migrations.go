@@ -39,12 +39,13 @@ type MigrationFactory func(tb testing.TB) (Opener, Raw)
 
 // Schema versions, which every backend numbers alike: what each version added.
 const (
-	VersionLinks     = 1 // links, settings, audit, kv
-	VersionSchedules = 2 // schedules
-	VersionReplicas  = 3 // leases, schedule runs, rosters
-	VersionHardening = 4 // paused links, nonces, bot participants
-	VersionSurfaces  = 5 // settings for waiting-room alerts, snapshots and reports
-	Versions         = 5 // the newest
+	VersionLinks      = 1 // links, settings, audit, kv
+	VersionSchedules  = 2 // schedules
+	VersionReplicas   = 3 // leases, schedule runs, rosters
+	VersionHardening  = 4 // paused links, nonces, bot participants
+	VersionSurfaces   = 5 // settings for waiting-room alerts, snapshots and reports
+	VersionAttendance = 6 // attendance intervals
+	Versions          = 6 // the newest
 )
 
 // RunMigrations checks that a database built by every earlier release's schema (and an empty
@@ -176,6 +177,7 @@ func seedRaw(t *testing.T, raw Raw, key []byte, v int) func(*testing.T, store.St
 		rosters  = map[string][]store.RosterEntry{}
 		bots     []string
 		nonces   []string
+		present  []store.AttendanceInterval
 		counts   = map[string]int64{}
 	)
 	putLink := func(l store.Link) {
@@ -295,6 +297,16 @@ func seedRaw(t *testing.T, raw Raw, key []byte, v int) func(*testing.T, store.St
 		bots = []string{"bot-1", "bot-2"}
 		counts["bot_participants"] = 2
 	}
+	if v >= VersionAttendance {
+		left := store.AttendanceInterval{UUID: "u-1", Name: "王小明", Role: "guest", Protocol: "sip", Joined: created, Left: created.Add(time.Hour)}
+		open := store.AttendanceInterval{UUID: "u-2", Name: "Zoë", Role: "chair", Protocol: "webrtc", Joined: created.Add(time.Minute)}
+		exec(`INSERT INTO attendance (meeting_key, occurrence, uuid, name, role, protocol, joined_at, left_at)
+			VALUES ($1, 'occ-1', $2, $3, $4, $5, $6, $7), ($1, 'occ-1', $8, $9, $10, $11, $12, NULL)`, meetingA.Key(),
+			left.UUID, left.Name, left.Role, left.Protocol, raw.Time(left.Joined), raw.Time(left.Left),
+			open.UUID, open.Name, open.Role, open.Protocol, raw.Time(open.Joined))
+		present = []store.AttendanceInterval{left, open}
+		counts["attendance"] = 2
+	}
 
 	return func(t *testing.T, s store.Store) {
 		t.Helper()
@@ -375,6 +387,13 @@ func seedRaw(t *testing.T, raw Raw, key []byte, v int) func(*testing.T, store.St
 			got, _ := s.BotParticipants(ctx, meetingA.Key())
 			mustDiff(t, fmt.Sprintf("bot participants from version %d", v), bots, got)
 		}
+		if v >= VersionAttendance {
+			got, err := s.AttendanceOf(ctx, meetingA.Key(), "occ-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustDiff(t, fmt.Sprintf("attendance from version %d", v), present, got)
+		}
 	}
 }
 
@@ -418,6 +437,9 @@ func smoke(t *testing.T, s store.Store, from int) {
 		t.Fatal(err)
 	}
 	if err := s.AddBotParticipant(ctx, meetingB.Key(), "u"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordJoin(ctx, meetingB.Key(), "o", store.AttendanceInterval{UUID: "u", Joined: created}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Prune(ctx, created); err != nil {

@@ -108,6 +108,7 @@ func Run(t *testing.T, newDB Factory) {
 		{"ConcurrentNonces", testConcurrentNonces},
 		{"Prune", testPrune},
 		{"BotParticipants", testBotParticipants},
+		{"Attendance", testAttendance},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB) })
