@@ -3,6 +3,7 @@ package matrix
 import (
 	"fmt"
 	"html"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -160,7 +161,31 @@ func writePlainRow(b *strings.Builder, cells []string, width []int, cell func([]
 // renderNotification renders a relay notification: its text, escaped, never a mention.
 func renderNotification(n chat.Notification) message {
 	n.Text = scrubText(n.Text)
+	if hint := admitHint(n); hint != "" {
+		n.Text += "\n" + hint
+	}
 	return message{Plain: defuse(n.Text), HTML: escapeHTML(n.Text)}
+}
+
+// admitHint names the command a host types to let in who waits, for a notification that says
+// someone waits to be admitted: Matrix has no buttons, so the notice itself says what to do.
+func admitHint(n chat.Notification) string {
+	if n.NoWaitingAlerts || !slices.Contains(n.Kinds, chat.Waiting) {
+		return ""
+	}
+	var waiting []string
+	for _, p := range n.Meeting.People {
+		if p.Waiting {
+			waiting = append(waiting, p.Name)
+		}
+	}
+	switch len(waiting) {
+	case 0:
+		return "" // already admitted, or people waiting for a host, whom no command lets in
+	case 1:
+		return fmt.Sprintf("A host can let them in: %s admit %s", Prefix, oneLine(waiting[0])) // a name that ends a command needs no quotes
+	}
+	return fmt.Sprintf("A host can let them in: %s admit <name>, or %s admit all", Prefix, Prefix)
 }
 
 // oneLine makes s one line of text: control characters, line and paragraph separators and

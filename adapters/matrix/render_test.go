@@ -97,3 +97,33 @@ func FuzzRenderNotification(f *testing.F) {
 		}
 	})
 }
+
+func TestWaitingNoticeNamesTheAdmitCommand(t *testing.T) {
+	waiting := func(names ...string) chat.Notification {
+		n := chat.Notification{Text: "Bob Smith is waiting to be admitted", Kinds: []chat.NoticeKind{chat.Waiting}}
+		n.Meeting.People = []chat.Person{{Name: "Alice", Role: "host"}}
+		for _, name := range names {
+			n.Meeting.People = append(n.Meeting.People, chat.Person{Name: name, Waiting: true})
+		}
+		return n
+	}
+	if got := renderNotification(waiting("Bob Smith")).Plain; !strings.HasSuffix(got, "\nA host can let them in: !meet admit Bob Smith") {
+		t.Errorf("one waiting: %q", got)
+	}
+	if got := renderNotification(waiting("Bob Smith", "Carol")).Plain; !strings.Contains(got, "!meet admit all") {
+		t.Errorf("two waiting: %q", got)
+	}
+	if got := renderNotification(waiting()).Plain; strings.Contains(got, "!meet") {
+		t.Errorf("a hint with no one waiting: %q", got)
+	}
+	off := waiting("Bob Smith")
+	off.NoWaitingAlerts = true
+	if got := renderNotification(off).Plain; strings.Contains(got, "!meet") {
+		t.Errorf("a hint with waiting alerts off: %q", got)
+	}
+	joined := chat.Notification{Text: "Dana joined", Kinds: []chat.NoticeKind{chat.Joined}}
+	joined.Meeting.People = []chat.Person{{Name: "Bob", Waiting: true}}
+	if got := renderNotification(joined).Plain; got != "Dana joined" {
+		t.Errorf("a join while someone waits: %q", got)
+	}
+}
