@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,7 +11,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -279,7 +275,7 @@ func TestSlackWaitingAlertAdmit(t *testing.T) {
 				"value": "admit id:" + bob, "action_ts": "1700000002.000200"}},
 		})
 		body := "payload=" + url.QueryEscape(string(payload))
-		if code := signedPost(t, addr, "/slack/interactions", body); code != 200 {
+		if code := signedRequest(t, addr, "/slack/interactions", callsSecret, time.Now(), body, func(s string) string { return s }); code != 200 {
 			t.Fatalf("press by %s: status %d", user, code)
 		}
 	}
@@ -338,24 +334,4 @@ func findButton(t *testing.T, blocks, value string) (blockID, actionID string) {
 	}
 	t.Fatalf("no button %q in %s", value, blocks)
 	return "", ""
-}
-
-// signedPost posts body to path on addr signed with callsSecret, as Slack does, and returns the
-// status.
-func signedPost(t *testing.T, addr, path, body string) int {
-	t.Helper()
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(callsSecret))
-	fmt.Fprintf(mac, "v0:%s:%s", ts, body)
-	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Slack-Request-Timestamp", ts)
-	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
 }

@@ -88,10 +88,17 @@ func startBotRun(t *testing.T, env map[string]string) string {
 // passed through sigCase, and returns the status.
 func signedCommand(t *testing.T, addr, secret string, ts time.Time, body string, sigCase func(string) string) int {
 	t.Helper()
+	return signedRequest(t, addr, "/slack/commands", secret, ts, body, sigCase)
+}
+
+// signedRequest posts body to path on addr as Slack does, signed with secret at ts and the
+// signature passed through sigCase, and returns the status.
+func signedRequest(t *testing.T, addr, path, secret string, ts time.Time, body string, sigCase func(string) string) int {
+	t.Helper()
 	s := strconv.FormatInt(ts.Unix(), 10)
 	mac := hmac.New(sha256.New, []byte(secret))
 	fmt.Fprintf(mac, "v0:%s:%s", s, body)
-	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/slack/commands", strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Slack-Request-Timestamp", s)
 	req.Header.Set("X-Slack-Signature", "v0="+sigCase(hex.EncodeToString(mac.Sum(nil))))
