@@ -84,13 +84,7 @@ func checkEncryptedRoom(t *testing.T, opts botOptions) {
 	}}})
 	ctx := context.Background()
 	// Alice's client must know the bot is in the room before it shares its room key.
-	deadline := time.Now().Add(wait)
-	for !alice.StateStore.IsInRoom(ctx, room, b.user.UserID) {
-		if time.Now().After(deadline) {
-			t.Fatal("alice's client never learned the bot joined")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, "alice's client to learn the bot joined", func() bool { return alice.StateStore.IsInRoom(ctx, room, b.user.UserID) })
 	if enc, err := alice.StateStore.IsEncrypted(ctx, room); err != nil || !enc {
 		t.Fatalf("room not encrypted for alice: %v %v", enc, err)
 	}

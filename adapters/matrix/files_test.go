@@ -7,7 +7,6 @@ import (
 	"image/color"
 	"image/jpeg"
 	"testing"
-	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -106,13 +105,7 @@ func TestPostFilesEncrypted(t *testing.T) {
 		Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
 	}}})
 	ctx := context.Background()
-	deadline := time.Now().Add(wait)
-	for !alice.StateStore.IsInRoom(ctx, room, b.user.UserID) {
-		if time.Now().After(deadline) {
-			t.Fatal("alice's client never learned the bot joined")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, "alice's client to learn the bot joined", func() bool { return alice.StateStore.IsInRoom(ctx, room, b.user.UserID) })
 	n, pic := fileNotification(t)
 	if err := b.Post(ctx, chat.ChannelRef{Platform: "matrix", Channel: room.String()}, n); err != nil {
 		t.Fatal(err)
