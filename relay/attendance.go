@@ -134,7 +134,9 @@ func roleWord(role string) string {
 // changes. It runs on the event loop without the listener's lock, since it writes to the store.
 // Until the tracker names the run (chat.MeetingState.Occurrence), nothing is recorded.
 func (l *Listener) recordAttendance(ev meetings.Event, now time.Time) {
-	occ := l.currentState().Occurrence
+	l.mu.Lock()
+	occ := l.tr.Occurrence() // not the whole state: this runs for every event of a storm
+	l.mu.Unlock()
 	if occ == "" {
 		return
 	}

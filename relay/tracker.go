@@ -490,6 +490,16 @@ func (t *tracker) onStream(c meetings.Change, now time.Time) []notice {
 	return nil
 }
 
+// Occurrence is the id of the meeting's current run, "" before anyone was seen: from the
+// meeting's start, which a restarted or taking-over listener learns again from the participants'
+// start times, so it is the same for this run in every replica.
+func (t *tracker) Occurrence() string {
+	if t.started.IsZero() {
+		return ""
+	}
+	return t.room + "@" + strconv.FormatInt(t.started.Unix(), 10)
+}
+
 // State returns the meeting's state at now.
 func (t *tracker) State(now time.Time) chat.MeetingState {
 	people := t.persons()
@@ -505,11 +515,7 @@ func (t *tracker) State(now time.Time) chat.MeetingState {
 	if t.presenter.active {
 		st.Presenter = t.presenter.name
 	}
-	if !t.started.IsZero() {
-		// From the meeting's start, which a restarted or taking-over listener learns again from
-		// the participants' start times: the same id for this run in every replica.
-		st.Occurrence = t.room + "@" + strconv.FormatInt(t.started.Unix(), 10)
-	}
+	st.Occurrence = t.Occurrence()
 	st.WaitingForHost = t.waitingForHost
 	st.JoinURL = t.joinURL
 	for _, p := range t.People() {
