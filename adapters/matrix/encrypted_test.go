@@ -141,14 +141,3 @@ func TestEncryptedRoomAfterRestart(t *testing.T) {
 		t.Error("the reply after the restart was not encrypted")
 	}
 }
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}

@@ -366,3 +366,16 @@ func TestKickWhileDownUnlinksAtStart(t *testing.T) {
 		t.Errorf("unlink request %+v, want %s by %s", r, room, alice.User.UserID)
 	}
 }
+
+// waitFor polls cond until it holds, or fails the test after wait: for state a client keeps
+// that no event announces.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
